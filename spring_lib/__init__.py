@@ -1,0 +1,9 @@
+"""spring_lib: the library behind the spring-steel microstructure study notebooks."""
+from .config import ConfigError, StudyConfig, load_config
+from .data import DataError, load_catalog, read_micrograph
+from .results import ResultsDir
+from .tileset import TileSet, build_tileset
+
+__all__ = ["ConfigError", "DataError", "ResultsDir", "StudyConfig", "TileSet", "build_tileset",
+           "load_catalog", "load_config", "read_micrograph"]
+__version__ = "0.1.0"

@@ -1,0 +1,44 @@
+"""`python -m spring_lib run|data ...`: the study's command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m spring_lib", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute the notebook series with papermill")
+    run.add_argument("--profile", default="cpu", help="params/<profile>.yaml or a YAML path")
+    run.add_argument("--notebooks", nargs="*", help="numbers or names, e.g. 01 02 (default: all)")
+    run.add_argument("--results", default=None, help="results root (default: ./results)")
+    data = sub.add_parser("data", help="download UHCSDB and verify every file's sha256")
+    data.add_argument("--dest", default="data/uhcsdb", help="where to put it (default: %(default)s)")
+    args = ap.parse_args(argv)
+
+    from .data import DataError
+    from .download import DownloadError
+    from .runner import RunError
+
+    try:
+        if args.command == "run":
+            from .runner import run_study
+
+            out = run_study(args.profile, args.notebooks, args.results)
+            print(f"results in {out}")
+        elif args.command == "data":
+            from .download import download_uhcsdb
+
+            root = download_uhcsdb(Path(args.dest))
+            print(f"UHCSDB verified in {root}")
+    except (ConfigError, DataError, DownloadError, RunError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

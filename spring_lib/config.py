@@ -1,0 +1,154 @@
+"""Parameter profiles: `params/<profile>.yaml` -> one validated `StudyConfig`.
+
+Every notebook and library call takes its parameters from this object, so a typo in a
+profile fails before any work starts, with the key and the file named.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+PARAMS_DIR_ENV = "SPRING_PARAMS_DIR"
+
+
+class ConfigError(ValueError):
+    """A profile (or its combination with the data) that cannot run."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    root: Optional[str] = Field(
+        None, description="Data folder; null: $SPRING_DATA_ROOT, else ./data/uhcsdb")
+    layout: Literal["uhcsdb", "folders"] = Field(
+        "uhcsdb", description="uhcsdb: UHCSDB metadata + images; folders: one folder per class")
+    classes: Optional[list[str]] = Field(
+        None, description="Class names to study; null: the n_classes labels with most micrographs")
+    n_classes: int = Field(5, ge=2)
+    databar: Union[Literal["auto", "none"], int] = Field(
+        "auto", description="SEM data bar at the image bottom: auto-detect, none, or rows to crop")
+    micrograph_limit_per_class: Optional[int] = Field(
+        None, ge=1, description="Use at most this many micrographs per class (smoke runs)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if isinstance(self.databar, int) and self.databar < 0:
+            raise ValueError("databar rows must be >= 0")
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError("classes has duplicates")
+        if self.classes is not None and len(self.classes) < 2:
+            raise ValueError("classes needs at least 2 entries")
+        return self
+
+
+class TilingConfig(_Section):
+    tile_size: int = Field(224, ge=16, description="Tile edge in px (the paper: 224)")
+    stride: int = Field(224, ge=1, description="Step between tiles; = tile_size: no overlap")
+    min_stride: int = Field(
+        32, ge=1, description="Finest stride a rare class may use to reach its tile cap")
+    um_per_px: Optional[float] = Field(
+        None, gt=0, description="Resample every micrograph to this scale before tiling; null: off")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.stride > self.tile_size:
+            raise ValueError(f"stride ({self.stride}) larger than tile_size ({self.tile_size}) "
+                             "would skip pixels between tiles")
+        if self.min_stride > self.stride:
+            raise ValueError(f"min_stride ({self.min_stride}) larger than stride ({self.stride})")
+        return self
+
+
+class SplitConfig(_Section):
+    group_by: Literal["micrograph", "sample"] = Field(
+        "micrograph", description="Unit kept whole on one side of every split")
+    test_fraction: float = Field(0.25, gt=0, lt=1)
+    val_fraction: float = Field(0.15, ge=0, lt=1, description="Of the non-test groups")
+    seed: int = 0
+    train_tiles_per_class: int = Field(600, ge=1, description="SS-3000: 600")
+    val_tiles_per_class: int = Field(100, ge=0)
+    test_tiles_per_class: int = Field(200, ge=1, description="TEST-1000: 200")
+    leaky_tile_split: bool = Field(
+        False, description="Also build the (leaky) random tile-level split for contrast")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.test_fraction + self.val_fraction * (1 - self.test_fraction) >= 0.9:
+            raise ValueError("test_fraction and val_fraction leave under 10% for training")
+        return self
+
+
+class StudyConfig(_Section):
+    profile: str
+    description: str = ""
+    cache_dir: Optional[str] = Field(
+        None, description="Tile/feature cache; null: $SPRING_CACHE_DIR, else ./.cache")
+    data: DataConfig = DataConfig()
+    tiling: TilingConfig = TilingConfig()
+    split: SplitConfig = SplitConfig()
+
+    _source: Optional[Path] = PrivateAttr(None)
+
+    @property
+    def source(self) -> str:
+        return str(self._source) if self._source else f"<profile {self.profile}>"
+
+    def error(self, key: str, message: str) -> ConfigError:
+        """A ConfigError that names the key and the profile file, for checks made later."""
+        return ConfigError(f"{self.source}: {key}: {message}")
+
+
+def project_root() -> Path:
+    """The checkout holding `params/` (editable install), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "params").is_dir() else Path.cwd()
+
+
+def params_dir() -> Path:
+    import os
+
+    return Path(os.environ.get(PARAMS_DIR_ENV) or project_root() / "params")
+
+
+def profile_path(profile: str | Path) -> Path:
+    """A profile name (`cpu`) or a path to a YAML file."""
+    p = Path(profile)
+    if p.suffix in (".yaml", ".yml"):
+        return p
+    candidate = params_dir() / f"{profile}.yaml"
+    if not candidate.exists():
+        known = sorted(x.stem for x in params_dir().glob("*.yaml"))
+        raise ConfigError(f"no profile '{profile}' in {params_dir()} (known: {', '.join(known)})")
+    return candidate
+
+
+def load_config(profile: str | Path = "cpu") -> StudyConfig:
+    path = profile_path(profile)
+    if not path.exists():
+        raise ConfigError(f"profile file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping of sections, got {type(raw).__name__}")
+    raw.setdefault("profile", path.stem)
+    try:
+        cfg = StudyConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(x) for x in err["loc"]) or "<top>"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check its spelling and section)"
+            lines.append(f"{path}: {key}: {msg} (got {err.get('input')!r})"
+                         if err["type"] != "extra_forbidden" else f"{path}: {key}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+    cfg._source = path
+    return cfg

@@ -1,0 +1,264 @@
+"""Micrograph catalogues: which images exist, their labels, samples and scale.
+
+Two layouts are read: UHCSDB (labels from its `microstructures.sqlite`, images found by
+micrograph id, cropped PNGs or the original NIST TIFFs with their SEM data bar) and any
+folder-per-class set of micrographs a lab brings.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from .config import ConfigError, StudyConfig, project_root
+
+DATA_ROOT_ENV = "SPRING_DATA_ROOT"
+IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}
+CATALOG_COLUMNS = ["micrograph_id", "path", "label", "sample_key", "um_per_px",
+                   "magnification", "detector", "has_databar"]
+# UHCSDB micrograph ids whose images show the same field (the data README's dHash check).
+UHCSDB_NEAR_DUPLICATES = [("447", "1710"), ("597", "1468"), ("1128", "1558")]
+_UHCSDB_NAME = re.compile(r"^(cropped)?micrograph(\d+)$", re.IGNORECASE)
+_UNIT_TO_UM = {"um": 1.0, "µm": 1.0, "nm": 1e-3, "mm": 1e3}
+
+
+class DataError(RuntimeError):
+    """Data that is missing or unreadable; the message says where to look."""
+
+
+def resolve_data_root(cfg: StudyConfig) -> Path:
+    """Profile value, else $SPRING_DATA_ROOT, else ./data/uhcsdb under the project."""
+    if cfg.data.root:
+        root, origin = Path(cfg.data.root).expanduser(), f"data.root in {cfg.source}"
+        if not root.is_absolute():
+            root = project_root() / root
+    elif os.environ.get(DATA_ROOT_ENV):
+        root, origin = Path(os.environ[DATA_ROOT_ENV]).expanduser(), f"${DATA_ROOT_ENV}"
+    else:
+        root, origin = project_root() / "data" / "uhcsdb", "the default ./data/uhcsdb"
+    if not root.is_dir():
+        raise DataError(
+            f"no micrographs at {root} (from {origin}). Run `make data` on a machine with "
+            f"internet to download UHCSDB, or point the study at a local copy: set "
+            f"{DATA_ROOT_ENV}=/path/to/uhcsdb or data.root in {cfg.source}.")
+    return root.resolve()
+
+
+# ---------------------------------------------------------------- image reading
+
+def to_uint8_grey(arr: np.ndarray) -> np.ndarray:
+    """Greyscale uint8 from grey/RGB(A), 8/16-bit or float pixels.
+
+    RGB with equal channels keeps one channel exactly; colour becomes luminance. Wider
+    than 8 bit is min-max stretched (SEM 16-bit files rarely use the full range).
+    """
+    a = np.asarray(arr)
+    if a.ndim == 3:
+        if a.shape[-1] == 4:
+            a = a[..., :3]
+        if a.shape[-1] == 1:
+            a = a[..., 0]
+        elif a.shape[-1] == 3:
+            if np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2]):
+                a = a[..., 0]
+            else:
+                a = a.astype(np.float64) @ np.array([0.2125, 0.7154, 0.0721])
+        else:
+            raise DataError(f"unsupported channel count {a.shape[-1]}")
+    if a.ndim != 2:
+        raise DataError(f"expected a 2-D image, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == bool:
+        return a.astype(np.uint8) * 255
+    a = a.astype(np.float64)
+    lo, hi = float(a.min()), float(a.max())
+    if hi <= lo:
+        return np.zeros(a.shape, np.uint8)
+    return np.round((a - lo) / (hi - lo) * 255).astype(np.uint8)
+
+
+def read_micrograph(path: str | Path, databar: str | int = "none") -> np.ndarray:
+    """One micrograph as 2-D uint8, with the SEM data bar removed.
+
+    `databar`: "none", "auto" (detect a bottom band of saturated pixels), or rows to crop.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            arr = tifffile.imread(path)
+        else:
+            with Image.open(path) as im:
+                if im.mode == "P":
+                    im = im.convert("RGB")
+                elif im.mode in ("I;16", "I;16B", "I;16L"):
+                    im = im.convert("I")
+                arr = np.asarray(im)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the same to the user
+        raise DataError(f"cannot read micrograph {path}: {exc}") from None
+    img = to_uint8_grey(arr)
+    rows = databar_rows(img) if databar == "auto" else (0 if databar == "none" else int(databar))
+    if rows:
+        if rows >= img.shape[0]:
+            raise DataError(f"{path}: data bar of {rows} rows is the whole image")
+        img = img[:-rows]
+    return img
+
+
+def databar_rows(img: np.ndarray, max_fraction: float = 0.3, saturated_share: float = 0.6) -> int:
+    """Rows of an SEM data bar at the bottom of `img`, 0 if none.
+
+    A data bar is a band of near-black or near-white rows carrying text; micrograph rows
+    almost never have most of their pixels saturated. Returns the length of the bottom run
+    of such rows, looked for only in the bottom `max_fraction` of the image.
+    """
+    h = img.shape[0]
+    saturated = ((img <= 8) | (img >= 247)).mean(axis=1) >= saturated_share
+    run = 0
+    for r in range(h - 1, int(h * (1 - max_fraction)) - 1, -1):
+        if not saturated[r]:
+            break
+        run += 1
+    return run if run >= 4 else 0
+
+
+# ---------------------------------------------------------------- catalogues
+
+def _scale_um_per_px(bar, units, bar_px) -> float:
+    try:
+        bar, bar_px = float(bar), float(bar_px)
+    except (TypeError, ValueError):
+        return np.nan
+    factor = _UNIT_TO_UM.get(str(units).strip().lower())
+    if factor is None or not bar_px or np.isnan(bar) or np.isnan(bar_px):
+        return np.nan
+    return bar * factor / bar_px
+
+
+def _index_uhcsdb_images(root: Path) -> dict[str, tuple[Path, bool]]:
+    """micrograph id -> (image path, carries data bar). Cropped copies win over originals."""
+    found: dict[str, tuple[Path, bool]] = {}
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        m = _UHCSDB_NAME.match(p.stem)
+        if not m:
+            continue
+        cropped, mid = bool(m.group(1)), m.group(2)
+        if mid not in found or (cropped and found[mid][1]):
+            found[mid] = (p, not cropped)
+    return found
+
+
+def load_uhcsdb_catalog(root: Path) -> pd.DataFrame:
+    """UHCSDB micrographs with a microstructure label and an image file on disk."""
+    db, csv = root / "microstructures.sqlite", root / "labels.csv"
+    if db.exists():
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            meta = pd.read_sql_query(
+                "SELECT m.micrograph_id, m.primary_microconstituent AS label, m.sample_key, "
+                "m.micron_bar, m.micron_bar_units, m.micron_bar_px, m.magnification, m.detector "
+                "FROM micrograph m WHERE m.primary_microconstituent IS NOT NULL", con)
+    elif csv.exists():
+        meta = pd.read_csv(csv)
+    else:
+        raise DataError(f"{root} has neither microstructures.sqlite nor labels.csv: "
+                        "is it a UHCSDB folder? (for one folder per class set data.layout: folders)")
+    meta["micrograph_id"] = meta["micrograph_id"].astype(int).astype(str)
+    images = _index_uhcsdb_images(root)
+    if not images:
+        raise DataError(f"no UHCSDB images (micrograph<ID>.tif or Croppedmicrograph<ID>.png) "
+                        f"under {root}")
+    meta = meta[meta["micrograph_id"].isin(images)].copy()
+    meta["path"] = [str(images[m][0]) for m in meta["micrograph_id"]]
+    meta["has_databar"] = [images[m][1] for m in meta["micrograph_id"]]
+    meta["um_per_px"] = [_scale_um_per_px(b, u, p) for b, u, p in
+                         zip(meta["micron_bar"], meta["micron_bar_units"], meta["micron_bar_px"])]
+    meta["sample_key"] = meta["sample_key"].astype("Int64").astype(str)
+    meta["magnification"] = (meta["magnification"].astype(str).str.extract(r"(\d+)")[0]
+                             .astype(float))
+    meta["detector"] = meta["detector"].fillna("unrecorded")
+    return (meta[CATALOG_COLUMNS].sort_values("micrograph_id", key=lambda s: s.astype(int))
+            .reset_index(drop=True))
+
+
+def load_folder_catalog(root: Path) -> pd.DataFrame:
+    """One sub-folder per class; each image is one micrograph and its own sample."""
+    rows = []
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for p in sorted(class_dir.rglob("*")):
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                mid = str(p.relative_to(root).with_suffix(""))
+                rows.append(dict(micrograph_id=mid, path=str(p), label=class_dir.name,
+                                 sample_key=mid, um_per_px=np.nan, magnification=np.nan,
+                                 detector="unrecorded", has_databar=True))
+    if not rows:
+        raise DataError(f"no images in class folders under {root} "
+                        f"(expected {root}/<class>/<image>.png|tif|jpg)")
+    return pd.DataFrame(rows, columns=CATALOG_COLUMNS)
+
+
+def select_classes(catalog: pd.DataFrame, cfg: StudyConfig) -> list[str]:
+    counts = catalog["label"].value_counts()
+    if cfg.data.classes is None:
+        if len(counts) < cfg.data.n_classes:
+            raise cfg.error("data.n_classes", f"{cfg.data.n_classes} classes asked for, the data "
+                            f"has {len(counts)}: {', '.join(counts.index)}")
+        # most micrographs first, ties by name, so the choice is stable
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [k for k, _ in ranked[: cfg.data.n_classes]]
+    missing = [c for c in cfg.data.classes if c not in counts]
+    if missing:
+        raise cfg.error("data.classes", f"{missing} not in the data; labels present: "
+                        f"{', '.join(f'{k} ({v})' for k, v in counts.items())}")
+    return list(cfg.data.classes)
+
+
+def load_catalog(cfg: StudyConfig) -> pd.DataFrame:
+    """The micrographs of the profile's classes, one row each, ordered by class then id."""
+    root = resolve_data_root(cfg)
+    catalog = (load_uhcsdb_catalog(root) if cfg.data.layout == "uhcsdb"
+               else load_folder_catalog(root))
+    classes = select_classes(catalog, cfg)
+    catalog = catalog[catalog["label"].isin(classes)].copy()
+    catalog["label"] = pd.Categorical(catalog["label"], categories=classes)
+    if cfg.data.databar != "auto":  # explicit setting overrides what the file names say
+        catalog["has_databar"] = cfg.data.databar != "none"
+    if cfg.data.micrograph_limit_per_class:
+        limit = cfg.data.micrograph_limit_per_class
+        keep = [g.sample(min(len(g), limit), random_state=cfg.split.seed).index
+                for _, g in catalog.groupby("label", observed=True)]
+        catalog = catalog.loc[[i for idx in keep for i in idx]]
+    catalog = catalog.sort_values(["label", "micrograph_id"]).reset_index(drop=True)
+    catalog.attrs["root"] = str(root)
+    return catalog
+
+
+def databar_setting(cfg: StudyConfig, has_databar: bool) -> str | int:
+    if isinstance(cfg.data.databar, int):
+        return cfg.data.databar
+    return "auto" if has_databar and cfg.data.databar == "auto" else "none"
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def catalog_checksum(catalog: pd.DataFrame) -> str:
+    """sha256 over (id, label, content hash) of every micrograph used: the run's data identity."""
+    h = hashlib.sha256()
+    for mid, label, path in zip(catalog["micrograph_id"], catalog["label"], catalog["path"]):
+        h.update(f"{mid}\t{label}\t{file_sha256(path)}\n".encode())
+    return h.hexdigest()

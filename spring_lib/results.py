@@ -1,0 +1,34 @@
+"""Where a notebook's products go: `results/<profile>/{tables,figures}`.
+
+Tables are written as CSV (for machines) and Markdown (for readers), figures as PNG.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .config import StudyConfig, project_root
+
+
+class ResultsDir:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        for sub in ("tables", "figures"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def for_config(cls, cfg: StudyConfig, results_dir: str | None = None) -> "ResultsDir":
+        return cls(results_dir or project_root() / "results" / cfg.profile)
+
+    def table(self, df: pd.DataFrame, name: str, index: bool = False) -> pd.DataFrame:
+        df.to_csv(self.root / "tables" / f"{name}.csv", index=index)
+        (self.root / "tables" / f"{name}.md").write_text(df.to_markdown(index=index) + "\n")
+        return df
+
+    def figure(self, fig, name: str):
+        fig.savefig(self.root / "figures" / f"{name}.png", dpi=120, bbox_inches="tight")
+        return fig
+
+    def path(self, name: str) -> Path:
+        return self.root / name

@@ -1,0 +1,77 @@
+"""Cutting micrographs into fixed-size tiles, optionally at a common physical scale."""
+from __future__ import annotations
+
+import numpy as np
+from skimage.transform import rescale
+
+
+def tile_origins(height: int, width: int, tile_size: int, stride: int) -> list[tuple[int, int]]:
+    """Top-left corners (y, x) of every whole tile on a regular grid from (0, 0).
+
+    Pixels past the last whole tile (less than one stride) are not covered.
+    """
+    if tile_size > height or tile_size > width:
+        return []
+    ys = range(0, height - tile_size + 1, stride)
+    xs = range(0, width - tile_size + 1, stride)
+    return [(y, x) for y in ys for x in xs]
+
+
+def n_tiles(height: int, width: int, tile_size: int, stride: int) -> int:
+    if tile_size > height or tile_size > width:
+        return 0
+    return ((height - tile_size) // stride + 1) * ((width - tile_size) // stride + 1)
+
+
+def cut_tiles(image: np.ndarray, origins: list[tuple[int, int]], tile_size: int) -> np.ndarray:
+    """Stack of tiles [n, tile_size, tile_size] (copies, same dtype)."""
+    if not origins:
+        return np.empty((0, tile_size, tile_size), image.dtype)
+    return np.stack([image[y:y + tile_size, x:x + tile_size] for y, x in origins])
+
+
+def resample_to_scale(image: np.ndarray, um_per_px: float, target_um_per_px: float) -> np.ndarray:
+    """Resample so one pixel spans `target_um_per_px`: tiles then cover the same area of steel."""
+    if not (um_per_px > 0):
+        raise ValueError("micrograph has no known scale (µm/px)")
+    factor = um_per_px / target_um_per_px
+    if abs(factor - 1) < 1e-6:
+        return image
+    out = rescale(image.astype(np.float32), factor, order=1, anti_aliasing=factor < 1,
+                  preserve_range=True)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def choose_stride(shapes: list[tuple[int, int]], tile_size: int, stride: int, min_stride: int,
+                  cap: int) -> int:
+    """The coarsest stride, halving from `stride` down to `min_stride`, that yields `cap` tiles.
+
+    Classes with few micrographs get overlapping tiles only as far as they need them.
+    """
+    s = stride
+    while True:
+        total = sum(n_tiles(h, w, tile_size, s) for h, w in shapes)
+        if total >= cap or s <= min_stride:
+            return s
+        s = max(min_stride, s // 2)
+
+
+def spread_sample(groups: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of k items drawn round-robin across groups (micrographs), random within each.
+
+    Keeps every micrograph represented instead of letting the largest dominate a cap.
+    """
+    n = len(groups)
+    if k >= n:
+        return np.arange(n)
+    order = rng.permutation(n)
+    rank = np.empty(n, int)
+    # position of each item within its own group (after shuffling)
+    seen: dict = {}
+    for i in order:
+        g = groups[i]
+        rank[i] = seen.get(g, 0)
+        seen[g] = rank[i] + 1
+    # take by rank, ties broken by the shuffled order
+    key = rank * n + np.argsort(order)
+    return np.sort(np.argsort(key, kind="stable")[:k])

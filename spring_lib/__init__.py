@@ -1,4 +1,5 @@
 """spring_lib: the library behind the spring-steel microstructure study notebooks."""
+from . import data, normalization, plots, splits, tiling
 from .config import ConfigError, StudyConfig, load_config
 from .data import DataError, load_catalog, read_micrograph
 from .results import ResultsDir

@@ -68,7 +68,8 @@ def to_uint8_grey(arr: np.ndarray) -> np.ndarray:
             if np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2]):
                 a = a[..., 0]
             else:
-                a = a.astype(np.float64) @ np.array([0.2125, 0.7154, 0.0721])
+                lum = a.astype(np.float64) @ np.array([0.2125, 0.7154, 0.0721])
+                a = np.clip(np.round(lum), 0, 255).astype(np.uint8) if a.dtype == np.uint8 else lum
         else:
             raise DataError(f"unsupported channel count {a.shape[-1]}")
     if a.ndim != 2:

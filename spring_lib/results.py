@@ -21,9 +21,12 @@ class ResultsDir:
     def for_config(cls, cfg: StudyConfig, results_dir: str | None = None) -> "ResultsDir":
         return cls(results_dir or project_root() / "results" / cfg.profile)
 
-    def table(self, df: pd.DataFrame, name: str, index: bool = False) -> pd.DataFrame:
+    def table(self, df: pd.DataFrame, name: str, index: bool = False,
+              markdown: bool = True) -> pd.DataFrame:
+        """Write CSV (and Markdown, for tables a person reads) and return the frame to show."""
         df.to_csv(self.root / "tables" / f"{name}.csv", index=index)
-        (self.root / "tables" / f"{name}.md").write_text(df.to_markdown(index=index) + "\n")
+        if markdown:
+            (self.root / "tables" / f"{name}.md").write_text(df.to_markdown(index=index) + "\n")
         return df
 
     def figure(self, fig, name: str):

@@ -59,12 +59,13 @@ def group_ids(catalog: pd.DataFrame, group_by: str,
     return pd.Series([find(g) for g in base], index=catalog.index, name="group")
 
 
-def _one_fold(labels, groups, fraction: float, seed: int) -> np.ndarray:
+def _one_fold(labels, groups, fraction: float, seed: int, key: str) -> np.ndarray:
     """Boolean mask of one stratified group fold of about `fraction` of the data."""
     n_splits = max(2, int(round(1 / fraction)))
     n_groups = len(set(groups))
     if n_groups < n_splits:
-        raise SplitError(f"only {n_groups} groups; cannot hold out 1/{n_splits} of them")
+        raise SplitError(f"only {n_groups} groups to split; cannot hold out 1/{n_splits} of them "
+                         f"(split.{key}={fraction}): lower it, or group by micrograph")
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     _, held = next(cv.split(np.zeros(len(labels)), labels, groups))
     mask = np.zeros(len(labels), bool)
@@ -80,13 +81,16 @@ def assign_splits(catalog: pd.DataFrame, cfg: StudyConfig,
     out["group"] = group_ids(out, sc.group_by, linked)
     labels = out["label"].astype(str).to_numpy()
     groups = out["group"].to_numpy()
-    test = _one_fold(labels, groups, sc.test_fraction, sc.seed)
-    split = np.where(test, "test", "train").astype(object)
-    if sc.val_fraction > 0:
-        rest = ~test
-        val_rest = _one_fold(labels[rest], groups[rest], sc.val_fraction, sc.seed + 1)
-        idx = np.flatnonzero(rest)[val_rest]
-        split[idx] = "val"
+    try:
+        test = _one_fold(labels, groups, sc.test_fraction, sc.seed, "test_fraction")
+        split = np.where(test, "test", "train").astype(object)
+        if sc.val_fraction > 0:
+            rest = ~test
+            val_rest = _one_fold(labels[rest], groups[rest], sc.val_fraction, sc.seed + 1,
+                                     "val_fraction")
+            split[np.flatnonzero(rest)[val_rest]] = "val"
+    except SplitError as exc:
+        raise cfg.error("split", f"{exc} (group_by={sc.group_by})") from None
     out["split"] = pd.Categorical(split, categories=list(SPLITS))
     _check_coverage(out, cfg)
     return out
@@ -119,7 +123,9 @@ def split_table(df: pd.DataFrame) -> pd.DataFrame:
     agg = (df.groupby(["label", "split"], observed=False)
              .agg(micrographs=("micrograph_id", "nunique"), samples=("sample_key", "nunique"),
                   groups=("group", "nunique")))
-    return agg.unstack("split").fillna(0).astype(int)
+    wide = agg.unstack("split").fillna(0).astype(int)
+    wide.columns = [f"{what} {split}" for what, split in wide.columns]
+    return wide
 
 
 def leaky_tile_split(n_tiles: int, labels: np.ndarray, cfg: StudyConfig) -> np.ndarray:

@@ -135,6 +135,9 @@ def build_tileset(cfg: StudyConfig, use_cache: bool = True) -> TileSet:
             tiles = f["tiles"]
         manifest, micro, plan = (pd.read_csv(p, dtype={"micrograph_id": str, "sample_key": str,
                                                        "group": str}) for p in csvs)
+        for df in (manifest, micro, plan):
+            df["label"] = pd.Categorical(df["label"], categories=classes)
+            df["split"] = pd.Categorical(df["split"], categories=list(splits_mod.SPLITS))
         return TileSet(tiles, manifest, micro, plan, classes, checksum, npz, True)
 
     images = _load_images(catalog, cfg)

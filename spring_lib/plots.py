@@ -1,0 +1,55 @@
+"""Figures the notebooks show; each returns its matplotlib Figure."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.patches import Rectangle
+
+
+def example_tiles(tiles: np.ndarray, manifest: pd.DataFrame, classes: list[str],
+                  per_class: int = 6, seed: int = 0):
+    """A row of training tiles per class, each from a different micrograph where possible."""
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.6 * per_class, 1.7 * len(classes)),
+                             squeeze=False)
+    for r, label in enumerate(classes):
+        rows = manifest.index[manifest["label"] == label].to_numpy()
+        first = manifest.loc[rows].drop_duplicates("micrograph_id").index.to_numpy()
+        pool = first if len(first) >= per_class else rows
+        pick = rng.choice(pool, size=min(per_class, len(pool)), replace=False) if len(pool) else []
+        for c in range(per_class):
+            ax = axes[r, c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c < len(pick):
+                ax.imshow(tiles[pick[c]], cmap="gray", vmin=0, vmax=255)
+                ax.set_title(f"#{manifest.loc[pick[c], 'micrograph_id']}", fontsize=7)
+        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle("Example tiles per class (micrograph id above each)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def tile_grid_overlay(image: np.ndarray, tiles: pd.DataFrame, title: str = ""):
+    """One micrograph with the tiles taken from it outlined (x, y, size in image pixels)."""
+    fig, ax = plt.subplots(figsize=(7, 7 * image.shape[0] / image.shape[1]))
+    ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+    colours = plt.cm.tab10(np.linspace(0, 1, 10))
+    for i, t in enumerate(tiles.itertuples()):
+        ax.add_patch(Rectangle((t.x, t.y), t.size, t.size, fill=False, lw=1.2,
+                               edgecolor=colours[i % 10]))
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def split_counts(manifest: pd.DataFrame, classes: list[str], column: str = "split"):
+    """Tiles per class and split as grouped bars."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    sns.countplot(data=manifest, y="label", hue=column, order=classes,
+                  hue_order=["train", "val", "test"], ax=ax)
+    ax.set_xlabel("tiles"), ax.set_ylabel("")
+    fig.tight_layout()
+    return fig

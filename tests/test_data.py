@@ -1,0 +1,144 @@
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from PIL import Image
+
+from spring_lib.config import ConfigError, load_config
+from spring_lib.data import (DataError, databar_rows, load_catalog, load_folder_catalog,
+                             load_uhcsdb_catalog, read_micrograph, resolve_data_root)
+
+
+@pytest.fixture
+def grey():
+    rng = np.random.default_rng(0)
+    return rng.integers(20, 236, size=(60, 80), dtype=np.uint8)
+
+
+def _with_databar(img, rows=12):
+    bar = np.zeros((rows, img.shape[1]), np.uint8)
+    bar[3:8, 5:40] = 255          # "text" in the bar
+    return np.vstack([img, bar])
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "tif", "bmp"])
+def test_8bit_grey_every_format(tmp_path, grey, fmt):
+    path = tmp_path / f"m.{fmt}"
+    if fmt == "tif":
+        tifffile.imwrite(path, grey)
+    else:
+        Image.fromarray(grey).save(path, quality=100) if fmt == "jpg" else Image.fromarray(grey).save(path)
+    out = read_micrograph(path)
+    assert out.dtype == np.uint8 and out.shape == grey.shape
+    if fmt == "jpg":  # lossy
+        assert np.abs(out.astype(int) - grey).mean() < 3
+    else:
+        assert np.array_equal(out, grey)
+
+
+def test_rgb_with_equal_channels_is_exact(tmp_path, grey):
+    Image.fromarray(np.dstack([grey] * 3)).save(tmp_path / "rgb.png")
+    assert np.array_equal(read_micrograph(tmp_path / "rgb.png"), grey)
+
+
+def test_rgba_and_palette(tmp_path, grey):
+    Image.fromarray(np.dstack([grey] * 3 + [np.full_like(grey, 255)])).save(tmp_path / "a.png")
+    assert np.array_equal(read_micrograph(tmp_path / "a.png"), grey)
+    Image.fromarray(grey).convert("P").save(tmp_path / "p.png")
+    assert np.abs(read_micrograph(tmp_path / "p.png").astype(int) - grey).max() <= 8
+
+
+def test_colour_becomes_luminance(tmp_path):
+    img = np.zeros((20, 20, 3), np.uint8)
+    img[..., 1] = 200
+    Image.fromarray(img).save(tmp_path / "c.png")
+    out = read_micrograph(tmp_path / "c.png")
+    assert out.shape == (20, 20) and abs(int(out[0, 0]) - round(200 * 0.7154)) <= 1
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png"])
+def test_16bit_is_stretched_to_uint8(tmp_path, fmt):
+    img16 = np.linspace(1000, 4000, 60 * 80).reshape(60, 80).astype(np.uint16)
+    path = tmp_path / f"m16.{fmt}"
+    tifffile.imwrite(path, img16) if fmt == "tif" else Image.fromarray(img16).save(path)
+    out = read_micrograph(path)
+    assert out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
+    assert np.all(np.diff(out.ravel().astype(int)) >= 0)  # order preserved
+
+
+def test_unreadable_file_is_named(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(DataError, match="broken.png"):
+        read_micrograph(bad)
+
+
+def test_databar_detected_and_cropped(tmp_path, grey):
+    img = _with_databar(grey, rows=12)
+    assert databar_rows(img) == 12
+    assert databar_rows(grey) == 0
+    tifffile.imwrite(tmp_path / "m.tif", img)
+    assert np.array_equal(read_micrograph(tmp_path / "m.tif", "auto"), grey)
+    assert np.array_equal(read_micrograph(tmp_path / "m.tif", 12), grey)
+    assert read_micrograph(tmp_path / "m.tif", "none").shape == img.shape
+
+
+def test_uhcsdb_catalog_matches_labels_csv(data_root):
+    cat = load_uhcsdb_catalog(data_root)
+    ref = pd.read_csv(data_root / "labels.csv", dtype={"micrograph_id": str})
+    assert len(cat) == len(ref) == 538
+    merged = cat.merge(ref[["micrograph_id", "label"]], on="micrograph_id", suffixes=("", "_csv"))
+    assert (merged["label"] == merged["label_csv"]).all()
+    assert not cat["has_databar"].any()  # the shared copies are already cropped
+    row = cat.set_index("micrograph_id").loc["2"]
+    assert row["um_per_px"] == pytest.approx(10.0 / 103)
+
+
+def test_original_nist_tiff_gets_its_databar_cropped(tmp_path, data_root):
+    """A NIST original (micrograph<ID>.tif, data bar at the bottom) is found by id and cropped."""
+    shutil.copy(data_root / "microstructures.sqlite", tmp_path)
+    cropped = read_micrograph(data_root / "images" / "Croppedmicrograph2.png")
+    tifffile.imwrite(tmp_path / "micrograph2.tif", _with_databar(cropped, rows=38))
+    cat = load_uhcsdb_catalog(tmp_path)
+    assert list(cat["micrograph_id"]) == ["2"] and cat["has_databar"].all()
+    assert np.array_equal(read_micrograph(cat["path"][0], "auto"), cropped)
+
+
+def test_folder_layout(tmp_path, grey, write_profile):
+    for cls in ("ferrite_pearlite", "martensite"):
+        (tmp_path / "lab" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(grey).save(tmp_path / "lab" / cls / f"img{i}.png")
+    cat = load_folder_catalog(tmp_path / "lab")
+    assert len(cat) == 6 and set(cat["label"]) == {"ferrite_pearlite", "martensite"}
+    cfg = load_config(write_profile({"data": {"root": str(tmp_path / "lab"), "layout": "folders",
+                                              "n_classes": 2}}))
+    assert len(load_catalog(cfg)) == 6
+
+
+def test_class_not_in_data_names_key_and_file(write_profile, data_root):
+    path = write_profile({"data": {"root": str(data_root), "classes": ["spheroidite", "martensite"]}})
+    with pytest.raises(ConfigError) as exc:
+        load_catalog(load_config(path))
+    assert "data.classes" in str(exc.value) and str(path) in str(exc.value)
+    assert "martensite" in str(exc.value)
+
+
+def test_top_five_classes_by_default(write_profile, data_root):
+    cat = load_catalog(load_config(write_profile({"data": {"root": str(data_root)}})))
+    assert list(cat["label"].cat.categories) == [
+        "spheroidite", "network", "spheroidite+widmanstatten", "pearlite+spheroidite", "pearlite"]
+
+
+def test_missing_data_root_says_how_to_fix(write_profile, tmp_path, monkeypatch):
+    monkeypatch.delenv("SPRING_DATA_ROOT", raising=False)
+    cfg = load_config(write_profile({"data": {"root": str(tmp_path / "nowhere")}}))
+    with pytest.raises(DataError, match="make data"):
+        resolve_data_root(cfg)
+
+
+def test_env_variable_is_used(write_profile, data_root, monkeypatch):
+    monkeypatch.setenv("SPRING_DATA_ROOT", str(data_root))
+    assert resolve_data_root(load_config(write_profile({}))) == data_root.resolve()

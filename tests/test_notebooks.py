@@ -1,0 +1,65 @@
+"""Notebooks executed by the papermill runner, as `make reproduce` does."""
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+
+from spring_lib import runner
+from spring_lib.runner import RunError, run_study
+
+
+def test_notebook_01_under_smoke(smoke_profile, tmp_path):
+    out = run_study(str(smoke_profile), ["01"], results_root=tmp_path / "results", log=lambda *_: None)
+    for name in ["tables/tile_manifest.csv", "tables/split_table.csv", "tables/tiling_plan.csv",
+                 "figures/example_tiles.png", "figures/tile_grid_example.png",
+                 "notebooks/01_dataset_tiling.ipynb", "run.json"]:
+        assert (out / name).exists(), name
+    manifest = pd.read_csv(out / "tables" / "tile_manifest.csv", dtype={"micrograph_id": str})
+    assert manifest.groupby("micrograph_id")["split"].nunique().max() == 1
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "ok" and len(record["data_checksum"]) == 64
+    assert record["notebooks"][0]["status"] == "ok"
+
+
+def test_failing_notebook_is_named_and_earlier_results_stay(smoke_profile, tmp_path, monkeypatch):
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    for name, code in [("01_ok.ipynb", "open(results_dir + '/kept.txt', 'w').write('x')"),
+                       ("02_broken.ipynb", "raise ValueError('deliberate failure')")]:
+        nb = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"}})
+        params = nbformat.v4.new_code_cell("profile = 'cpu'\nresults_dir = None")
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params, nbformat.v4.new_code_cell(code)]
+        nbformat.write(nb, nbdir / name)
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: nbdir)
+    with pytest.raises(RunError) as exc:
+        run_study(str(smoke_profile), results_root=tmp_path / "results", log=lambda *_: None)
+    msg = str(exc.value)
+    assert "02_broken.ipynb" in msg and "deliberate failure" in msg and "cell" in msg
+    out = tmp_path / "results" / "smoke"
+    assert (out / "kept.txt").exists()
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "failed" and record["notebooks"][1]["status"] == "failed"
+
+
+def test_rerun_archives_previous_results(smoke_profile, tmp_path, monkeypatch):
+    out = tmp_path / "results" / "smoke"
+    out.mkdir(parents=True)
+    (out / "old.txt").write_text("earlier run")
+    monkeypatch.setattr(runner, "find_notebooks", lambda selection=None: [])
+    run_study(str(smoke_profile), results_root=tmp_path / "results", log=lambda *_: None)
+    archived = list((tmp_path / "results" / ".archive").glob("smoke-*/old.txt"))
+    assert archived and archived[0].read_text() == "earlier run"
+
+
+def test_unknown_notebook_selection():
+    with pytest.raises(RunError, match="no notebook '99'"):
+        runner.find_notebooks(["99"])
+
+
+def test_cli_reports_bad_profile(capsys, write_profile):
+    from spring_lib.cli import main
+    bad = write_profile({"tiling": {"tile_size": "big"}})
+    assert main(["run", "--profile", str(bad)]) == 1
+    assert "tiling.tile_size" in capsys.readouterr().err

@@ -83,6 +83,37 @@ class SplitConfig(_Section):
         return self
 
 
+class GLCMConfig(_Section):
+    """GLCM+SVM baseline: every list is a search space for grouped cross-validation."""
+    levels: list[int] = Field([32, 64], min_length=1, description="Grey levels after quantisation")
+    distances: list[list[int]] = Field([[1, 2, 4]], min_length=1,
+                                       description="Candidate sets of pixel distances")
+    angles_deg: list[float] = Field([0, 45, 90, 135], min_length=1)
+    properties: list[str] = Field(
+        ["contrast", "dissimilarity", "homogeneity", "energy", "correlation", "ASM"], min_length=1)
+    rotation: list[Literal["average", "per_angle"]] = Field(["average"], min_length=1)
+    svm_kernel: list[Literal["rbf", "linear", "poly"]] = Field(["rbf"], min_length=1)
+    svm_C: list[float] = Field([1.0, 10.0, 100.0], min_length=1)
+    svm_gamma: list[Union[Literal["scale", "auto"], float]] = Field(["scale"], min_length=1)
+    cv_folds: int = Field(4, ge=2)
+    n_jobs: int = Field(2, ge=1, description="Processes for feature extraction")
+
+    @model_validator(mode="after")
+    def _check(self):
+        from .glcm import PROPERTIES
+
+        if any(not 2 <= lv <= 256 for lv in self.levels):
+            raise ValueError(f"levels must lie in 2..256, got {self.levels}")
+        if any(not ds or min(ds) < 1 for ds in self.distances):
+            raise ValueError(f"each distance set needs positive distances, got {self.distances}")
+        unknown = set(self.properties) - set(PROPERTIES)
+        if unknown:
+            raise ValueError(f"unknown GLCM properties {sorted(unknown)}; known: {list(PROPERTIES)}")
+        if any(c <= 0 for c in self.svm_C):
+            raise ValueError("svm_C values must be > 0")
+        return self
+
+
 class StudyConfig(_Section):
     profile: str
     description: str = ""
@@ -91,6 +122,7 @@ class StudyConfig(_Section):
     data: DataConfig = DataConfig()
     tiling: TilingConfig = TilingConfig()
     split: SplitConfig = SplitConfig()
+    glcm: GLCMConfig = GLCMConfig()
 
     _source: Optional[Path] = PrivateAttr(None)
 

@@ -1,0 +1,302 @@
+"""Checking a paper's numbers against each other before trusting them.
+
+Every check recomputes what can be derived from other reported numbers and returns rows of
+(claim, source, reported, recomputed, tolerance, verdict, reason). Tolerances are the rounding
+of the printed digits, propagated; a claim outside them is `inconsistent`.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from . import paper
+
+CONSISTENT, INCONSISTENT, UNCHECKABLE = "consistent", "inconsistent", "cannot be checked"
+COLUMNS = ["check", "claim", "source", "reported", "recomputed", "tolerance", "verdict", "reason"]
+
+
+def _row(check, claim, source, reported, recomputed, tolerance, verdict, reason) -> dict:
+    return dict(check=check, claim=claim, source=source, reported=reported, recomputed=recomputed,
+                tolerance=tolerance, verdict=verdict, reason=reason)
+
+
+def _within(reported, recomputed, tol) -> str:
+    return CONSISTENT if abs(reported - recomputed) <= tol + 1e-12 else INCONSISTENT
+
+
+def _half_unit(x: float) -> float:
+    """Half a unit in the last printed decimal of x (the rounding it may carry)."""
+    s = f"{x}"
+    decimals = len(s.split(".")[1]) if "." in s else 0
+    return 0.5 * 10 ** -decimals
+
+
+# ---------------------------------------------------------------- Table 1
+
+def check_pse(table1: pd.DataFrame, source: str = paper.TABLE1_SOURCE) -> list[dict]:
+    """PSE = tensile strength x elongation (MPa x % -> GPa x %), per process."""
+    rows = []
+    for r in table1.itertuples():
+        pse = r.tensile_strength_mpa * r.elongation_pct / 1000
+        tol = (_half_unit(r.tensile_strength_mpa) * r.elongation_pct
+               + r.tensile_strength_mpa * _half_unit(r.elongation_pct)) / 1000 \
+            + _half_unit(r.pse_reported_gpa_pct)
+        verdict = _within(r.pse_reported_gpa_pct, pse, tol)
+        printed = getattr(r, "pse_as_printed", str(r.pse_reported_gpa_pct))
+        reason = (f"{r.tensile_strength_mpa} MPa x {r.elongation_pct} % = {pse:.3f} GPa·%; printed "
+                  f"'{printed}'" + ("" if verdict == CONSISTENT else
+                                    f", off by {r.pse_reported_gpa_pct - pse:+.3f} "
+                                    f"({(r.pse_reported_gpa_pct / pse - 1) * 100:+.1f} %)"))
+        rows.append(_row("PSE = strength x elongation", f"PSE of {r.process}", source,
+                         r.pse_reported_gpa_pct, round(pse, 4), round(tol, 4), verdict, reason))
+    return rows
+
+
+def check_process_differences(table1: pd.DataFrame, strength_gain: float, elongation_gain: float,
+                              source: str = "Conclusion vs Table 1") -> list[dict]:
+    q, a = table1.iloc[0], table1.iloc[1]
+    rows = []
+    for col, gain, unit in [("tensile_strength_mpa", strength_gain, "MPa"),
+                            ("elongation_pct", elongation_gain, "percentage points")]:
+        diff = a[col] - q[col]
+        tol = _half_unit(a[col]) + _half_unit(q[col]) + _half_unit(gain)
+        verdict = _within(gain, diff, tol)
+        rows.append(_row("stated difference vs table", f"{a['process']} {col} higher by {gain} {unit}",
+                         source, gain, round(diff, 4), round(tol, 4), verdict,
+                         f"{a[col]} - {q[col]} = {diff:.2f} {unit}"))
+    better = [c for c in ("tensile_strength_mpa", "elongation_pct", "impact_work_j") if a[c] > q[c]]
+    rows.append(_row("stated direction vs table",
+                     "austempering improves strength, elongation and impact work",
+                     "Section II.C, text after Table 1", "all three higher", ", ".join(better), None,
+                     CONSISTENT if len(better) == 3 else INCONSISTENT,
+                     "every property is higher in the austempering row" if len(better) == 3
+                     else "not every property is higher"))
+    rows.append(_row("claim without data", "austempered steel has higher hardness",
+                     "Section II.C, text after Table 1", "higher hardness", None, None, UNCHECKABLE,
+                     "no hardness is reported anywhere in the paper"))
+    return rows
+
+
+# ---------------------------------------------------------------- classification metrics
+
+def f1_from(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall)
+
+
+def check_f1(model: str, cls: str, recall_pct: float, f1: float,
+             precision_pct: float | None = None, source: str = "Tables 2-3") -> dict:
+    """F1 against the precision and recall it must come from.
+
+    With both known, F1 is their harmonic mean. With only recall known, precision <= 1 bounds
+    F1 <= 2R/(1+R).
+    """
+    r = recall_pct / 100
+    tol_f1 = _half_unit(f1)
+    if precision_pct is not None:
+        p = precision_pct / 100
+        f = f1_from(p, r)
+        tol = tol_f1 + 1e-4  # P and R printed to 0.01 %
+        verdict = _within(f1, f, tol)
+        reason = (f"harmonic mean of P={precision_pct}% and R={recall_pct}% is {f:.4f}"
+                  + ("" if verdict == CONSISTENT else f", not {f1}"))
+        return _row("F1 = 2PR/(P+R)", f"{model} F1 on {cls} = {f1}", source, f1, round(f, 4),
+                    round(tol, 4), verdict, reason)
+    bound = 2 * r / (1 + r)
+    ok = f1 <= bound + tol_f1
+    reason = (f"with recall {recall_pct}% even perfect precision gives F1 <= {bound:.4f}"
+              + ("" if ok else f"; {f1} would need precision {f1 * r / (2 * r - f1) * 100:.1f}%"
+                 if 2 * r > f1 else "; impossible"))
+    return _row("F1 <= 2R/(1+R)", f"{model} F1 on {cls} = {f1}", source, f1, round(bound, 4),
+                tol_f1, CONSISTENT if ok else INCONSISTENT, reason)
+
+
+def implied_predicted(recall: float, f1: float, per_class: int) -> float:
+    """Tiles predicted as a class, from its recall and F1 on a balanced test set.
+
+    precision = F1·R / (2R − F1); predicted = TP / precision = per_class · R / precision.
+    """
+    if 2 * recall <= f1:
+        return np.inf
+    precision = f1 * recall / (2 * recall - f1)
+    return per_class * recall / precision
+
+
+def check_predicted_total(model: str, recall_pct: pd.Series, f1: pd.Series, per_class: int = 200,
+                          source: str = "Tables 2-3, TEST-1000") -> list[dict]:
+    """Each test tile is predicted as exactly one class, so the tiles implied as predicted per
+    class (from recall and F1) must sum to the test set size, and none may exceed it."""
+    total = per_class * len(recall_pct)
+    rows, lows, highs = [], [], []
+    for cls in recall_pct.index:
+        r, f = recall_pct[cls] / 100, f1[cls]
+        corners = [implied_predicted(r + dr, f + df, per_class)
+                   for dr, df in itertools.product((-5e-5, 5e-5), (-_half_unit(f), _half_unit(f)))]
+        lo, hi = min(corners), max(corners)
+        lows.append(lo), highs.append(hi)
+        n = implied_predicted(r, f, per_class)
+        if lo > total:
+            rows.append(_row("implied predictions <= test set", f"{model} on {cls}: R={recall_pct[cls]}%, "
+                             f"F1={f}", source, total, round(n, 1), None, INCONSISTENT,
+                             f"recall and F1 imply {n:.0f} tiles predicted as {cls}, more than the "
+                             f"{total} tiles of the whole test set"))
+    lo, hi = sum(lows), sum(highs)
+    verdict = CONSISTENT if lo <= total <= hi else INCONSISTENT
+    n = sum(implied_predicted(recall_pct[c] / 100, f1[c], per_class) for c in recall_pct.index)
+    rows.append(_row("implied predictions sum to test set", f"{model}: Table 2 recalls with Table 3 F1s",
+                     source, total, round(n, 1) if np.isfinite(n) else "impossible",
+                     f"[{lo:.0f}, {hi:.0f}]" if np.isfinite(hi) else None, verdict,
+                     f"recall and F1 per class imply {n:.0f} predictions in all (range from rounding "
+                     f"{lo:.0f}-{hi:.0f}); a {total}-tile test set has exactly {total}"
+                     if np.isfinite(n) else "some class's F1 exceeds what its recall allows"))
+    return rows
+
+
+def check_accuracy_vs_recall(model: str, accuracy_pct: float, recall_pct: pd.Series,
+                             source: str) -> dict:
+    """On a class-balanced test set, accuracy is the mean of per-class recall."""
+    mean = float(recall_pct.mean())
+    tol = _half_unit(accuracy_pct) + 5e-3
+    verdict = _within(accuracy_pct, mean, tol)
+    return _row("balanced accuracy = mean recall", f"{model} average accuracy {accuracy_pct}%",
+                source, accuracy_pct, round(mean, 3), round(tol, 3), verdict,
+                f"TEST-1000 has 200 tiles per class, so accuracy = mean of Table 2 recalls = {mean:.2f}%"
+                + ("" if verdict == CONSISTENT else
+                   f"; {accuracy_pct}% is only possible if 'accuracy' means something else "
+                   "(e.g. mean precision, which the paper does not give)"))
+
+
+def check_gains(reference: str, reference_value: float, others: dict[str, float],
+                gains: dict[str, float], source: str) -> list[dict]:
+    rows = []
+    for model, gain in gains.items():
+        diff = reference_value - others[model]
+        tol = _half_unit(reference_value) + _half_unit(others[model]) + _half_unit(gain)
+        rows.append(_row("stated difference vs values", f"{reference} T precision {gain} points above "
+                         f"{model}", source, gain, round(diff, 4), round(tol, 4),
+                         _within(gain, diff, tol),
+                         f"{reference_value} - {others[model]} = {diff:.2f}"))
+    return rows
+
+
+def check_same_number(claim: str, stated: float, elsewhere: float, source: str) -> dict:
+    verdict = CONSISTENT if stated == elsewhere else INCONSISTENT
+    return _row("same number in two places", claim, source, stated, elsewhere, 0, verdict,
+                "the same value in both places" if verdict == CONSISTENT
+                else f"{stated} in one place, {elsewhere} in the other")
+
+
+def check_gain_assignment(assignments: dict[str, dict[str, float]]) -> dict:
+    """The same differences must belong to the same models wherever they are stated."""
+    (sa, a), (sb, b) = list(assignments.items())[:2]
+    clash = {m: (a[m], b.get(m)) for m in a if b.get(m) != a[m]}
+    reason = "; ".join(f"{m}: {x} in {sa}, {y} in {sb}" for m, (x, y) in clash.items())
+    return _row("same claim in two sections", "SE-ResNeXt101-TL T-precision gains over "
+                "SE-ResNeXt101-scratch, SE-ResNeXt50-TL and GLCM+SVM", f"{sa} vs {sb}",
+                str(a), str(b), None, INCONSISTENT if clash else CONSISTENT,
+                reason or "both sections assign the same gains")
+
+
+def check_recall_floor(model: str, recall_pct: pd.Series, floor: float, source: str) -> dict:
+    below = recall_pct[recall_pct <= floor]
+    return _row("stated bound vs table", f"{model} recall 'generally higher than {floor}%'", source,
+                floor, float(recall_pct.min()), None,
+                CONSISTENT if below.empty else INCONSISTENT,
+                "every class above" if below.empty else
+                f"{', '.join(f'{c} ({v}%)' for c, v in below.items())} at or below {floor}% "
+                "('generally' may excuse it)")
+
+
+def check_lowest_everywhere(model: str, recall: pd.DataFrame, source: str) -> dict:
+    """'<model> has a low recall for all classes': is it the lowest in every class?"""
+    not_lowest = [c for c in recall.index if recall.loc[c, model] > recall.loc[c].min()]
+    return _row("stated ranking vs table", f"{model} has a low recall for all classes", source,
+                "lowest in all classes", f"lowest in {len(recall) - len(not_lowest)} of {len(recall)}",
+                None, CONSISTENT if not not_lowest else INCONSISTENT,
+                "lowest in every class" if not not_lowest else
+                f"not the lowest for {', '.join(not_lowest)}")
+
+
+def check_dataset_sizes(n_classes: int, train_per_class: int, train_total: int, test_per_class: int,
+                        test_total: int, source: str) -> dict:
+    ok = n_classes * train_per_class == train_total and n_classes * test_per_class == test_total
+    return _row("counts multiply", "SS-3000 and TEST-1000 sizes", source,
+                f"{train_total} / {test_total}",
+                f"{n_classes * train_per_class} / {n_classes * test_per_class}", None,
+                CONSISTENT if ok else INCONSISTENT,
+                f"{n_classes} classes x {train_per_class} and x {test_per_class}")
+
+
+# ---------------------------------------------------------------- architecture claims
+
+def architecture_facts() -> dict:
+    """SE reduction ratio and stage depths of timm's SE-ResNeXt50/101 (32x4d), built without
+    weights: the reference implementation whose ImageNet weights the paper's TL arms load."""
+    import timm
+
+    facts = {}
+    for name in ("seresnext50_32x4d", "seresnext101_32x4d"):
+        model = timm.create_model(name, pretrained=False, num_classes=5)
+        se = model.layer1[0].se
+        facts[name] = {"stages": tuple(len(getattr(model, f"layer{i}")) for i in range(1, 5)),
+                       "se_reduction": se.fc1.in_channels / se.fc1.out_channels,
+                       "se_gate": getattr(se.gate, "__name__", type(se.gate).__name__)}
+    return facts
+
+
+def check_architecture(facts: dict, se_reduction: int, depths: tuple) -> list[dict]:
+    s101 = facts["seresnext101_32x4d"]
+    rows = [_row("method vs named architecture",
+                 f"SE block reduces channels to 1/{se_reduction} and gates with a hard sigmoid",
+                 paper.CLAIMS["se_reduction"][0], f"1/{se_reduction}, hard sigmoid",
+                 f"1/{s101['se_reduction']:.0f}, {s101['se_gate']}", None,
+                 CONSISTENT if s101["se_reduction"] == se_reduction else INCONSISTENT,
+                 "SE-ResNeXt (Hu et al. 2018) and its ImageNet weights use reduction 16 and a "
+                 "sigmoid; 1/4 with a hard sigmoid is MobileNetV3's SE block. Weights of the "
+                 "named model cannot load into the block described")]
+    got = (facts["seresnext50_32x4d"]["stages"], s101["stages"])
+    rows.append(_row("method vs named architecture", "stage depths 3-4-6-3 (50) and 3-4-23-3 (101)",
+                     paper.CLAIMS["resnext_depths"][0], str(depths), str(got), None,
+                     CONSISTENT if tuple(depths) == got else INCONSISTENT,
+                     "as in the reference implementation" if tuple(depths) == got
+                     else "differs from the reference implementation"))
+    return rows
+
+
+# ---------------------------------------------------------------- the whole audit
+
+def audit_paper(include_architecture: bool = True) -> pd.DataFrame:
+    """Every check on the numbers in `spring_lib.paper`."""
+    P, C = paper, paper.CLAIMS
+    rows = check_pse(P.TABLE1)
+    rows += check_process_differences(P.TABLE1, C["strength_gain"][2], C["elongation_gain"][2])
+    for model in P.TABLE_MODELS:
+        for cls in P.CLASSES:
+            prec = P.T_PRECISION[model] if cls == "T" else None
+            rows.append(check_f1(model, cls, P.TABLE2_RECALL.loc[cls, model],
+                                 P.TABLE3_F1.loc[cls, model], prec,
+                                 "Tables 2-3" + ("; Section III.B.2 (T precision)" if prec else "")))
+        rows += check_predicted_total(model, P.TABLE2_RECALL[model], P.TABLE3_F1[model])
+    se = "SE-ResNeXt101-TL"
+    rows.append(check_accuracy_vs_recall(se, C["mean_accuracy"][2], P.TABLE2_RECALL[se],
+                                         f"{C['mean_accuracy'][0]} vs Table 2"))
+    for key, value, where in (("t_recall", P.TABLE2_RECALL.loc["T", se], "Table 2"),
+                              ("t_f1", P.TABLE3_F1.loc["T", se], "Table 3"),
+                              ("t_precision", P.T_PRECISION[se], "Section III.B.2")):
+        rows.append(check_same_number(C[key][1], C[key][2], value, f"{C[key][0]} vs {where}"))
+    rows += check_gains(se, P.T_PRECISION[se], P.T_PRECISION,
+                        dict(zip(["VGG19", "AlexNet-TL", "MobileNetV2-TL"], C["t_gain_vs_cnns"][2])),
+                        C["t_gain_vs_cnns"][0] + " vs Section III.B.2")
+    rows.append(check_gain_assignment(P.T_GAIN_ASSIGNMENTS))
+    rows.append(check_recall_floor(se, P.TABLE2_RECALL[se], C["recall_floor"][2],
+                                   C["recall_floor"][0]))
+    rows.append(check_lowest_everywhere("AlexNet-TL", P.TABLE2_RECALL, "Section III.B.2 vs Table 2"))
+    rows.append(check_dataset_sizes(*C["tiles_per_class"][2], source=C["tiles_per_class"][0]))
+    if include_architecture:
+        rows += check_architecture(architecture_facts(), C["se_reduction"][2],
+                                   C["resnext_depths"][2])
+    rows.append(_row("claim without data", "training and validation accuracy 'basically higher than "
+                     "96%', loss stabilises near 0.1", "Section III.B.2, Figs. 4-5", None, None, None,
+                     UNCHECKABLE, "the curves are figures without data; no numbers to recompute"))
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,85 @@
+"""The numbers Luo et al. (2025) report, as data, each with where it stands in the paper.
+
+Values are as printed, after undoing the OCR damage noted in `../shared/paper/README.md`
+("1/167.2" is 1467.2 MPa; "20 211" is kept as printed and read as 20.211). Percentages stay in
+percent, F1 scores as fractions, exactly as the paper gives them.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+CITATION = ("Z. Luo, J. Fu, Z. Hu, Y. Gong, Z. Luo, Int. J. for Housing Science and Its "
+            "Applications 46(3), 7450-7463 (2025), doi:10.70517/ijhsa463639")
+
+CLASSES = ["F+P", "M", "M+A", "M+B", "T"]  # row order of Tables 2 and 3
+CLASS_NAMES = {"F+P": "ferrite/pearlite", "M": "martensite", "M+A": "martensite/retained austenite",
+               "M+B": "martensite/bainite", "T": "tempered troostite"}
+TABLE_MODELS = ["VGG19", "AlexNet-TL", "MobileNetV2-TL", "SE-ResNeXt101-TL"]
+
+# Table 1: 51CrMnV after quench-and-temper versus austempering (Section II.C)
+TABLE1 = pd.DataFrame(
+    [{"process": "quench and temper", "tensile_strength_mpa": 1385.6, "elongation_pct": 9.89,
+      "impact_work_j": 23.5, "pse_reported_gpa_pct": 14.653, "pse_as_printed": "14.653"},
+     {"process": "austempering", "tensile_strength_mpa": 1467.2, "elongation_pct": 14.02,
+      "impact_work_j": 32.1, "pse_reported_gpa_pct": 20.211, "pse_as_printed": "20 211"}])
+TABLE1_SOURCE = "Section II.C, Table 1"
+
+# Table 2: recall (%) per class and model (Section III.B.2)
+TABLE2_RECALL = pd.DataFrame(
+    {"VGG19": [91.25, 88.36, 98.63, 96.52, 98.25],
+     "AlexNet-TL": [85.63, 86.25, 97.21, 84.25, 94.36],
+     "MobileNetV2-TL": [90.11, 89.42, 94.56, 92.36, 93.28],
+     "SE-ResNeXt101-TL": [92.53, 94.25, 99.21, 99.16, 99.04]}, index=CLASSES)
+
+# Table 3: F1 (fraction) per class and model (Section III.B.2)
+TABLE3_F1 = pd.DataFrame(
+    {"VGG19": [0.912, 0.875, 0.904, 0.915, 0.866],
+     "AlexNet-TL": [0.905, 0.867, 0.933, 0.25, 0.934],
+     "MobileNetV2-TL": [0.992, 0.973, 0.981, 0.867, 0.953],
+     "SE-ResNeXt101-TL": [0.953, 0.966, 0.994, 0.983, 0.989]}, index=CLASSES)
+
+# Tempered-troostite precision ("recognition accuracy", %) per model (Section III.B.2, Fig. 7 text)
+T_PRECISION = {"VGG19": 92.13, "AlexNet-TL": 90.63, "MobileNetV2-TL": 92.39,
+               "SE-ResNeXt101-TL": 97.82}
+
+# Claims in prose: (id, source, text, value)
+CLAIMS = {
+    "mean_accuracy": ("Abstract; Section III.B.2; Conclusion",
+                      "SE-ResNeXt101-TL average recognition accuracy over all classes (%)", 98.2),
+    "t_precision": ("Abstract; Conclusion", "SE-ResNeXt101-TL precision on T (%)", 97.82),
+    "t_recall": ("Abstract; Section III.B.2; Conclusion", "SE-ResNeXt101-TL recall on T (%)", 99.04),
+    "t_f1": ("Conclusion", "SE-ResNeXt101-TL F1 on T", 0.989),
+    "t_gain_vs_cnns": ("Abstract",
+                       "T precision gain of SE-ResNeXt101-TL over VGG19, AlexNet-TL, MobileNetV2-TL (points)",
+                       (5.69, 7.19, 5.43)),
+    "recall_floor": ("Section III.B.2", "SE-ResNeXt101-TL recall 'generally higher than 93%'", 93.0),
+    "strength_gain": ("Conclusion", "austempering tensile strength higher by (MPa)", 81.6),
+    "elongation_gain": ("Conclusion", "austempering elongation higher by (percentage points)", 4.13),
+    "tiles_per_class": ("Abstract; Section III.B.1", "SS-3000: 5 classes x 600 tiles; TEST-1000: 5 x 200",
+                        (5, 600, 3000, 200, 1000)),
+    "se_reduction": ("Section III.A", "SE block: first FC reduces channels to 1/4, then 'High-Sigmoid'",
+                     4),
+    "resnext_depths": ("Section III.A", "ResNeXt50 stages 3-4-6-3, ResNeXt101 stages 3-4-23-3",
+                       ((3, 4, 6, 3), (3, 4, 23, 3))),
+}
+
+# The T-precision differences, assigned to models differently in two sections
+T_GAIN_ASSIGNMENTS = {
+    "Section III.B.2": {"SE-ResNeXt101-scratch": 5.83, "SE-ResNeXt50-TL": 3.74, "GLCM+SVM": 2.13},
+    "Conclusion": {"GLCM+SVM": 5.83, "SE-ResNeXt101-scratch": 3.74, "SE-ResNeXt50-TL": 2.13},
+}
+
+# Protocol (Section III.B.1 and III.A.2 (4))
+PROTOCOL = {"tile_size": 224, "train_tiles_per_class": 600, "test_tiles_per_class": 200,
+            "source_image": (1024, 768), "magnification": 1000, "optimizer": "Adam",
+            "learning_rate": 0.0005, "batch_size": 32, "epochs": 500}
+
+
+def reported_tables() -> pd.DataFrame:
+    """Tables 2 and 3 in long form: model, class, recall (%), F1, T precision (%) where given."""
+    recall = TABLE2_RECALL.stack().rename("recall_pct")
+    f1 = TABLE3_F1.stack().rename("f1")
+    out = pd.concat([recall, f1], axis=1).reset_index(names=["class", "model"])
+    out["precision_pct"] = [T_PRECISION[m] if c == "T" else None
+                            for c, m in zip(out["class"], out["model"])]
+    return out[["model", "class", "recall_pct", "precision_pct", "f1"]]

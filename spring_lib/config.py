@@ -114,6 +114,49 @@ class GLCMConfig(_Section):
         return self
 
 
+class CNNConfig(_Section):
+    """Network arms and their training budget (the paper: Adam, lr 0.0005, batch 32, 500 epochs)."""
+    arms_baselines: list[str] = Field(
+        ["VGG19-scratch", "VGG19-TL", "AlexNet-TL", "AlexNet-scratch", "MobileNetV2-TL",
+         "MobileNetV2-scratch"], description="Notebook 03")
+    arms_seresnext: list[str] = Field(
+        ["SE-ResNeXt101-TL", "SE-ResNeXt50-TL", "SE-ResNeXt101-scratch", "SE-ResNeXt50-scratch",
+         "EfficientNet-Lite0-TL", "EfficientNet-Lite0-scratch"], description="Notebook 04")
+    weights: dict[str, str] = Field(
+        {}, description="Per architecture: imagenet (hub), package (Lite0), or a local file/folder")
+    skip_unavailable: bool = Field(
+        True, description="Record a TL arm without weights as not run, instead of stopping")
+    freeze: Literal["full", "last_stage", "head"] = "full"
+    epochs: int = Field(500, ge=1)
+    epochs_by_architecture: dict[str, int] = {}
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(0.0005, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    cosine: bool = False
+    augment: bool = True
+    input_size: int = Field(224, ge=32, description="Tiles are resized to this before the network")
+    normalization: Literal["paper", "imagenet"] = "paper"
+    normalization_by_architecture: dict[str, Literal["paper", "imagenet"]] = {}
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    channels_last: bool = True
+    max_train_tiles_per_class: Optional[int] = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        from .models import ARCHITECTURES, Arm
+
+        for name in self.arms_baselines + self.arms_seresnext:
+            Arm.parse(name)
+        for field in ("weights", "epochs_by_architecture", "normalization_by_architecture"):
+            unknown = set(getattr(self, field)) - set(ARCHITECTURES)
+            if unknown:
+                raise ValueError(f"{field}: unknown architecture(s) {sorted(unknown)}; "
+                                 f"known: {sorted(ARCHITECTURES)}")
+        if any(v < 1 for v in self.epochs_by_architecture.values()):
+            raise ValueError("epochs_by_architecture values must be >= 1")
+        return self
+
+
 class StudyConfig(_Section):
     profile: str
     description: str = ""
@@ -123,6 +166,7 @@ class StudyConfig(_Section):
     tiling: TilingConfig = TilingConfig()
     split: SplitConfig = SplitConfig()
     glcm: GLCMConfig = GLCMConfig()
+    cnn: CNNConfig = CNNConfig()
 
     _source: Optional[Path] = PrivateAttr(None)
 

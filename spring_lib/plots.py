@@ -89,3 +89,32 @@ def feature_distributions(features: pd.DataFrame, classes: list[str]):
                     col_wrap=3, sharex=False, height=2.4, aspect=1.4, fliersize=1)
     g.set_titles("{col_name}"), g.set_ylabels("")
     return g.figure
+
+
+def twin_curves(logs: dict[str, pd.DataFrame]):
+    """Validation accuracy of TL and scratch twins, one panel per architecture with both."""
+    archs = sorted({n.rsplit("-", 1)[0] for n in logs
+                    if f"{n.rsplit('-', 1)[0]}-TL" in logs and f"{n.rsplit('-', 1)[0]}-scratch" in logs})
+    if not archs:
+        return None
+    fig, axes = plt.subplots(1, len(archs), figsize=(4 * len(archs), 3.2), squeeze=False)
+    for ax, arch in zip(axes[0], archs):
+        for kind, style in (("TL", "o-"), ("scratch", "s--")):
+            h = logs[f"{arch}-{kind}"]
+            ax.plot(h["epoch"], h["val_acc"], style, label=f"{kind} (validation)")
+            ax.plot(h["epoch"], h["train_acc"], style, alpha=0.35, label=f"{kind} (train)")
+        ax.set_title(arch, fontsize=10), ax.set_xlabel("epoch"), ax.set_ylabel("accuracy")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def twin_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per architecture: TL and scratch test accuracy and the difference (TL - scratch)."""
+    done = summary[summary["status"].str.startswith("trained")]
+    wide = done.pivot_table(index="architecture", columns="init", values="test_tile_acc")
+    for col in ("TL", "scratch"):
+        if col not in wide:
+            wide[col] = np.nan
+    wide["tl_minus_scratch"] = (wide["TL"] - wide["scratch"]).round(4)
+    return wide.reset_index()[["architecture", "TL", "scratch", "tl_minus_scratch"]]

@@ -1,7 +1,7 @@
 """The common prediction format every arm writes and the evaluation notebook reads.
 
 One row per test tile: tile_id, micrograph_id, true_label, pred_label, model, score_kind
-("probability" or "decision"), and one `score_<class>` column per class.
+("probability" or "decision"), and one `score:<class>` column per class.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def prediction_frame(manifest: pd.DataFrame, classes: list[str], pred: np.ndarra
         "pred_label": np.asarray(classes, dtype=object)[np.asarray(pred)],
         "model": model, "score_kind": score_kind})
     for i, c in enumerate(classes):
-        df[f"score_{c}"] = scores[:, i]
+        df[f"score:{c}"] = scores[:, i]
     return df
 
 

@@ -26,10 +26,34 @@ def write_profile(tmp_path):
     return _write
 
 
+@pytest.fixture(scope="session")
+def standin_weights(tmp_path_factory) -> Path:
+    """Random-init 1000-class checkpoints for every TL architecture without a weights package.
+
+    They stand in for ImageNet weights so that the TL code path runs end to end in tests; the
+    folder name says what they are, and so does every result made with them.
+    """
+    import torch
+
+    from spring_lib.models import ARCHITECTURES, Arm, build_model
+
+    folder = tmp_path_factory.mktemp("weights") / "standin-random-not-imagenet"
+    folder.mkdir()
+    for arch, (_, name) in ARCHITECTURES.items():
+        if arch != "EfficientNet-Lite0":
+            torch.manual_seed(0)
+            model, _ = build_model(Arm.parse(f"{arch}-scratch"), 1000)
+            torch.save({k: v.half() if v.is_floating_point() else v
+                        for k, v in model.state_dict().items()}, folder / f"{name}.pth")
+    return folder
+
+
 @pytest.fixture
-def smoke_profile(write_profile, data_root, tmp_path):
-    """The smoke profile pointed at the real data, with its cache in tmp_path."""
+def smoke_profile(write_profile, data_root, tmp_path, standin_weights):
+    """The smoke profile on the real data, cache in tmp_path, TL arms on stand-in weights."""
     content = yaml.safe_load((REPO / "params" / "smoke.yaml").read_text())
     content["data"]["root"] = str(data_root)
     content["cache_dir"] = str(tmp_path / "cache")
+    content.setdefault("cnn", {})["weights"] = {
+        a: str(standin_weights) for a in ("SE-ResNeXt101", "SE-ResNeXt50", "VGG19", "MobileNetV2", "AlexNet")}
     return write_profile(content, "smoke")

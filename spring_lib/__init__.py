@@ -1,6 +1,6 @@
 """spring_lib: the library behind the spring-steel microstructure study notebooks."""
-from . import (data, glcm, normalization, plots, predictions, splits, svm_baseline, tiling,
-               tileset)
+from . import (data, evaluation, glcm, leakage, normalization, paper, plots, predictions, report,
+               splits, svm_baseline, tiling, tileset)
 from .config import ConfigError, StudyConfig, load_config
 from .data import DataError, load_catalog, read_micrograph
 from .results import ResultsDir

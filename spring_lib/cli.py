@@ -1,4 +1,4 @@
-"""`python -m spring_lib run|data ...`: the study's command line."""
+"""`python -m spring_lib run|data|predict ...`: the study's command line."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--results", default=None, help="results root (default: ./results)")
     data = sub.add_parser("data", help="download UHCSDB and verify every file's sha256")
     data.add_argument("--dest", default="data/uhcsdb", help="where to put it (default: %(default)s)")
+    pred = sub.add_parser("predict", help="classify micrographs with a trained checkpoint")
+    pred.add_argument("--checkpoint", required=True, help="a best.pt or last.pt from training")
+    pred.add_argument("images", nargs="+", help="image files or folders")
+    pred.add_argument("--output", help="CSV, one row per micrograph (default: stdout)")
+    pred.add_argument("--tiles-output", help="CSV, one row per tile")
+    pred.add_argument("--um-per-px", type=float, help="image scale, if the model was trained at one")
     args = ap.parse_args(argv)
 
     from .data import DataError
@@ -34,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
 
             root = download_uhcsdb(Path(args.dest))
             print(f"UHCSDB verified in {root}")
-    except (ConfigError, DataError, DownloadError, RunError) as exc:
+        elif args.command == "predict":
+            from .predict import predict_cli
+
+            return predict_cli(args.checkpoint, args.images, args.output, args.tiles_output,
+                               args.um_per_px)
+    except (ConfigError, DataError, DownloadError, RunError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -157,6 +157,23 @@ class CNNConfig(_Section):
         return self
 
 
+class EvaluationConfig(_Section):
+    n_bootstrap: int = Field(1000, ge=10, description="Micrograph bootstrap replicates")
+    leakage_arm: str = Field("AlexNet-scratch", description="Network for the leaky-split contrast")
+    leakage_epochs: int = Field(3, ge=1)
+    gradcam_arm: Optional[str] = Field(None, description="null: the best trained network arm")
+    gradcam_tiles_per_class: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        from .models import Arm
+
+        Arm.parse(self.leakage_arm)
+        if self.gradcam_arm:
+            Arm.parse(self.gradcam_arm)
+        return self
+
+
 class StudyConfig(_Section):
     profile: str
     description: str = ""
@@ -167,6 +184,7 @@ class StudyConfig(_Section):
     split: SplitConfig = SplitConfig()
     glcm: GLCMConfig = GLCMConfig()
     cnn: CNNConfig = CNNConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     _source: Optional[Path] = PrivateAttr(None)
 

@@ -67,7 +67,11 @@ def _one_fold(labels, groups, fraction: float, seed: int, key: str) -> np.ndarra
         raise SplitError(f"only {n_groups} groups to split; cannot hold out 1/{n_splits} of them "
                          f"(split.{key}={fraction}): lower it, or group by micrograph")
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    _, held = next(cv.split(np.zeros(len(labels)), labels, groups))
+    try:
+        _, held = next(cv.split(np.zeros(len(labels)), labels, groups))
+    except ValueError as exc:  # e.g. a class with fewer members than folds
+        raise SplitError(f"cannot hold out 1/{n_splits} of the groups (split.{key}={fraction}): "
+                         f"{exc}; raise split.{key} or use more micrographs") from None
     mask = np.zeros(len(labels), bool)
     mask[held] = True
     return mask

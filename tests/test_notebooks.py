@@ -22,9 +22,10 @@ def test_notebook_01_under_smoke(smoke_profile, tmp_path):
     assert record["notebooks"][0]["status"] == "ok"
 
 
-def test_notebooks_03_04_every_arm_under_smoke(smoke_profile, tmp_path):
-    out = run_study(str(smoke_profile), ["03", "04"], results_root=tmp_path / "results",
-                    log=lambda *_: None)
+def test_notebooks_02_to_06_under_smoke(smoke_profile, tmp_path):
+    """The rest of the series in order, every network arm included (TL arms on stand-in weights)."""
+    out = run_study(str(smoke_profile), ["02", "03", "04", "05", "06"],
+                    results_root=tmp_path / "results", log=lambda *_: None)
     arms = pd.concat([pd.read_csv(out / "tables" / f"{t}.csv") for t in ("cnn_baselines", "cnn_seresnext")])
     assert (arms["status"] == "trained").all(), arms[["arm", "status"]]
     assert len(arms) == 12
@@ -37,6 +38,21 @@ def test_notebooks_03_04_every_arm_under_smoke(smoke_profile, tmp_path):
         assert len(preds) == 60 and preds.filter(like="score:").sum(axis=1).round(3).eq(1).all()
         assert (out / "checkpoints" / arm / "best.pt").exists()
     assert (out / "tables" / "tl_vs_scratch.csv").exists()
+    # notebook 02: GLCM+SVM in the common format
+    glcm = pd.read_csv(out / "predictions" / "GLCM+SVM.csv")
+    assert len(glcm) == 60 and (out / "tables" / "glcm_svm_cv.csv").exists()
+    # notebook 05: every arm in the results table, the report written
+    results = pd.read_csv(out / "tables" / "results_all_arms.csv")
+    assert set(results["model"]) == set(arms["arm"]) | {"GLCM+SVM"}
+    report = (out / "REPORT.md").read_text()
+    for part in ("How this run differs from the paper", "Leakage contrast", "TL minus scratch"):
+        assert part in report
+    leak = pd.read_csv(out / "tables" / "leakage_contrast.csv")
+    assert set(leak["split"]) == {"grouped by micrograph", "random tiles (LEAKY)"}
+    assert (out / "figures" / "gradcam.png").exists()
+    # notebook 06: the audit
+    audit = pd.read_csv(out / "paper_audit.csv")
+    assert (audit["verdict"] == "inconsistent").sum() >= 10
 
 
 def test_failing_notebook_is_named_and_earlier_results_stay(smoke_profile, tmp_path, monkeypatch):

@@ -1,0 +1,56 @@
+"""Grad-CAM (pytorch-grad-cam): which parts of a tile drive a network's call."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .models import Arm
+
+
+def target_layer(arch: str, model: torch.nn.Module):
+    """The last convolutional stage of each architecture."""
+    if arch.startswith("SE-ResNeXt"):
+        return model.layer4[-1]
+    if arch in ("MobileNetV2", "EfficientNet-Lite0"):
+        return model.blocks[-1]
+    if arch == "VGG19":
+        return model.features[34]
+    if arch == "AlexNet":
+        return model.features[10]
+    raise ValueError(f"no Grad-CAM layer known for {arch}")
+
+
+def gradcam_maps(model, arch: str, tiles: np.ndarray, targets: list[int], transform) -> np.ndarray:
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    model = model.float().eval().to(memory_format=torch.contiguous_format)
+    x = transform(tiles)
+    with GradCAM(model=model, target_layers=[target_layer(arch, model)]) as cam:
+        maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(t) for t in targets])
+    return maps
+
+
+def gradcam_panel(model, arm_name: str, tiles: np.ndarray, true: list[str], pred: list[str],
+                  classes: list[str], transform):
+    """Tiles (top) and their Grad-CAM for the predicted class (bottom)."""
+    arch = Arm.parse(arm_name).architecture
+    maps = gradcam_maps(model, arch, tiles, [classes.index(p) for p in pred], transform)
+    n = len(tiles)
+    fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.2), squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(tiles[i], cmap="gray", vmin=0, vmax=255)
+        axes[0, i].set_title(f"true: {true[i]}", fontsize=6)
+        axes[1, i].imshow(tiles[i], cmap="gray", vmin=0, vmax=255)
+        axes[1, i].imshow(np.asarray(
+            torch.nn.functional.interpolate(torch.tensor(maps[i])[None, None], size=tiles[i].shape,
+                                            mode="bilinear")[0, 0]), cmap="jet", alpha=0.45)
+        axes[1, i].set_title(f"pred: {pred[i]}", fontsize=6,
+                             color="green" if pred[i] == true[i] else "red")
+        for ax in axes[:, i]:
+            ax.set_axis_off()
+    fig.suptitle(f"Grad-CAM of {arm_name} (last convolutional stage) for the predicted class",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -110,6 +110,10 @@ def run_study(profile: str, notebooks: list[str] | None = None,
     record = {"profile": cfg.profile, "profile_file": _rel(Path(cfg.source), root),
               "config": cfg.model_dump(), "started": _now(), "git_commit": _git_commit(),
               "cpu": _cpu(), "versions": _versions(), "notebooks": [], "status": "running"}
+    previous = out / "run.json"
+    if previous.exists():  # keep the record of earlier runs (e.g. of the notebooks not rerun now)
+        old = json.loads(previous.read_text())
+        record["earlier_runs"] = old.pop("earlier_runs", []) + [old]
     try:
         from .data import catalog_checksum, load_catalog
 

@@ -84,6 +84,9 @@ def test_rerun_archives_previous_results(smoke_profile, tmp_path, monkeypatch):
     run_study(str(smoke_profile), results_root=tmp_path / "results", log=lambda *_: None)
     archived = list((tmp_path / "results" / ".archive").glob("smoke-*/old.txt"))
     assert archived and archived[0].read_text() == "earlier run"
+    run_study(str(smoke_profile), results_root=tmp_path / "results", log=lambda *_: None)
+    record = json.loads((out / "run.json").read_text())
+    assert len(record["earlier_runs"]) == 1 and record["earlier_runs"][0]["status"] == "ok"
 
 
 def test_unknown_notebook_selection():

@@ -1,6 +1,7 @@
 """spring_lib: the library behind the spring-steel microstructure study notebooks."""
-from . import (data, evaluation, glcm, leakage, normalization, paper, plots, predictions, report,
-               splits, svm_baseline, tiling, tileset)
+# submodules, reached as sl.<module> from the notebooks
+from . import (data, evaluation, glcm, leakage, normalization, paper, plots,  # noqa: F401
+               predictions, report, splits, svm_baseline, tiling, tileset)
 from .config import ConfigError, StudyConfig, load_config
 from .data import DataError, load_catalog, read_micrograph
 from .results import ResultsDir

@@ -19,7 +19,7 @@ from . import splits as splits_mod
 from .config import StudyConfig, project_root
 from .data import (UHCSDB_NEAR_DUPLICATES, catalog_checksum, databar_setting, load_catalog,
                    read_micrograph)
-from .tiling import choose_stride, cut_tiles, resample_to_scale, spread_sample, tile_origins
+from .tiling import choose_stride, resample_to_scale, spread_sample, tile_origins
 
 CACHE_ENV = "SPRING_CACHE_DIR"
 CACHE_VERSION = 1
@@ -152,7 +152,6 @@ def build_tileset(cfg: StudyConfig, use_cache: bool = True) -> TileSet:
     if cfg.split.leaky_tile_split:
         manifest["leaky_split"] = splits_mod.leaky_tile_split(
             len(manifest), manifest["label"].to_numpy(), cfg)
-    micro.attrs["near_duplicate_pairs"] = linked
     ts = TileSet(tiles, manifest, micro, plan, classes, checksum, npz, False)
     _write_cache(ts, npz, csvs)
     return ts

@@ -199,7 +199,6 @@ def train(model: nn.Module, train_tiles: np.ndarray, train_labels: np.ndarray,
         best_acc, best_epoch, resumed = state["best_acc"], state["best_epoch"], state["epoch"]
 
     n = len(train_tiles)
-    per_rank_batch = max(1, settings.batch_size // world)
     for epoch in range(start + 1, settings.epochs + 1):
         torch.manual_seed(settings.seed * 100_003 + epoch)   # dropout etc.: replayable per epoch
         gen = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)

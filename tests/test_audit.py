@@ -1,6 +1,5 @@
 """Each audit check on hand-made numbers that must pass and numbers that must fail."""
 import pandas as pd
-import pytest
 
 from spring_lib import audit, paper
 from spring_lib.audit import CONSISTENT, INCONSISTENT, UNCHECKABLE

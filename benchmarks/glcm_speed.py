@@ -12,7 +12,7 @@ import numpy as np
 from skimage.feature import graycomatrix, graycoprops
 
 import spring_lib as sl
-from spring_lib.glcm import PROPERTIES, glcm_features, quantise
+from spring_lib.glcm.features import PROPERTIES, glcm_features, quantise
 
 
 def plain_loop(tiles, levels, distances, angles):

@@ -1,11 +1,13 @@
-"""spring_lib: the library behind the spring-steel microstructure study notebooks."""
-# submodules, reached as sl.<module> from the notebooks
-from . import (data, evaluation, glcm, leakage, normalization, paper, plots,  # noqa: F401
-               predictions, report, splits, svm_baseline, tiling, tileset)
+"""spring_lib: the library behind the spring-steel microstructure study notebooks.
+
+Sub-packages follow the notebook series: `data` (01), `glcm` (02), `nets` (03-04),
+`evaluation` (05), `paper` (06).
+"""
+from . import data, evaluation, glcm, paper, plots, predictions  # noqa: F401
 from .config import ConfigError, StudyConfig, load_config
-from .data import DataError, load_catalog, read_micrograph
+from .data.catalogue import DataError, load_catalog, read_micrograph
+from .data.tileset import TileSet, build_tileset
 from .results import ResultsDir
-from .tileset import TileSet, build_tileset
 
 __all__ = ["ConfigError", "DataError", "ResultsDir", "StudyConfig", "TileSet", "build_tileset",
            "load_catalog", "load_config", "read_micrograph"]

@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     pred.add_argument("--um-per-px", type=float, help="image scale, if the model was trained at one")
     args = ap.parse_args(argv)
 
-    from .data import DataError
-    from .download import DownloadError
+    from .data.catalogue import DataError
+    from .data.download import DownloadError
     from .runner import RunError
 
     try:
@@ -36,12 +36,12 @@ def main(argv: list[str] | None = None) -> int:
             out = run_study(args.profile, args.notebooks, args.results)
             print(f"results in {out}")
         elif args.command == "data":
-            from .download import download_uhcsdb
+            from .data.download import download_uhcsdb
 
             root = download_uhcsdb(Path(args.dest))
             print(f"UHCSDB verified in {root}")
         elif args.command == "predict":
-            from .predict import predict_cli
+            from .nets.predict import predict_cli
 
             return predict_cli(args.checkpoint, args.images, args.output, args.tiles_output,
                                args.um_per_px)

@@ -100,7 +100,7 @@ class GLCMConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self):
-        from .glcm import PROPERTIES
+        from .glcm.features import PROPERTIES
 
         if any(not 2 <= lv <= 256 for lv in self.levels):
             raise ValueError(f"levels must lie in 2..256, got {self.levels}")
@@ -143,7 +143,7 @@ class CNNConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self):
-        from .models import ARCHITECTURES, Arm
+        from .nets.models import ARCHITECTURES, Arm
 
         for name in self.arms_baselines + self.arms_seresnext:
             Arm.parse(name)
@@ -166,7 +166,7 @@ class EvaluationConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self):
-        from .models import Arm
+        from .nets.models import Arm
 
         Arm.parse(self.leakage_arm)
         if self.gradcam_arm:

@@ -60,7 +60,7 @@ def cooccurrence_matrices(tiles: np.ndarray, manifest: pd.DataFrame, classes: li
     """One tile per class beside its rotation-averaged, normalised co-occurrence matrix."""
     from skimage.feature import graycomatrix
 
-    from .glcm import quantise
+    from .glcm.features import quantise
 
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(2, len(classes), figsize=(2.3 * len(classes), 4.8), squeeze=False)

@@ -115,7 +115,7 @@ def run_study(profile: str, notebooks: list[str] | None = None,
         old = json.loads(previous.read_text())
         record["earlier_runs"] = old.pop("earlier_runs", []) + [old]
     try:
-        from .data import catalog_checksum, load_catalog
+        from .data.catalogue import catalog_checksum, load_catalog
 
         record["data_checksum"] = catalog_checksum(load_catalog(cfg))
     except Exception as exc:  # noqa: BLE001 - recorded; the notebook will raise it properly

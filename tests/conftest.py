@@ -35,7 +35,7 @@ def standin_weights(tmp_path_factory) -> Path:
     """
     import torch
 
-    from spring_lib.models import ARCHITECTURES, Arm, build_model
+    from spring_lib.nets.models import ARCHITECTURES, Arm, build_model
 
     folder = tmp_path_factory.mktemp("weights") / "standin-random-not-imagenet"
     folder.mkdir()

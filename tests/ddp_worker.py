@@ -8,7 +8,7 @@ import torch.distributed as dist
 sys.path.insert(0, str(Path(__file__).parent))
 from test_training import SETTINGS, Tiny, _data  # noqa: E402
 
-from spring_lib.training import train  # noqa: E402
+from spring_lib.nets.training import train  # noqa: E402
 
 out = Path(sys.argv[1])
 dist.init_process_group("gloo")

@@ -1,8 +1,9 @@
 """Each audit check on hand-made numbers that must pass and numbers that must fail."""
 import pandas as pd
 
-from spring_lib import audit, paper
-from spring_lib.audit import CONSISTENT, INCONSISTENT, UNCHECKABLE
+from spring_lib.paper import audit
+from spring_lib.paper import numbers as paper
+from spring_lib.paper.audit import CONSISTENT, INCONSISTENT, UNCHECKABLE
 
 
 def _t1(pse_q, pse_a, strength_a=1467.2):

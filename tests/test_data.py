@@ -7,7 +7,7 @@ import tifffile
 from PIL import Image
 
 from spring_lib.config import ConfigError, load_config
-from spring_lib.data import (DataError, databar_rows, load_catalog, load_folder_catalog,
+from spring_lib.data.catalogue import (DataError, databar_rows, load_catalog, load_folder_catalog,
                              load_uhcsdb_catalog, read_micrograph, resolve_data_root)
 
 

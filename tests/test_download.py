@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 
-from spring_lib.download import DownloadError, fetch_files, uhcsdb_sources
+from spring_lib.data.download import DownloadError, fetch_files, uhcsdb_sources
 
 PAYLOAD = bytes(range(256)) * 400
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

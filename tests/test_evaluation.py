@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from spring_lib import evaluation as ev
+from spring_lib.evaluation import metrics as ev
 
 CLASSES = ["a", "b", "c"]
 

@@ -3,8 +3,8 @@ import pytest
 from skimage.feature import graycomatrix, graycoprops
 
 from spring_lib import build_tileset, load_config
-from spring_lib.glcm import PROPERTIES, GLCMFeatures, glcm_features, quantise
-from spring_lib.svm_baseline import cv_table, tune, with_probabilities
+from spring_lib.glcm.features import PROPERTIES, GLCMFeatures, glcm_features, quantise
+from spring_lib.glcm.svm import cv_table, tune, with_probabilities
 
 
 def _props(f, levels_props=PROPERTIES, distances=(1,), n_angles=4):

@@ -4,7 +4,7 @@ import torch
 from skimage import data
 from skimage.transform import resize
 
-from spring_lib.models import (ARCHITECTURES, Arm, WeightsUnavailable, build_model, freeze,
+from spring_lib.nets.models import (ARCHITECTURES, Arm, WeightsUnavailable, build_model, freeze,
                                head_names, lite0_package_state_dict, map_lite0_keys)
 
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from spring_lib import build_tileset, load_config
-from spring_lib.arms import settings_for, training_data
+from spring_lib.nets.arms import settings_for, training_data
 from spring_lib.cli import main
-from spring_lib.models import Arm, build_model
-from spring_lib.training import train
+from spring_lib.nets.models import Arm, build_model
+from spring_lib.nets.training import train
 
 
 @pytest.fixture(scope="module")

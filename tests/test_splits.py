@@ -4,9 +4,9 @@ import pytest
 
 from spring_lib import build_tileset, load_config
 from spring_lib.config import ConfigError
-from spring_lib.normalization import Standardizer, minmax_unit
-from spring_lib.splits import (SPLITS, assert_disjoint, dhash, group_ids, near_duplicate_pairs)
-from spring_lib.data import UHCSDB_NEAR_DUPLICATES, read_micrograph
+from spring_lib.data.normalization import Standardizer, minmax_unit
+from spring_lib.data.splits import (SPLITS, assert_disjoint, dhash, group_ids, near_duplicate_pairs)
+from spring_lib.data.catalogue import UHCSDB_NEAR_DUPLICATES, read_micrograph
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_group_by_sample(write_profile, data_root, tmp_path):
 
 
 def test_class_without_enough_groups_is_a_clear_error(write_profile):
-    from spring_lib.splits import assign_splits
+    from spring_lib.data.splits import assign_splits
     cat = pd.DataFrame({"micrograph_id": [str(i) for i in range(44)],
                         "sample_key": [str(i % 20) for i in range(40)] + ["x"] * 4,
                         "label": ["a"] * 40 + ["b"] * 4})

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spring_lib.tiling import (choose_stride, cut_tiles, n_tiles, resample_to_scale,
+from spring_lib.data.tiling import (choose_stride, cut_tiles, n_tiles, resample_to_scale,
                                spread_sample, tile_origins)
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from spring_lib.training import IMAGENET_MEAN, InputTransform, TrainSettings, evaluate, train
+from spring_lib.nets.training import IMAGENET_MEAN, InputTransform, TrainSettings, evaluate, train
 
 
 class Tiny(nn.Module):

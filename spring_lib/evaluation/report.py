@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import StudyConfig
-from .paper import CITATION, PROTOCOL
+from ..config import StudyConfig
+from ..paper.numbers import CITATION, PROTOCOL
 
 
 def _md(df: pd.DataFrame, floatfmt: str = ".3f") -> str:

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import IMAGE_SUFFIXES, DataError, read_micrograph
+from ..data.catalogue import IMAGE_SUFFIXES, DataError, read_micrograph
 from .models import Arm, build_model
-from .tiling import cut_tiles, resample_to_scale, tile_origins
+from ..data.tiling import cut_tiles, resample_to_scale, tile_origins
 from .training import InputTransform, evaluate
 
 

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import StudyConfig
+from ..config import StudyConfig
 from .models import Arm, WeightsUnavailable, build_model, freeze
-from .predictions import prediction_frame, save_predictions
-from .results import ResultsDir
-from .tileset import TileSet
-from .tiling import spread_sample
+from ..predictions import prediction_frame, save_predictions
+from ..results import ResultsDir
+from ..data.tileset import TileSet
+from ..data.tiling import spread_sample
 from .training import TrainSettings, evaluate, train
 
 

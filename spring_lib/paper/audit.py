@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from . import paper
+from . import numbers as paper
 
 CONSISTENT, INCONSISTENT, UNCHECKABLE = "consistent", "inconsistent", "cannot be checked"
 COLUMNS = ["check", "claim", "source", "reported", "recomputed", "tolerance", "verdict", "reason"]

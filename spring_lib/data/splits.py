@@ -11,7 +11,7 @@ import pandas as pd
 from skimage.transform import resize
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .config import StudyConfig
+from ..config import StudyConfig
 
 SPLITS = ("train", "val", "test")
 

@@ -7,12 +7,12 @@ import dataclasses
 import pandas as pd
 import torch
 
-from .arms import settings_for, training_data
-from .config import StudyConfig
-from .models import Arm, build_model
-from .svm_baseline import glcm_svm_pipeline
-from .tileset import TileSet
-from .training import evaluate, train
+from ..nets.arms import settings_for, training_data
+from ..config import StudyConfig
+from ..nets.models import Arm, build_model
+from ..glcm.svm import glcm_svm_pipeline
+from ..data.tileset import TileSet
+from ..nets.training import evaluate, train
 
 
 def _shared_micrographs(tileset: TileSet, column: str) -> float:

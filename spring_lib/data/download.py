@@ -13,7 +13,7 @@ import pandas as pd
 import pooch
 from tqdm.auto import tqdm
 
-from .data import file_sha256
+from .catalogue import file_sha256
 
 
 class DownloadError(RuntimeError):
@@ -21,7 +21,7 @@ class DownloadError(RuntimeError):
 
 
 def uhcsdb_sources() -> pd.DataFrame:
-    with resources.files("spring_lib").joinpath("sources/uhcsdb.tsv").open() as f:
+    with resources.files("spring_lib").joinpath("data/sources/uhcsdb.tsv").open() as f:
         return pd.read_csv(f, sep="\t", comment="#")
 
 

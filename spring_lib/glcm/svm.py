@@ -14,8 +14,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from .config import GLCMConfig
-from .glcm import GLCMFeatures
+from ..config import GLCMConfig
+from .features import GLCMFeatures
 
 
 def glcm_svm_pipeline(cache_dir: str | None = None, n_jobs: int = 1, seed: int = 0) -> Pipeline:

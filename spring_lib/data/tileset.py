@@ -16,8 +16,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import splits as splits_mod
-from .config import StudyConfig, project_root
-from .data import (UHCSDB_NEAR_DUPLICATES, catalog_checksum, databar_setting, load_catalog,
+from ..config import StudyConfig, project_root
+from .catalogue import (UHCSDB_NEAR_DUPLICATES, catalog_checksum, databar_setting, load_catalog,
                    read_micrograph)
 from .tiling import choose_stride, resample_to_scale, spread_sample, tile_origins
 

@@ -8,7 +8,7 @@ KERNEL  := spring-steel
 SPRING_DATA_ROOT ?= $(firstword $(wildcard ../shared/data/uhcsdb) data/uhcsdb)
 export SPRING_DATA_ROOT
 
-.PHONY: env reproduce test data lab strip clean-cache
+.PHONY: env reproduce test data lab strip clean-cache site
 
 env: $(VENV)/.installed
 
@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml
 
 reproduce: env        ## run every notebook with PROFILE (default cpu) into results/$(PROFILE)/
 	$(PY) -m spring_lib run --profile $(PROFILE)
+
+site: env             ## render results/$(PROFILE)/ as a self-contained static site in results/$(PROFILE)/site/
+	$(PY) -m spring_lib site --profile $(PROFILE)
 
 test: env             ## the test suite (executes notebooks under the smoke profile)
 	$(PY) -m pytest

@@ -1,14 +1,26 @@
 """spring_lib: the library behind the spring-steel microstructure study notebooks.
 
 Sub-packages follow the notebook series: `data` (01), `glcm` (02), `nets` (03-04),
-`evaluation` (05), `paper` (06).
+`evaluation` (05), `paper` (06). They load on first use (`sl.nets.arms`), so validating a
+profile or reading a table never imports torch.
 """
-from . import data, evaluation, glcm, paper, plots, predictions  # noqa: F401
-from .config import ConfigError, StudyConfig, load_config
-from .data.catalogue import DataError, load_catalog, read_micrograph
-from .data.tileset import TileSet, build_tileset
-from .results import ResultsDir
+import importlib
 
-__all__ = ["ConfigError", "DataError", "ResultsDir", "StudyConfig", "TileSet", "build_tileset",
-           "load_catalog", "load_config", "read_micrograph"]
+_SUBMODULES = {"cli", "config", "data", "evaluation", "glcm", "grouped_cv", "nets", "paper",
+               "plots", "predictions", "progress", "results", "runner", "site", "stages", "study"}
+_NAMES = {"ConfigError": "config", "StudyConfig": "config", "load_config": "config",
+          "DataError": "data.catalogue", "load_catalog": "data.catalogue",
+          "read_micrograph": "data.catalogue", "TileSet": "data.tileset",
+          "build_tileset": "data.tileset", "ResultsDir": "results", "Study": "study",
+          "open_study": "study"}
+
+__all__ = sorted(_NAMES)
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

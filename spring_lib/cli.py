@@ -1,4 +1,4 @@
-"""`python -m spring_lib run|data|predict ...`: the study's command line."""
+"""`python -m spring_lib run|estimate|site|data|predict ...`: the study's command line."""
 from __future__ import annotations
 
 import argparse
@@ -15,14 +15,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="cpu", help="params/<profile>.yaml or a YAML path")
     run.add_argument("--notebooks", nargs="*", help="numbers or names, e.g. 01 02 (default: all)")
     run.add_argument("--results", default=None, help="results root (default: ./results)")
+    est = sub.add_parser("estimate", help="measure this machine and print each arm's time, "
+                                          "without training")
+    est.add_argument("--profile", default="cpu")
+    site = sub.add_parser("site", help="render results/<profile>/ as a static site")
+    site.add_argument("--profile", default="cpu")
+    site.add_argument("--results", default=None, help="results root (default: ./results)")
     data = sub.add_parser("data", help="download UHCSDB and verify every file's sha256")
     data.add_argument("--dest", default="data/uhcsdb", help="where to put it (default: %(default)s)")
     pred = sub.add_parser("predict", help="classify micrographs with a trained checkpoint")
-    pred.add_argument("--checkpoint", required=True, help="a best.pt or last.pt from training")
+    pred.add_argument("--checkpoint", required=True,
+                      help="a model from results/<profile>/models/<arm>.pt")
     pred.add_argument("images", nargs="+", help="image files or folders")
     pred.add_argument("--output", help="CSV, one row per micrograph (default: stdout)")
     pred.add_argument("--tiles-output", help="CSV, one row per tile")
     pred.add_argument("--um-per-px", type=float, help="image scale, if the model was trained at one")
+    pred.add_argument("--map", metavar="DIR", help="write a phase map PNG per micrograph into DIR")
+    pred.add_argument("--map-stride", type=float, default=0.5,
+                      help="window step of the phase maps, as a fraction of the tile (default 0.5)")
     args = ap.parse_args(argv)
 
     from .data.catalogue import DataError
@@ -35,6 +45,17 @@ def main(argv: list[str] | None = None) -> int:
 
             out = run_study(args.profile, args.notebooks, args.results)
             print(f"results in {out}")
+        elif args.command == "estimate":
+            from .nets.arms import print_plan
+
+            print_plan(args.profile)
+        elif args.command == "site":
+            from .runner import render_result_site
+
+            problems = render_result_site(args.profile, args.results)
+            for p in problems:
+                print(f"site problem: {p}", file=sys.stderr)
+            return 1 if problems else 0
         elif args.command == "data":
             from .data.download import download_uhcsdb
 
@@ -44,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             from .nets.predict import predict_cli
 
             return predict_cli(args.checkpoint, args.images, args.output, args.tiles_output,
-                               args.um_per_px)
+                               args.um_per_px, args.map, args.map_stride)
     except (ConfigError, DataError, DownloadError, RunError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

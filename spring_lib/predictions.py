@@ -1,7 +1,8 @@
 """The common prediction format every arm writes and the evaluation notebook reads.
 
 One row per test tile: tile_id, micrograph_id, true_label, pred_label, model, score_kind
-("probability" or "decision"), and one `score:<class>` column per class.
+("probability" or "decision"), and one `score:<class>` column per class; k-fold files add
+`fold`, extra training seeds add `seed`.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 BASE_COLUMNS = ["tile_id", "micrograph_id", "true_label", "pred_label", "model", "score_kind"]
+FOLDERS = ("predictions", "kfold", "seeds")   # test split; k-fold over all micrographs; more seeds
 
 
 def prediction_frame(manifest: pd.DataFrame, classes: list[str], pred: np.ndarray,
@@ -32,19 +34,40 @@ def prediction_frame(manifest: pd.DataFrame, classes: list[str], pred: np.ndarra
     return df
 
 
-def save_predictions(df: pd.DataFrame, results_root: str | Path) -> Path:
-    """results/<profile>/predictions/<model>.csv (one file per arm)."""
-    model = df["model"].iloc[0]
-    path = Path(results_root) / "predictions" / f"{model}.csv"
+def prediction_path(results_root: str | Path, model: str, folder: str = "predictions",
+                    suffix: str = "") -> Path:
+    if folder not in FOLDERS:
+        raise ValueError(f"folder must be one of {FOLDERS}, got {folder!r}")
+    return Path(results_root) / folder / f"{model}{suffix}.csv"
+
+
+def save_predictions(df: pd.DataFrame, results_root: str | Path, folder: str = "predictions",
+                     suffix: str = "") -> Path:
+    """<folder>/<model><suffix>.csv, one file per arm (and seed)."""
+    path = prediction_path(results_root, df["model"].iloc[0], folder, suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False)
     return path
 
 
-def load_predictions(results_root: str | Path) -> pd.DataFrame:
-    files = sorted((Path(results_root) / "predictions").glob("*.csv"))
-    if not files:
-        raise FileNotFoundError(f"no prediction files in {Path(results_root) / 'predictions'}: "
-                                "run the training notebooks first")
+def load_predictions(results_root: str | Path, models: list[str],
+                     folder: str = "predictions") -> pd.DataFrame:
+    """The prediction files of exactly `models` (the arms this run made): a file left in the
+    folder by anything else cannot reach a table."""
+    missing = [m for m in models if not prediction_path(results_root, m, folder).exists()]
+    if missing:
+        raise FileNotFoundError(f"no {folder} file for {missing} in {Path(results_root) / folder}: "
+                                "run the notebooks that make them first")
+    if not models:
+        raise FileNotFoundError(f"no arms with {folder} in this run")
+    return pd.concat([pd.read_csv(prediction_path(results_root, m, folder),
+                                  dtype={"micrograph_id": str}) for m in models],
+                     ignore_index=True)
+
+
+def load_seed_predictions(results_root: str | Path, model: str, seeds: list[int]) -> pd.DataFrame:
+    """Every training seed's predictions of one arm: the primary file and the extra seeds."""
+    files = [prediction_path(results_root, model)] + [
+        prediction_path(results_root, model, "seeds", f"@seed{s}") for s in seeds[1:]]
     return pd.concat([pd.read_csv(f, dtype={"micrograph_id": str}) for f in files],
                      ignore_index=True)

@@ -8,18 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import StudyConfig, project_root
-
 
 class ResultsDir:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         for sub in ("tables", "figures"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-
-    @classmethod
-    def for_config(cls, cfg: StudyConfig, results_dir: str | None = None) -> "ResultsDir":
-        return cls(results_dir or project_root() / "results" / cfg.profile)
 
     def table(self, df: pd.DataFrame, name: str, index: bool = False,
               markdown: bool = True) -> pd.DataFrame:
@@ -32,6 +26,12 @@ class ResultsDir:
     def figure(self, fig, name: str):
         fig.savefig(self.root / "figures" / f"{name}.png", dpi=120, bbox_inches="tight")
         return fig
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self.root / "tables" / f"{name}.csv", dtype={"micrograph_id": str})
+
+    def has_table(self, name: str) -> bool:
+        return (self.root / "tables" / f"{name}.csv").exists()
 
     def path(self, name: str) -> Path:
         return self.root / name

@@ -1,30 +1,60 @@
-"""Run the notebook series headlessly with papermill, one profile at a time.
+"""Run the notebook series headlessly with papermill: one run, one coherent result set.
 
-Each executed notebook, table and figure lands in `results/<profile>/`, plus `run.json`
-saying what ran, on what, from which data. A previous run's results are copied to
-`results/.archive/` first, so a rerun never destroys them.
+A run executes into a fresh staging folder, `results/.staging/<profile>-<run id>/`. Only when
+every selected notebook succeeded does it replace `results/<profile>/`, whose previous complete
+set moves whole to `results/.archive/<profile>-<its run id>/`. A failed or interrupted run
+(exception, SIGINT, SIGTERM) leaves the current results untouched and its own partial output in
+`results/.failed/<profile>-<run id>/`, its run.json saying why; a killed run's staging folder is
+moved there by the next run. `run.json` lists every product with its sha256.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import re
+import secrets
 import shutil
+import signal
+import socket
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .config import load_config, params_dir, project_root
+from .config import load_config, project_root
+from .progress import PROGRESS_ENV
+from .stages import stage
 
 KERNEL_NAME = "spring-steel"
 PACKAGES = ["spring-lib", "torch", "torchvision", "timm", "numpy", "pandas", "scikit-learn",
             "scikit-image", "papermill", "seaborn", "matplotlib", "pydantic"]
 
 
+def _ipc_kernel_manager():
+    """A kernel manager on local IPC sockets: nothing listens on TCP, and the kernel does not
+    warn at every start that its TCP traffic is unencrypted."""
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+
+    class IPCKernelManager(KernelManager):
+        @default("transport")
+        def _transport_default(self):
+            return "ipc"
+
+    return IPCKernelManager
+
+
 class RunError(RuntimeError):
-    """A notebook failed; the message names it and the cell."""
+    """A run that could not start or did not finish; the message says which and why."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM, turned into an exception so the run is recorded and set aside like SIGINT."""
 
 
 def notebooks_dir() -> Path:
@@ -47,7 +77,9 @@ def find_notebooks(selection: list[str] | None = None) -> list[Path]:
     return sorted(set(chosen))
 
 
-def _git_commit() -> str | None:
+# ---------------------------------------------------------------- provenance
+
+def git_commit() -> str | None:
     try:
         root = project_root()
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
@@ -59,19 +91,16 @@ def _git_commit() -> str | None:
         return None
 
 
-def _cpu() -> dict:
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"model": model, "cores": os.cpu_count(), "machine": platform.machine()}
+def cpu_info() -> dict:
+    from .nets.arms import cpu_model
+    from .nets.budget import native_bf16
+
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return {"model": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
+            "avx2": " avx2" in flags, "amx": "amx_bf16" in flags, "native_bf16": native_bf16()}
 
 
-def _versions() -> dict:
+def versions() -> dict:
     out = {"python": platform.python_version()}
     for pkg in PACKAGES:
         try:
@@ -81,74 +110,210 @@ def _versions() -> dict:
     return out
 
 
-def archive_previous(out: Path) -> Path | None:
-    """Copy an earlier run's results aside (not checkpoints or caches, which are rebuilt)."""
-    if not out.exists() or not any(out.iterdir()):
-        return None
-    stamp = datetime.fromtimestamp(out.stat().st_mtime).strftime("%Y%m%dT%H%M%S")
-    dest = out.parent / ".archive" / f"{out.name}-{stamp}"
-    if not dest.exists():
-        shutil.copytree(out, dest, ignore=shutil.ignore_patterns("checkpoints", "cache"))
-    return dest
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
-def run_study(profile: str, notebooks: list[str] | None = None,
-              results_root: str | Path | None = None, kernel_name: str = KERNEL_NAME,
-              log=print) -> Path:
-    """Execute the selected notebooks in order; stop at the first failure."""
-    import papermill as pm
+def list_products(folder: Path, run_id: str, since: float = 0.0,
+                  earlier: dict | None = None) -> list[dict]:
+    """Every file of a result set except run.json itself, with its size, sha256 and the run
+    that made it: this one, or (files carried into a subset run unchanged) the earlier one."""
+    before = {p["path"]: p for p in (earlier or {}).get("products", [])}
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.name == "run.json":
+            continue
+        rel, digest = p.relative_to(folder).as_posix(), sha256(p)
+        old = before.get(rel)
+        carried = p.stat().st_mtime < since and old and old["sha256"] == digest
+        out.append({"path": rel, "bytes": p.stat().st_size, "sha256": digest,
+                    "made_by": old.get("made_by", earlier["run_id"]) if carried else run_id})
+    return out
 
-    cfg = load_config(profile)  # a bad profile fails here, before any notebook starts
-    nbs = find_notebooks(notebooks)
-    out = Path(results_root or project_root() / "results") / cfg.profile
-    archived = archive_previous(out)
-    if archived:
-        log(f"previous results of '{cfg.profile}' copied to {archived}")
-    (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    root = project_root()
-    profile_arg = cfg.profile if Path(cfg.source).parent == params_dir() else str(cfg.source)
-    record = {"profile": cfg.profile, "profile_file": _rel(Path(cfg.source), root),
-              "config": cfg.model_dump(), "started": _now(), "git_commit": _git_commit(),
-              "cpu": _cpu(), "versions": _versions(), "notebooks": [], "status": "running"}
-    previous = out / "run.json"
-    if previous.exists():  # keep the record of earlier runs (e.g. of the notebooks not rerun now)
-        old = json.loads(previous.read_text())
-        record["earlier_runs"] = old.pop("earlier_runs", []) + [old]
-    try:
-        from .data.catalogue import catalog_checksum, load_catalog
 
-        record["data_checksum"] = catalog_checksum(load_catalog(cfg))
-    except Exception as exc:  # noqa: BLE001 - recorded; the notebook will raise it properly
-        record["data_checksum"] = f"unavailable: {exc}"
-    try:
-        for i, nb in enumerate(nbs, 1):
-            log(f"[{i}/{len(nbs)}] {nb.name} (profile {cfg.profile}) ...")
-            t0 = time.time()
-            dest = out / "notebooks" / nb.name
-            entry = {"notebook": nb.name, "output": str(dest.relative_to(out))}
-            record["notebooks"].append(entry)
+def verify_products(folder: Path) -> list[str]:
+    """Files in `folder` not listed in its run.json, or whose sha256 differs (empty: fine).
+    Listed files that are absent (models/, kept out of git) are not problems."""
+    record = json.loads((folder / "run.json").read_text())
+    listed = {p["path"]: p["sha256"] for p in record.get("products", [])}
+    problems = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.name == "run.json":
+            continue
+        rel = p.relative_to(folder).as_posix()
+        if rel not in listed:
+            problems.append(f"{rel}: not a product of run {record.get('run_id')}")
+        elif sha256(p) != listed[rel]:
+            problems.append(f"{rel}: sha256 differs from run {record.get('run_id')}'s record")
+    return problems
+
+
+# ---------------------------------------------------------------- one run at a time
+
+@contextmanager
+def run_lock(results_root: Path, profile: str):
+    """Refuse a second run of a profile while one runs; a lock whose process died is stale."""
+    results_root.mkdir(parents=True, exist_ok=True)
+    lock = results_root / f".{profile}.lock"
+    mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
             try:
-                pm.execute_notebook(
-                    str(nb), str(dest), kernel_name=kernel_name, cwd=str(project_root()),
-                    parameters={"profile": profile_arg, "results_dir": _rel(out, root)},
-                    progress_bar=False, log_output=False)
-            except pm.PapermillExecutionError as exc:
-                entry.update(status="failed", seconds=round(time.time() - t0, 1),
-                             cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}")
-                raise RunError(
-                    f"{nb.name} failed in cell [{exc.exec_count}]: {exc.ename}: {exc.evalue}\n"
-                    f"The executed notebook with the traceback is {dest}; results of the "
-                    f"notebooks before it are kept in {out}.") from None
-            entry.update(status="ok", seconds=round(time.time() - t0, 1))
-            log(f"    done in {entry['seconds']:.0f} s -> {dest}")
-        record["status"] = "ok"
-        return out
-    except BaseException:
-        record["status"] = "failed"
-        raise
+                other = json.loads(lock.read_text() or "{}")
+            except (OSError, json.JSONDecodeError):
+                other = {}
+            if other.get("host") == mine["host"] and not _alive(other.get("pid")):
+                lock.unlink(missing_ok=True)   # stale: its process is gone
+                continue
+            raise RunError(f"profile '{profile}' is already being run (pid {other.get('pid')} on "
+                           f"{other.get('host')}, since {other.get('started')}); wait for it, or "
+                           f"delete {lock} if that process no longer exists") from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(mine, f)
+        break
+    try:
+        yield
     finally:
-        record["finished"] = _now()
-        (out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, TypeError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def _sigterm_raises():
+    """A scheduler timeout or `docker stop` sends SIGTERM, which skips `finally` blocks;
+    as an exception it is recorded and cleaned up like Ctrl-C."""
+    def handler(signum, frame):
+        raise Interrupted(f"signal {signal.Signals(signum).name}")
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _set_aside_killed(results_root: Path, profile: str, log) -> None:
+    """Staging folders left by a killed run (no process to finish them) go to .failed/."""
+    for left in sorted((results_root / ".staging").glob(f"{profile}-*")):
+        if not RUN_FOLDER.fullmatch(left.name.removeprefix(f"{profile}-")):
+            continue   # another profile whose name starts with this one's
+        record_file = left / "run.json"
+        record = json.loads(record_file.read_text()) if record_file.exists() else {}
+        record.update(status="killed", reason="the run ended without finishing or cleaning up "
+                      "(SIGKILL, power loss); found by the next run")
+        record_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
+        dest = results_root / ".failed" / left.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        left.replace(dest)
+        log(f"a killed run's partial output was moved to {dest}")
+
+
+# ---------------------------------------------------------------- live progress
+
+class _Monitor(threading.Thread):
+    """Prints the run's progress events as they come, and a heartbeat per notebook."""
+
+    def __init__(self, path: Path, log, heartbeat_s: float = 60.0, poll_s: float = 1.0):
+        super().__init__(daemon=True)
+        self.path, self.log, self.heartbeat_s, self.poll_s = path, log, heartbeat_s, poll_s
+        self.stop_event = threading.Event()
+        self.notebook, self.nb_t0, self.last_beat = "", time.time(), time.time()
+        self.pos, self.pending = 0, {}     # arm -> estimate_s still to come
+        self.later_s = 0.0                 # known durations of the notebooks after this one
+
+    def start_notebook(self, label: str, later_s: float) -> None:
+        self.notebook, self.nb_t0, self.last_beat = label, time.time(), time.time()
+        self.pending, self.later_s = {}, later_s
+
+    def run(self):
+        while not self.stop_event.wait(self.poll_s):
+            self.poll()
+
+    def poll(self):
+        if self.path.exists():
+            with open(self.path) as f:
+                f.seek(self.pos)
+                lines = f.readlines()
+                self.pos = f.tell()
+            for line in lines:
+                try:
+                    self.show(json.loads(line))
+                except (json.JSONDecodeError, KeyError):
+                    continue
+        if self.notebook and time.time() - self.last_beat >= self.heartbeat_s:
+            self.last_beat = time.time()
+            self.log(f"    {self.notebook}: running for {_mmss(time.time() - self.nb_t0)}"
+                     + self._eta())
+
+    def _eta(self, running_left: float = 0.0) -> str:
+        if not self.pending and not running_left:
+            return ""
+        left = running_left + sum(v for v in self.pending.values() if v)
+        return f" | notebook ETA {_mmss(left)} | total ETA {_mmss(left + self.later_s)}"
+
+    def show(self, e: dict):
+        kind = e["kind"]
+        if kind == "plan":
+            self.pending = {a["arm"]: a["estimate_s"] for a in e["arms"] if a["status"] == "planned"}
+            planned = ", ".join(f"{a['arm']} {a['estimate_s'] / 60:.1f} min" for a in e["arms"]
+                                if a["status"] == "planned" and a["estimate_s"])
+            self.log(f"    plan: {planned or 'no arm to train'}{self._eta()}")
+        elif kind == "arm_start":
+            est = e.get("estimate_s")
+            self.log(f"    {e['arm']} (seed {e['seed']}) started"
+                     + (f", estimated {_mmss(est)}" if est else ""))
+        elif kind == "step":
+            self.last_beat = time.time()
+            self.log(f"    {e['arm']} epoch {e['epoch']}/{e['epochs']}: {e['seen']}/{e['images']} "
+                     f"tiles, {e['img_per_s']} img/s, arm ETA {_mmss(e['eta_s'])}"
+                     + self._eta(e["eta_s"] - (self.pending.get(e["arm"]) or 0)))
+        elif kind == "epoch":
+            self.log(f"    {e['arm']} epoch {e['epoch']}/{e['epochs']} done: train loss "
+                     f"{e['train_loss']:.3f}, val acc {e['val_acc']:.3f}, {e['img_per_s']} img/s")
+        elif kind == "arm_done":
+            self.pending.pop(e["arm"], None)
+            est = e.get("estimate_s")
+            self.log(f"    {e['arm']} done in {_mmss(e['seconds'])}"
+                     + (f" (estimated {_mmss(est)})" if est else "") + self._eta())
+        elif kind == "arm_skip":
+            self.pending.pop(e["arm"], None)
+            self.log(f"    {e['arm']}: {e['status']}")
+
+    def close(self):
+        self.stop_event.set()
+        self.join(timeout=5)
+        self.poll()
+
+
+def _mmss(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# ---------------------------------------------------------------- the run
+
+RUN_FOLDER = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -161,3 +326,198 @@ def _rel(path: Path, root: Path) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_record(folder: Path, record: dict) -> None:
+    tmp = folder / ".run.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    tmp.replace(folder / "run.json")
+
+
+def _complete(folder: Path) -> dict | None:
+    f = folder / "run.json"
+    if not f.exists():
+        return None
+    record = json.loads(f.read_text())
+    return record if record.get("status") == "ok" else None
+
+
+def _arm_budgets(progress_file: Path) -> list[dict]:
+    """Estimate against actual for every arm, from the run's own progress events."""
+    rows = {}
+    if not progress_file.exists():
+        return []
+    for line in progress_file.read_text().splitlines():
+        e = json.loads(line)
+        if e["kind"] == "plan":
+            for a in e["arms"]:
+                rows[a["arm"]] = {"arm": a["arm"], "status": a["status"],
+                                  "estimate_s": a["estimate_s"], "actual_s": 0.0}
+        elif e["kind"] == "arm_done":
+            r = rows.setdefault(e["arm"], {"arm": e["arm"], "status": "planned",
+                                           "estimate_s": e.get("estimate_s"), "actual_s": 0.0})
+            r["actual_s"] = round(r["actual_s"] + e["seconds"], 1)
+            r["status"] = e.get("status", "done")
+    return list(rows.values())
+
+
+def run_study(profile: str, notebooks: list[str] | None = None,
+              results_root: str | Path | None = None, kernel_name: str = KERNEL_NAME,
+              log=print) -> Path:
+    """Execute the selected notebooks into a staging folder; publish it only if all succeed."""
+    cfg = load_config(profile)   # a bad profile fails here, before anything starts
+    nbs = find_notebooks(notebooks)
+    root = project_root()
+    results_root = Path(results_root or root / "results")
+    current = results_root / cfg.profile
+    with run_lock(results_root, cfg.profile):
+        _set_aside_killed(results_root, cfg.profile, log)
+        run_id = new_run_id()
+        staging = results_root / ".staging" / f"{cfg.profile}-{run_id}"
+        previous = _complete(current)
+        subset = bool(notebooks) and len(nbs) < len(find_notebooks())
+        if subset and previous:
+            shutil.copytree(current, staging, ignore=shutil.ignore_patterns("site", "run.json"))
+            log(f"subset run: starting from the last complete result set of '{cfg.profile}' "
+                f"(run {previous['run_id']}); its other products are carried over")
+        staging.mkdir(parents=True, exist_ok=True)
+        record = {"run_id": run_id, "profile": cfg.profile,
+                  "profile_file": _rel(Path(cfg.source), root), "status": "running",
+                  "notebooks_selected": [nb.name for nb in nbs],
+                  "started_from": previous["run_id"] if subset and previous else None,
+                  "started": _now(), "git_commit": git_commit(), "cpu": cpu_info(),
+                  "versions": versions(), "config": cfg.model_dump(), "notebooks": []}
+        from .data.catalogue import catalog_checksum, load_catalog
+        record["data_checksum"] = catalog_checksum(load_catalog(cfg))   # once per run
+        _write_record(staging, record)
+        progress = staging / "logs" / f"progress-{run_id}.jsonl"
+        progress.parent.mkdir(parents=True, exist_ok=True)
+        progress.touch()
+        monitor = _Monitor(progress, log)
+        durations = {n["notebook"]: n.get("seconds", 0) for n in (previous or {}).get("notebooks", [])}
+        env_before = os.environ.get(PROGRESS_ENV)
+        os.environ[PROGRESS_ENV] = str(progress)
+        monitor.start()
+        t_run = time.time()
+        try:
+            with _sigterm_raises():
+                for i, nb in enumerate(nbs, 1):
+                    _run_notebook(nb, i, len(nbs), cfg, staging, record, monitor,
+                                  sum(durations.get(n.name, 0) for n in nbs[i:]), kernel_name, log)
+                monitor.close()
+                _finish(staging, cfg, record, progress, t_run, previous if subset else None, log)
+        except (Exception, KeyboardInterrupt, Interrupted) as exc:
+            monitor.close()
+            interrupted = isinstance(exc, (KeyboardInterrupt, Interrupted))
+            record.update(status="interrupted" if interrupted else "failed", finished=_now(),
+                          wall_seconds=round(time.time() - t_run, 1),
+                          reason=str(exc) or type(exc).__name__, arms=_arm_budgets(progress))
+            _write_record(staging, record)
+            dest = results_root / ".failed" / staging.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging.replace(dest)
+            where = f"; the current results in {current} are untouched" if previous else ""
+            msg = (f"run {run_id} {record['status']}: {record['reason']}. Its partial output is in "
+                   f"{dest}{where}.")
+            if interrupted:
+                log(msg)
+                raise
+            raise RunError(msg) from None
+        finally:
+            if env_before is None:
+                os.environ.pop(PROGRESS_ENV, None)
+            else:
+                os.environ[PROGRESS_ENV] = env_before
+        if previous:
+            archive = results_root / ".archive" / f"{cfg.profile}-{previous['run_id']}"
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            current.replace(archive)
+            log(f"previous result set (run {previous['run_id']}) moved to {archive}")
+        elif current.exists():   # no complete record: an older layout, kept aside all the same
+            archive = results_root / ".archive" / f"{cfg.profile}-before-{run_id}"
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            current.replace(archive)
+            log(f"earlier contents of {current} moved to {archive}")
+        staging.replace(current)
+        return current
+
+
+def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, monitor,
+                  later_s: float, kernel_name: str, log) -> None:
+    import papermill as pm
+
+    st = stage(nb.name)
+    missing = [p for p in st.reads if not (staging / p).exists()]
+    if missing:
+        raise RunError(f"{nb.name} needs {missing}, which this run does not have: run the "
+                       "notebooks that write them (see spring_lib/stages.py) in the same run, or "
+                       "after a complete run of the profile")
+    root = project_root()
+    dest = staging / "notebooks" / nb.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"notebook": nb.name, "output": f"notebooks/{nb.name}", "status": "running"}
+    record["notebooks"].append(entry)
+    _write_record(staging, record)
+    label = f"[{i}/{n}] {nb.stem}"
+    log(f"{label} (profile {cfg.profile}) ...")
+    monitor.start_notebook(label, later_s)
+    t0 = time.time()
+    try:
+        pm.execute_notebook(
+            str(nb), str(dest), kernel_name=kernel_name, cwd=str(root),
+            parameters={"profile": _rel(Path(cfg.source), root),
+                        "results_dir": _rel(staging, root)},
+            progress_bar=False, log_output=False, kernel_manager_class=_ipc_kernel_manager())
+    except pm.PapermillExecutionError as exc:
+        entry.update(status="failed", seconds=round(time.time() - t0, 1), cell=exc.exec_count,
+                     error=f"{exc.ename}: {exc.evalue}")
+        raise RunError(f"{nb.name} failed in cell [{exc.exec_count}]: {exc.ename}: "
+                       f"{exc.evalue} (the executed notebook with the traceback is kept)") from None
+    except BaseException:
+        entry.update(status="interrupted", seconds=round(time.time() - t0, 1))
+        raise
+    unwritten = [p for p in st.writes if not (staging / p).exists()]
+    if unwritten:
+        entry.update(status="failed", seconds=round(time.time() - t0, 1),
+                     error=f"did not write {unwritten}")
+        raise RunError(f"{nb.name} finished without writing {unwritten}, which "
+                       "spring_lib/stages.py says it writes")
+    entry.update(status="ok", seconds=round(time.time() - t0, 1))
+    _write_record(staging, record)
+    log(f"    done in {_mmss(entry['seconds'])} -> {dest.name}")
+
+
+def _finish(staging: Path, cfg, record: dict, progress: Path, t_run: float,
+            earlier: dict | None, log) -> None:
+    """After the last notebook: REPORT.md from this run's own tables, the site, the products."""
+    from .evaluation.report import write_report
+    from .site import check_site, render_site
+
+    record.update(finished=_now(), wall_seconds=round(time.time() - t_run, 1),
+                  arms=_arm_budgets(progress))
+    write_report(staging, cfg, record)
+    problems = check_site(render_site(staging))
+    if problems:
+        raise RunError(f"the rendered site has {len(problems)} broken reference(s): {problems[:3]}")
+    record.update(status="ok", products=list_products(staging, record["run_id"], t_run, earlier))
+    _write_record(staging, record)
+    log(f"run {record['run_id']} complete in {_mmss(record['wall_seconds'])}: "
+        f"{len(record['products'])} products")
+
+
+def render_result_site(profile: str, results_root: str | Path | None = None) -> list[str]:
+    """`make site`: re-render the site of the current result set. The site is derived from
+    that run's products alone, so the re-rendered files are recorded under the same run."""
+    from .site import check_site, render_site
+
+    cfg = load_config(profile)
+    folder = Path(results_root or project_root() / "results") / cfg.profile
+    record = _complete(folder)
+    if record is None:
+        raise RunError(f"{folder} holds no complete run: run `make reproduce` first")
+    problems = check_site(render_site(folder))
+    record["products"] = [p for p in record["products"] if not p["path"].startswith("site/")] + \
+        [p for p in list_products(folder, record["run_id"]) if p["path"].startswith("site/")]
+    _write_record(folder, record)
+    print(f"site of run {record['run_id']} in {folder / 'site' / 'index.html'}")
+    return problems

@@ -79,7 +79,7 @@ def test_recall_floor_and_ranking():
 
 def test_architecture_check_against_timm():
     facts = audit.architecture_facts()
-    assert facts["seresnext101_32x4d"]["stages"] == (3, 4, 23, 3)
+    assert facts["SE-ResNeXt101"]["stages"] == (3, 4, 23, 3)
     rows = audit.check_architecture(facts, 16, ((3, 4, 6, 3), (3, 4, 23, 3)))
     assert [r["verdict"] for r in rows] == [CONSISTENT, CONSISTENT]
     rows = audit.check_architecture(facts, 4, ((3, 4, 6, 3), (3, 4, 6, 3)))

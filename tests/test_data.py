@@ -142,3 +142,62 @@ def test_missing_data_root_says_how_to_fix(write_profile, tmp_path, monkeypatch)
 def test_env_variable_is_used(write_profile, data_root, monkeypatch):
     monkeypatch.setenv("SPRING_DATA_ROOT", str(data_root))
     assert resolve_data_root(load_config(write_profile({}))) == data_root.resolve()
+
+
+def _lab(root, grey, files):
+    """A folder-per-class set: {"class/name.ext": image}; a trailing "/" makes an empty folder."""
+    for rel in files:
+        path = root / rel
+        if rel.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(path, grey) if path.suffix == ".tif" else Image.fromarray(grey).save(path)
+    return root
+
+
+def test_same_name_two_extensions_is_refused_naming_both(tmp_path, grey):
+    root = _lab(tmp_path / "lab", grey, ["ferrite/a.png", "ferrite/a.tif", "martensite/b.png"])
+    with pytest.raises(DataError) as exc:
+        load_folder_catalog(root)
+    message = str(exc.value)
+    assert str(root / "ferrite" / "a.png") in message and str(root / "ferrite" / "a.tif") in message
+
+
+def test_same_name_in_two_classes_is_two_micrographs(tmp_path, grey):
+    root = _lab(tmp_path / "lab", grey, ["ferrite/a.png", "martensite/a.png", "martensite/x/a.png"])
+    Image.fromarray(255 - grey).save(root / "martensite" / "a.png")
+    cat = load_folder_catalog(root)
+    assert list(cat["micrograph_id"]) == ["ferrite/a", "martensite/a", "martensite/x/a"]
+    assert cat["sample_key"].is_unique
+    by_id = cat.set_index("micrograph_id")
+    assert by_id.loc["ferrite/a", "label"] == "ferrite"
+    assert np.array_equal(read_micrograph(by_id.loc["martensite/a", "path"]), 255 - grey)
+
+
+def test_empty_class_folder_is_named(tmp_path, grey):
+    root = _lab(tmp_path / "lab", grey, ["ferrite/a.png", "martensite/", "pearlite/"])
+    (root / "pearlite" / "notes.txt").write_text("no images here")
+    with pytest.raises(DataError) as exc:
+        load_folder_catalog(root)
+    message = str(exc.value)
+    assert str(root / "martensite") in message and str(root / "pearlite") in message
+    assert str(root / "ferrite") not in message
+
+
+def test_duplicate_ids_in_uhcsdb_are_refused(tmp_path, grey):
+    rows = pd.DataFrame({"micrograph_id": [1, 2], "label": ["a", "b"], "sample_key": [1, 2],
+                         "micron_bar": 10, "micron_bar_units": "um", "micron_bar_px": 100,
+                         "magnification": "1000X", "detector": "SE"})
+    rows.to_csv(tmp_path / "labels.csv", index=False)
+    _lab(tmp_path, grey, ["Croppedmicrograph1.png", "Croppedmicrograph2.png", "micrograph2.tif"])
+    assert len(load_uhcsdb_catalog(tmp_path)) == 2  # an original beside its cropped copy is fine
+    _lab(tmp_path, grey, ["more/Croppedmicrograph2.png"])
+    with pytest.raises(DataError) as exc:
+        load_uhcsdb_catalog(tmp_path)
+    assert str(tmp_path / "Croppedmicrograph2.png") in str(exc.value)
+    assert str(tmp_path / "more" / "Croppedmicrograph2.png") in str(exc.value)
+    (tmp_path / "more" / "Croppedmicrograph2.png").unlink()
+    pd.concat([rows, rows.iloc[[1]]]).to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(DataError, match=r"labels.csv lists micrograph id\(s\) \['2'\]"):
+        load_uhcsdb_catalog(tmp_path)

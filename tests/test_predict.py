@@ -1,69 +1,440 @@
-"""The predict CLI on real micrographs with a checkpoint trained here."""
+"""`python -m spring_lib predict` on real micrographs with checkpoints trained here.
+
+Two tiny checkpoints are trained once per module (MobileNetV2-scratch, 1 epoch, 64 px input):
+one on tiles cut at the micrographs' own pixel size, one on tiles resampled to 0.2 µm/px.
+The tests check what the CLI writes against what the `Predictor` computes (means of tile
+probabilities, window counts, per-pixel classes), and that every bad input gets one
+`error:` line naming the file or option, without a traceback and before any work.
+"""
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
+from PIL import Image
 
-from spring_lib import build_tileset, load_config
-from spring_lib.nets.arms import settings_for, training_data
+import spring_lib
 from spring_lib.cli import main
-from spring_lib.nets.models import Arm, build_model
+from spring_lib.data.catalogue import load_uhcsdb_catalog, read_micrograph
+from spring_lib.data.tiling import resample_to_scale, tile_origins
+from spring_lib.nets.arms import _input_transform, training_data
+from spring_lib.nets.checkpoint import Checkpoint
+from spring_lib.nets.models import build_model
+from spring_lib.nets.predict import Predictor
+from spring_lib.nets.registry import Arm
 from spring_lib.nets.training import train
+
+ARM = "MobileNetV2-scratch"
+TILE = 128
+SCALE = 0.2   # µm/px of the scaled checkpoint
+
+
+class NotPlainData:
+    """Stands for any Python object a pickle may carry (module level, so it pickles)."""
+
+    def __init__(self):
+        self.payload = "print('this must never run')"
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on the 2 shared cores of CI, two OpenMP threads that spin against
+    other processes make these small forward passes many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _train_checkpoint(folder: Path, data: dict, tiling: dict, name: str) -> tuple[Path, object]:
+    """Tiny profile -> tile set -> 1 epoch of MobileNetV2-scratch -> Checkpoint file."""
+    prof = folder / f"{name}.yaml"
+    prof.write_text(yaml.safe_dump({
+        "cache_dir": str(folder / "cache"), "data": data, "tiling": tiling,
+        "split": {"val_fraction": 0.25, "train_tiles_per_class": 8, "val_tiles_per_class": 4,
+                  "test_tiles_per_class": 4},
+        "cnn": {"epochs": 1, "input_size": 64}}))
+    cfg = spring_lib.load_config(prof)
+    tileset = spring_lib.build_tileset(cfg)
+    arm = Arm.parse(ARM)
+    recipe = cfg.recipe(arm)
+    (x, y), (vx, vy), _ = training_data(tileset, recipe, seed=0)
+    torch.manual_seed(0)
+    model, weights = build_model(arm, len(tileset.classes))
+    transform = _input_transform(arm, recipe, model, x)
+    result = train(model, (x, y), (vx, vy), recipe, transform, seed=0)
+    path = Checkpoint(arm=arm.name, classes=tileset.classes, tile_size=TILE,
+                      um_per_px=cfg.tiling.um_per_px, databar="auto", pooling="head",
+                      transform=transform.to_dict(), weights=weights,
+                      state=result.model.state_dict(), seed=0, best_epoch=result.best_epoch,
+                      val_acc=result.best_val_acc, profile=cfg.profile).save(
+        folder / "models" / f"{arm.name}.pt")
+    return path, tileset
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, data_root):
-    import yaml
-    d = tmp_path_factory.mktemp("pred")
-    prof = d / "p.yaml"
-    prof.write_text(yaml.safe_dump({
-        "cache_dir": str(d / "cache"), "data": {"root": str(data_root), "micrograph_limit_per_class": 12},
-        "tiling": {"tile_size": 128, "stride": 128, "min_stride": 64},
-        "split": {"val_fraction": 0.25, "train_tiles_per_class": 16, "val_tiles_per_class": 4, "test_tiles_per_class": 4},
-        "cnn": {"epochs": 1, "input_size": 64}}))
-    cfg = load_config(prof)
-    ts = build_tileset(cfg)
-    arm = Arm.parse("MobileNetV2-scratch")
-    (x, y), (vx, vy), _ = training_data(ts, cfg)
-    meta = dict(arm=arm.name, classes=ts.classes, tile_size=128, um_per_px=None, databar="auto")
-    torch.manual_seed(0)
-    model, _ = build_model(arm, len(ts.classes))
-    train(model, x, y, vx, vy, settings_for(arm, cfg), d / "ck", meta=meta, progress=False)
-    return d / "ck" / "best.pt", ts
+def trained(tmp_path_factory, data_root):
+    """(checkpoint path, tile set) of a model trained on unscaled 128 px tiles."""
+    d = tmp_path_factory.mktemp("predict")
+    return _train_checkpoint(
+        d, {"root": str(data_root), "micrograph_limit_per_class": 6},
+        {"tile_size": TILE, "stride": TILE, "min_stride": 64}, "predict-test")
 
 
-def test_predict_folder_of_real_micrographs(checkpoint, data_root, tmp_path, capsys):
-    ckpt, ts = checkpoint
-    folder = tmp_path / "new_sem_images"
-    folder.mkdir()
-    for mid in ts.micrographs["micrograph_id"][:3]:
-        shutil.copy(data_root / "images" / f"Croppedmicrograph{mid}.png", folder)
-    out, tiles = tmp_path / "preds.csv", tmp_path / "tiles.csv"
-    assert main(["predict", "--checkpoint", str(ckpt), str(folder), "--output", str(out),
-                 "--tiles-output", str(tiles)]) == 0
+@pytest.fixture(scope="module")
+def ckpt(trained) -> Path:
+    return trained[0]
+
+
+@pytest.fixture(scope="module")
+def predictor(ckpt) -> Predictor:
+    return Predictor.from_checkpoint(ckpt)
+
+
+@pytest.fixture(scope="module")
+def micrographs(trained, data_root) -> list[Path]:
+    """Three real micrographs of the tile set's catalogue (645 x 481 px each)."""
+    ids = trained[1].micrographs["micrograph_id"].tolist()[:3]
+    paths = [data_root / "images" / f"Croppedmicrograph{m}.png" for m in ids]
+    for p in paths:
+        assert read_micrograph(p, "auto").shape == (481, 645), p
+    return paths
+
+
+@pytest.fixture
+def folder(tmp_path, micrographs) -> Path:
+    """A folder of new micrographs, as a lab would bring them."""
+    f = tmp_path / "new_sem_images"
+    f.mkdir()
+    for p in micrographs:
+        shutil.copy(p, f)
+    return f
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    capsys.readouterr()
+    rc = main(["predict", *map(str, args)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_one_error(rc: int, err: str, *names: str) -> str:
+    """Exit 1, stderr exactly one `error:` line naming every one of `names`, no traceback."""
+    assert rc == 1, err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for name in names:
+        assert name in lines[0], f"{name!r} not named in: {lines[0]}"
+    return lines[0]
+
+
+def prob_columns(frame: pd.DataFrame, classes: list[str]) -> list[str]:
+    cols = [f"p:{c}" for c in classes]
+    assert list(frame.filter(like="p:").columns) == cols
+    return cols
+
+
+# ---------------------------------------------------------------- 1. a folder of micrographs
+
+def test_predict_folder_of_real_micrographs(ckpt, trained, folder, predictor, tmp_path, capsys):
+    classes = trained[1].classes
+    out, tiles_out = tmp_path / "preds.csv", tmp_path / "tiles.csv"
+    rc, _, err = cli(capsys, "--checkpoint", ckpt, folder, "--output", out,
+                     "--tiles-output", tiles_out)
+    assert rc == 0, err
+    assert "Traceback" not in err and "3 micrograph(s) predicted" in err
+
     table = pd.read_csv(out)
-    assert len(table) == 3 and set(table["predicted_class"]) <= set(ts.classes)
-    assert (table["n_tiles"] == 15).all()         # 645 x 481 -> 5 x 3 tiles of 128 px
-    probs = table.filter(like="p:")
-    assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
-    assert len(pd.read_csv(tiles)) == 45
+    expected = sorted(str(p) for p in folder.iterdir())
+    assert sorted(table["image"]) == expected                  # one row per micrograph
+    assert set(table["predicted_class"]) <= set(classes)
+    assert (table["n_tiles"] == 15).all()                      # 645 x 481 -> 5 x 3 tiles of 128
+    cols = prob_columns(table, classes)
+    assert np.allclose(table[cols].sum(axis=1), 1, atol=1e-4)
+    # the predicted class is the one of highest mean probability
+    assert (table["predicted_class"] == np.asarray(classes)[table[cols].to_numpy().argmax(1)]).all()
+
+    tiles = pd.read_csv(tiles_out)
+    assert len(tiles) == 45
+    assert tiles.groupby("image").size().to_dict() == {p: 15 for p in expected}
+    assert set(zip(tiles["y"], tiles["x"])) == set(tile_origins(481, 645, TILE, TILE))
+    assert np.allclose(tiles[cols].sum(axis=1), 1, atol=1e-4)
+    assert (tiles["predicted_class"] == np.asarray(classes)[tiles[cols].to_numpy().argmax(1)]).all()
+    # a micrograph's probabilities are the mean of its tiles' probabilities
+    mean = tiles.groupby("image")[cols].mean().loc[table["image"]].to_numpy()
+    assert np.allclose(table[cols].to_numpy(), mean, atol=1e-5)
+
+    # the CLI says what the Predictor says
+    first = Path(table["image"].iloc[0])
+    row, per_tile = predictor.predict(first)
+    assert row["predicted_class"] == table["predicted_class"].iloc[0]
+    assert row["n_tiles"] == 15 == len(per_tile)
+    assert np.allclose([row[c] for c in cols], table[cols].iloc[0].to_numpy(), atol=1e-5)
 
 
-def test_unreadable_file_is_reported_and_the_rest_predicted(checkpoint, data_root, tmp_path, capsys):
-    ckpt, ts = checkpoint
-    good = data_root / "images" / f"Croppedmicrograph{ts.micrographs['micrograph_id'][0]}.png"
-    bad = tmp_path / "corrupt.png"
-    bad.write_bytes(b"\x89PNG broken")
+# ---------------------------------------------------------------- 2. phase maps
+
+def test_phase_maps_one_png_per_micrograph(ckpt, folder, tmp_path, capsys):
+    maps = tmp_path / "maps"
+    rc, _, err = cli(capsys, "--checkpoint", ckpt, folder, "--output", tmp_path / "p.csv",
+                     "--map", maps)
+    assert rc == 0, err
+    pngs = sorted(maps.iterdir())
+    assert [p.name for p in pngs] == sorted(p.stem + ".png" for p in folder.iterdir())
+    for p in pngs:
+        with Image.open(p) as im:
+            im.verify()
+        with Image.open(p) as im:
+            assert im.format == "PNG" and min(im.size) > 200, im.size
+            arr = np.asarray(im.convert("RGB"))
+        assert arr.std() > 5              # a picture, not a blank canvas
+        assert p.stat().st_size > 20_000
+
+
+def test_class_map_windows_and_pixels(predictor, micrographs):
+    img = predictor.image(micrographs[0])
+    h, w = img.shape
+    n_classes = len(predictor.classes)
+    cmap = predictor.class_map(img, 0.5)
+    assert cmap.shape == img.shape and np.issubdtype(cmap.dtype, np.integer)
+
+    # stride fraction 0.5 of a 128 px tile: windows every 64 px
+    origins = tile_origins(h, w, TILE, 64)
+    assert len(origins) == 9 * 6 == 54
+    proba, got = predictor.tile_probabilities(img, 64)
+    assert got == origins and proba.shape == (54, n_classes)
+
+    covered = np.zeros(img.shape, bool)
+    for y, x in origins:
+        covered[y:y + TILE, x:x + TILE] = True
+    assert covered[:448, :640].all() and not covered[448:].any() and not covered[:, 640:].any()
+    assert ((cmap >= 0) & (cmap < n_classes))[covered].all()     # class indices where reached
+    assert (cmap[~covered] == -1).all()                            # -1 where no window reaches
+
+    # the top-left pixel lies in the first window only: it takes that window's class
+    assert origins[0] == (0, 0)
+    assert cmap[0, 0] == proba[0].argmax()
+    # pixel (100, 100) lies in the windows at (0,0), (0,64), (64,0), (64,64): the class of
+    # their mean probability
+    four = [origins.index(o) for o in [(0, 0), (0, 64), (64, 0), (64, 64)]]
+    assert cmap[100, 100] == proba[four].mean(0).argmax()
+
+
+def test_nonempty_map_folder_refused(ckpt, folder, tmp_path, capsys):
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    keep = maps / "notes.txt"
+    keep.write_text("an earlier map run")
     out = tmp_path / "p.csv"
-    assert main(["predict", "--checkpoint", str(ckpt), str(good), str(bad), "--output", str(out)]) == 1
-    assert len(pd.read_csv(out)) == 1
-    assert "corrupt.png" in capsys.readouterr().err
+    rc, stdout, err = cli(capsys, "--checkpoint", ckpt, folder, "--output", out, "--map", maps)
+    assert_one_error(rc, err, "--map", str(maps))
+    assert not out.exists() and stdout == ""
+    assert sorted(maps.iterdir()) == [keep] and keep.read_text() == "an earlier map run"
 
 
-def test_not_a_checkpoint(tmp_path, capsys):
-    p = tmp_path / "x.pt"
-    torch.save({"weights": torch.zeros(1)}, p)
-    assert main(["predict", "--checkpoint", str(p), str(tmp_path)]) == 1
-    assert "not a spring_lib training checkpoint" in capsys.readouterr().err
+def test_nonempty_map_folder_refused_before_checkpoint_loads(folder, tmp_path, capsys):
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "notes.txt").write_text("x")
+    rc, _, err = cli(capsys, "--checkpoint", tmp_path / "missing.pt", folder, "--map", maps)
+    assert_one_error(rc, err, "--map")
+
+
+# ---------------------------------------------------------------- 3. one clear error each
+
+def _missing(d, ckpt):
+    return d / "no-such-model.pt"
+
+
+def _directory(d, ckpt):
+    (d / "models").mkdir()
+    return d / "models"
+
+
+def _empty(d, ckpt):
+    (d / "empty.pt").write_bytes(b"")
+    return d / "empty.pt"
+
+
+def _random_bytes(d, ckpt):
+    (d / "noise.pt").write_bytes(np.random.default_rng(0).bytes(4000))
+    return d / "noise.pt"
+
+
+def _bare_tensor(d, ckpt):
+    torch.save(torch.zeros(3), d / "tensor.pt")
+    return d / "tensor.pt"
+
+
+def _foreign_dict(d, ckpt):
+    torch.save({"weights": torch.zeros(1)}, d / "foreign.pt")
+    return d / "foreign.pt"
+
+
+def _other_architecture(d, ckpt):
+    obj = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert obj["arm"] == ARM
+    obj["arm"] = "EfficientNet-Lite0-scratch"
+    torch.save(obj, d / "relabelled.pt")
+    return d / "relabelled.pt"
+
+
+def _python_objects(d, ckpt):
+    torch.save({"format": "spring_lib.checkpoint/1", "x": NotPlainData()}, d / "objects.pt")
+    return d / "objects.pt"
+
+
+def _text_file(d, ckpt):
+    (d / "notes.pt").write_text("hello this is a text file\n")
+    return d / "notes.pt"
+
+
+@pytest.mark.parametrize("make, says", [
+    (_missing, "does not exist"),
+    (_directory, "directory"),
+    (_empty, "empty"),
+    (_random_bytes, ""),
+    (_text_file, ""),
+    (_bare_tensor, "bare Tensor"),
+    (_foreign_dict, "not a spring_lib checkpoint"),
+    (_other_architecture, "do not fit"),
+    (_python_objects, ""),
+], ids=lambda v: v.__name__.strip("_") if callable(v) else None)
+def test_bad_checkpoint_one_error(make, says, ckpt, micrographs, tmp_path, capsys):
+    bad = make(tmp_path, ckpt)
+    out = tmp_path / "p.csv"
+    rc, stdout, err = cli(capsys, "--checkpoint", bad, micrographs[0], "--output", out)
+    line = assert_one_error(rc, err, str(bad), says)
+    assert not out.exists() and stdout == ""
+    if make is _python_objects:
+        # refused without advising to turn the safety off
+        assert "weights_only" not in line and "unpickl" in line, line
+
+
+@pytest.mark.parametrize("content", [np.random.default_rng(0).bytes(4000),
+                                     b"image,predicted_class\na.png,pearlite\n"],
+                         ids=["random-bytes", "csv-text"])
+def test_garbage_not_described_as_python_objects(content, micrographs, tmp_path, capsys):
+    bad = tmp_path / "garbage.pt"
+    bad.write_bytes(content)
+    rc, _, err = cli(capsys, "--checkpoint", bad, micrographs[0])
+    line = assert_one_error(rc, err, str(bad))
+    assert "Python objects" not in line, line
+
+
+def test_output_in_missing_folder_checked_before_checkpoint(micrographs, tmp_path, capsys):
+    out = tmp_path / "no-such-folder" / "p.csv"
+    # the checkpoint is missing too: naming --output shows outputs are checked first
+    rc, stdout, err = cli(capsys, "--checkpoint", tmp_path / "missing.pt", micrographs[0],
+                          "--output", out)
+    assert_one_error(rc, err, "--output", str(out))
+    assert not out.parent.exists() and stdout == ""
+
+
+def test_output_is_a_directory(micrographs, tmp_path, capsys):
+    out = tmp_path / "results"
+    out.mkdir()
+    rc, stdout, err = cli(capsys, "--checkpoint", tmp_path / "missing.pt", micrographs[0],
+                          "--output", out)
+    assert_one_error(rc, err, "--output", str(out))
+    assert list(out.iterdir()) == [] and stdout == ""
+
+
+def test_tiles_output_in_read_only_folder(micrographs, tmp_path, capsys):
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: a 0o555 folder is writable anyway")
+        out, tiles = tmp_path / "p.csv", ro / "tiles.csv"
+        rc, stdout, err = cli(capsys, "--checkpoint", tmp_path / "missing.pt", micrographs[0],
+                              "--output", out, "--tiles-output", tiles)
+        assert_one_error(rc, err, "--tiles-output", str(tiles))
+        assert not out.exists() and not tiles.exists() and stdout == ""
+    finally:
+        ro.chmod(0o755)
+
+
+@pytest.mark.parametrize("scale", ["-0.5", "0"])
+def test_non_positive_um_per_px(scale, ckpt, micrographs, tmp_path, capsys):
+    out = tmp_path / "p.csv"
+    rc, stdout, err = cli(capsys, "--checkpoint", ckpt, micrographs[0], "--output", out,
+                          "--um-per-px", scale)
+    assert_one_error(rc, err, "--um-per-px")
+    assert not out.exists() and stdout == ""
+
+
+def test_folder_without_images(ckpt, tmp_path, capsys):
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no micrographs")
+    out = tmp_path / "p.csv"
+    rc, stdout, err = cli(capsys, "--checkpoint", ckpt, empty, "--output", out)
+    assert_one_error(rc, err, "no images", str(empty))
+    assert not out.exists() and stdout == ""
+
+
+# ---------------------------------------------------------------- 4. an unreadable image
+
+def test_unreadable_image_skipped_rest_predicted(ckpt, folder, tmp_path, capsys):
+    broken = folder / "Croppedmicrograph999999.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 10)
+    out = tmp_path / "p.csv"
+    rc, _, err = cli(capsys, "--checkpoint", ckpt, folder, "--output", out)
+    assert rc == 1, err
+    assert "Traceback" not in err
+    assert f"skipped {broken}" in err
+    assert "3 micrograph(s) predicted" in err and "1 failed" in err
+    table = pd.read_csv(out)
+    assert len(table) == 3 and str(broken) not in set(table["image"])
+    assert (table["n_tiles"] == 15).all()
+
+
+# ---------------------------------------------------------------- 5. a model trained at a scale
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory, data_root):
+    """A checkpoint trained on tiles resampled to 0.2 µm/px. Pearlite (~0.01-0.04 µm/px)
+    would shrink below one tile and network (~2 µm/px) grow tenfold, so two classes whose
+    micrographs lie near that scale."""
+    d = tmp_path_factory.mktemp("predict-scaled")
+    path, _ = _train_checkpoint(
+        d, {"root": str(data_root), "micrograph_limit_per_class": 6,
+            "classes": ["spheroidite", "pearlite+spheroidite"]},
+        {"tile_size": TILE, "stride": TILE, "min_stride": 64, "um_per_px": SCALE},
+        "predict-scaled-test")
+    return path
+
+
+def test_scaled_model_end_to_end(scaled, data_root, tmp_path, capsys):
+    assert Predictor.from_checkpoint(scaled).um_per_px == SCALE
+    catalog = load_uhcsdb_catalog(data_root)
+    # a spheroidite micrograph recorded at about twice the model's pixel size
+    row = catalog[(catalog["label"] == "spheroidite") & (catalog["um_per_px"] > 0.3)
+                  & (catalog["um_per_px"] < 0.5)].iloc[0]
+    image, scale = Path(row["path"]), float(row["um_per_px"])
+
+    out = tmp_path / "p.csv"
+    rc, _, err = cli(capsys, "--checkpoint", scaled, image, "--output", out)
+    assert rc == 1 and "Traceback" not in err
+    assert "--um-per-px" in err and str(scaled) in err and "0.2 µm/px" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+    rc, _, err = cli(capsys, "--checkpoint", scaled, image, "--output", out,
+                     "--um-per-px", repr(scale))
+    assert rc == 0, err
+    table = pd.read_csv(out)
+    assert len(table) == 1 and table["predicted_class"].iloc[0] in (
+        "spheroidite", "pearlite+spheroidite")
+    resampled = resample_to_scale(read_micrograph(image, "auto"), scale, SCALE)
+    expected = len(tile_origins(*resampled.shape, TILE, TILE))
+    assert table["n_tiles"].iloc[0] == expected
+    assert expected != 15                       # the resampling is what the count shows

@@ -8,7 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from spring_lib.nets.training import IMAGENET_MEAN, InputTransform, TrainSettings, evaluate, train
+from spring_lib.config import Recipe
+from spring_lib.nets.training import (Execution, InputTransform, TrainResult, evaluate, fingerprint,
+                                      symmetry_views, train)
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 class Tiny(nn.Module):
@@ -29,29 +33,41 @@ def _data(n=48, size=24, seed=0):
     return x, y
 
 
-SETTINGS = TrainSettings(epochs=3, batch_size=8, lr=0.01, input_size=24, seed=3)
+RECIPE = Recipe(epochs=3, batch_size=8, lr=0.01, input_size=24)
 
 
-def _run(ckdir, on_step=None, settings=SETTINGS):
+def _run(state=None, on_step=None, recipe=RECIPE, seed=3) -> TrainResult:
     torch.manual_seed(0)
     x, y = _data()
-    return train(Tiny(), x, y, x[:12], y[:12], settings, ckdir, on_step=on_step, progress=False)
+    transform = InputTransform.fit("paper", x, recipe.input_size)
+    return train(Tiny(), (x, y), (x[:12], y[:12]), recipe, transform, seed, state_dir=state,
+                 on_step=on_step)
 
 
-def _state(path):
-    return torch.load(path, weights_only=True)["model"]
+def _weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _equal(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_same_settings_twice_give_identical_logs_and_weights(tmp_path):
     a, b = _run(tmp_path / "a"), _run(tmp_path / "b")
     cols = ["train_loss", "train_acc", "val_loss", "val_acc"]
     assert a.history[cols].equals(b.history[cols])
-    sa, sb = _state(tmp_path / "a" / "last.pt"), _state(tmp_path / "b" / "last.pt")
-    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert _equal(_weights(a.model), _weights(b.model))
+
+
+def test_returns_best_epoch_weights_with_or_without_a_state_file(tmp_path):
+    with_state, without = _run(tmp_path / "s"), _run(None)
+    assert with_state.best_epoch == without.best_epoch
+    assert with_state.best_val_acc == with_state.history["val_acc"].max()
+    assert _equal(_weights(with_state.model), _weights(without.model))
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
-    _run(tmp_path / "full")
+    full = _run(tmp_path / "full")
 
     class Killed(Exception):
         pass
@@ -62,27 +78,45 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
 
     with pytest.raises(Killed):
         _run(tmp_path / "resumed", on_step=kill)
-    assert torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)["epoch"] == 1
+    (state,) = (tmp_path / "resumed").glob("*.pt")
+    assert torch.load(state, weights_only=True)["epoch"] == 1
     res = _run(tmp_path / "resumed")
     assert res.resumed_from == 1 and len(res.history) == 3
-    full, resumed = _state(tmp_path / "full" / "last.pt"), _state(tmp_path / "resumed" / "last.pt")
-    assert all(torch.equal(full[k], resumed[k]) for k in full)
+    assert _equal(_weights(full.model), _weights(res.model))
+    assert res.history["train_loss"].equals(full.history["train_loss"])
 
 
-def test_checkpoint_from_other_settings_is_not_overwritten(tmp_path):
+def test_raising_epochs_extends_a_constant_rate_run(tmp_path):
+    three = _run(tmp_path / "three", recipe=RECIPE.model_copy(update={"epochs": 4}))
+    _run(tmp_path / "ext", recipe=RECIPE.model_copy(update={"epochs": 2}))
+    extended = _run(tmp_path / "ext", recipe=RECIPE.model_copy(update={"epochs": 4}))
+    assert extended.resumed_from == 2 and len(extended.history) == 4
+    assert extended.history["train_loss"].equals(three.history["train_loss"])
+
+
+def test_cosine_schedule_keeps_epochs_in_the_fingerprint():
+    x, y = _data()
+    const, cos = RECIPE, RECIPE.model_copy(update={"schedule": "cosine"})
+    def fp(r):
+        return fingerprint(r, 0, Execution(), x, y, "")
+    assert fp(const) == fp(const.model_copy(update={"epochs": 9}))
+    assert fp(cos) != fp(cos.model_copy(update={"epochs": 9}))
+    assert fp(const) != fp(const.model_copy(update={"lr": 0.02}))
+
+
+def test_state_from_other_settings_is_kept_beside_not_overwritten(tmp_path):
     _run(tmp_path / "c")
-    before = (tmp_path / "c" / "last.pt").read_bytes()
-    other = TrainSettings(**{**SETTINGS.__dict__, "lr": 0.02})
-    with pytest.raises(RuntimeError, match="move it aside"):
-        _run(tmp_path / "c", settings=other)
-    assert (tmp_path / "c" / "last.pt").read_bytes() == before
+    (first,) = (tmp_path / "c").glob("*.pt")
+    before = first.read_bytes()
+    other = _run(tmp_path / "c", recipe=RECIPE.model_copy(update={"lr": 0.02}))
+    assert other.resumed_from is None and len(list((tmp_path / "c").glob("*.pt"))) == 2
+    assert first.read_bytes() == before
 
 
-def test_best_checkpoint_and_log_columns(tmp_path):
-    res = _run(tmp_path / "d")
-    assert (tmp_path / "d" / "best.pt").exists()
-    assert list(res.history.columns[:7]) == ["epoch", "train_loss", "train_acc", "val_loss",
-                                             "val_acc", "seconds", "img_per_s"]
+def test_log_columns():
+    res = _run()
+    assert list(res.history.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+                                         "seconds", "img_per_s", "lr"]
     assert res.history["img_per_s"].gt(0).all()
 
 
@@ -92,20 +126,28 @@ def test_both_normalisation_paths():
     z = paper(x)
     assert z.shape == (len(x), 3, 24, 24)
     assert abs(float(z.mean())) < 1e-4 and abs(float(z.std()) - 1) < 1e-3   # eq. 20 on train tiles
-    imnet = InputTransform.fit("imagenet", x, 32)
-    w = imnet(x[:2])
-    assert w.shape == (2, 3, 32, 32)
+    imnet = InputTransform.fit("imagenet", x, 32, IMAGENET)
+    assert imnet(x[:2]).shape == (2, 3, 32, 32)
     white = imnet(np.stack([np.r_[np.zeros((1, 24)), np.full((23, 24), 255)].astype(np.uint8)]))
-    assert float(white[0, 0, 5, 5]) == pytest.approx((1 - IMAGENET_MEAN[0]) / 0.229, rel=1e-3)
+    assert float(white[0, 0, 5, 5]) == pytest.approx((1 - IMAGENET[0][0]) / IMAGENET[1][0], rel=1e-3)
     with pytest.raises(ValueError, match="normalization"):
         InputTransform.fit("other", x, 24)
 
 
-def test_evaluate_probabilities(tmp_path):
-    res = _run(tmp_path / "e")
+def test_test_views_are_the_symmetries_of_a_tile():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    assert len(symmetry_views(x, "none")) == 1 and len(symmetry_views(x, "flips")) == 2
+    views = symmetry_views(x, "dihedral")
+    assert len({tuple(v.flatten().tolist()) for v in views}) == 8
+
+
+def test_evaluate_averages_probabilities_over_views():
+    res = _run()
     x, y = _data()
-    loss, acc, p = evaluate(res.model, x, y, res.transform)
+    _, acc, p = evaluate(res.model, x, y, res.transform)
+    _, _, p8 = evaluate(res.model, x, y, res.transform, tta="dihedral")
     assert p.shape == (len(x), 3) and np.allclose(p.sum(1), 1, atol=1e-3) and 0 <= acc <= 1
+    assert np.allclose(p8.sum(1), 1, atol=1e-3) and not np.allclose(p, p8)
 
 
 def test_ddp_two_processes_gloo(tmp_path):
@@ -118,4 +160,4 @@ def test_ddp_two_processes_gloo(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     sums = [float((tmp_path / f"rank{r}.txt").read_text()) for r in (0, 1)]
     assert sums[0] == sums[1]
-    assert (tmp_path / "ck" / "last.pt").exists()
+    assert (tmp_path / "state").exists()

@@ -145,17 +145,27 @@ def _scale_um_per_px(bar, units, bar_px) -> float:
 
 
 def _index_uhcsdb_images(root: Path) -> dict[str, tuple[Path, bool]]:
-    """micrograph id -> (image path, carries data bar). Cropped copies win over originals."""
+    """micrograph id -> (image path, carries data bar). Cropped copies win over originals.
+
+    Two files of one kind for one id (say a .png and a .tif, or copies in two folders) would
+    leave the choice to the file order, so they are refused.
+    """
     found: dict[str, tuple[Path, bool]] = {}
     for p in sorted(root.rglob("*")):
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
+        if p.suffix.lower() not in IMAGE_SUFFIXES or not p.is_file():
             continue
         m = _UHCSDB_NAME.match(p.stem)
         if not m:
             continue
         cropped, mid = bool(m.group(1)), m.group(2)
-        if mid not in found or (cropped and found[mid][1]):
-            found[mid] = (p, not cropped)
+        if mid in found:
+            before, before_cropped = found[mid][0], not found[mid][1]
+            if before_cropped == cropped:
+                raise DataError(f"{before} and {p} are both micrograph {mid}: keep one of "
+                                "them (move the other out of the data folder)")
+            if before_cropped:
+                continue
+        found[mid] = (p, not cropped)
     return found
 
 
@@ -174,6 +184,10 @@ def load_uhcsdb_catalog(root: Path) -> pd.DataFrame:
         raise DataError(f"{root} has neither microstructures.sqlite nor labels.csv: "
                         "is it a UHCSDB folder? (for one folder per class set data.layout: folders)")
     meta["micrograph_id"] = meta["micrograph_id"].astype(int).astype(str)
+    repeated = sorted(set(meta.loc[meta["micrograph_id"].duplicated(), "micrograph_id"]), key=int)
+    if repeated:
+        raise DataError(f"{db if db.exists() else csv} lists micrograph id(s) {repeated[:10]} "
+                        "more than once: one row per micrograph is needed")
     images = _index_uhcsdb_images(root)
     if not images:
         raise DataError(f"no UHCSDB images (micrograph<ID>.tif or Croppedmicrograph<ID>.png) "
@@ -192,15 +206,32 @@ def load_uhcsdb_catalog(root: Path) -> pd.DataFrame:
 
 
 def load_folder_catalog(root: Path) -> pd.DataFrame:
-    """One sub-folder per class; each image is one micrograph and its own sample."""
-    rows = []
+    """One sub-folder per class; each image is one micrograph and its own sample.
+
+    A micrograph's id is its path under `root` without the extension (so the same file name
+    in two class folders gives two ids); two files differing only in extension would share
+    one id, and one would silently replace the other, so they are refused.
+    """
+    rows, empty = [], []
+    seen: dict[str, Path] = {}
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for p in sorted(class_dir.rglob("*")):
-            if p.suffix.lower() in IMAGE_SUFFIXES:
-                mid = str(p.relative_to(root).with_suffix(""))
-                rows.append(dict(micrograph_id=mid, path=str(p), label=class_dir.name,
-                                 sample_key=mid, um_per_px=np.nan, magnification=np.nan,
-                                 detector="unrecorded", has_databar=True))
+        images = [p for p in sorted(class_dir.rglob("*"))
+                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+        if not images:
+            empty.append(class_dir)
+        for p in images:
+            mid = p.relative_to(root).with_suffix("").as_posix()
+            if mid in seen:
+                raise DataError(f"{seen[mid]} and {p} are one micrograph ({mid}): their names "
+                                "differ only in extension. Keep one, or rename the other.")
+            seen[mid] = p
+            rows.append(dict(micrograph_id=mid, path=str(p), label=class_dir.name,
+                             sample_key=mid, um_per_px=np.nan, magnification=np.nan,
+                             detector="unrecorded", has_databar=True))
+    if empty:
+        raise DataError(f"class folder(s) without images under {root}: "
+                        f"{', '.join(str(d) for d in empty)}. Every sub-folder is a class; add "
+                        f"its images ({'|'.join(sorted(IMAGE_SUFFIXES))}) or move it out.")
     if not rows:
         raise DataError(f"no images in class folders under {root} "
                         f"(expected {root}/<class>/<image>.png|tif|jpg)")

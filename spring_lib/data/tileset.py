@@ -8,7 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import uuid
+import warnings
+import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +22,8 @@ from tqdm.auto import tqdm
 
 from . import splits as splits_mod
 from ..config import StudyConfig, project_root
-from .catalogue import (UHCSDB_NEAR_DUPLICATES, catalog_checksum, databar_setting, load_catalog,
-                   read_micrograph)
+from .catalogue import (UHCSDB_NEAR_DUPLICATES, DataError, catalog_checksum, databar_setting,
+                        load_catalog, read_micrograph)
 from .tiling import choose_stride, resample_to_scale, spread_sample, tile_origins
 
 CACHE_ENV = "SPRING_CACHE_DIR"
@@ -27,6 +32,17 @@ CACHE_VERSION = 1
 # UHCSDB the three known pairs are at 2, 3 and 7 bits. The bound also links the two next
 # closest pairs (6 and 7 bits), which can only make the split stricter.
 NEAR_DUPLICATE_BITS = 8
+CACHE_TABLES = ("manifest", "micrographs", "plan")
+# Columns a cached table must have, filled: a file cut short loses them or leaves them empty.
+_CACHE_COLUMNS = {"manifest": ["tile_id", "micrograph_id", "label", "split", "x", "y", "size"],
+                  "micrographs": ["micrograph_id", "label", "split", "group", "height", "width"],
+                  "plan": ["label", "split"]}
+# What reading a damaged .npz or .csv raises (BadZipFile, EOFError, pandas' ParserError, ...).
+_UNREADABLE = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+class CacheWarning(UserWarning):
+    """A tile cache file could not be used; it was moved aside and the tile set rebuilt."""
 
 
 @dataclass
@@ -65,8 +81,20 @@ def _cache_key(cfg: StudyConfig, classes: list[str], checksum: str) -> str:
 
 
 def _load_images(catalog: pd.DataFrame, cfg: StudyConfig) -> dict[str, np.ndarray]:
+    """Micrographs by id, as tiled; an id met twice would silently replace an image."""
+    repeated = catalog.loc[catalog["micrograph_id"].duplicated(), "micrograph_id"]
+    if len(repeated):
+        mid = repeated.iloc[0]
+        paths = catalog.loc[catalog["micrograph_id"] == mid, "path"].tolist()
+        raise DataError(f"micrograph id {mid} names more than one file: {_first(paths)}")
     images = {}
     target = cfg.tiling.um_per_px
+    if target:
+        unscaled = catalog.loc[~(catalog["um_per_px"] > 0), "path"].tolist()
+        if unscaled:
+            raise cfg.error("tiling.um_per_px", f"{len(unscaled)} micrograph(s) have no known "
+                            f"scale (µm/px) to resample from: {_first(unscaled)}. Set "
+                            "tiling.um_per_px: null, or leave them out.")
     for row in tqdm(catalog.itertuples(), total=len(catalog), desc="reading micrographs",
                     leave=False):
         img = read_micrograph(row.path, databar_setting(cfg, row.has_databar))
@@ -76,12 +104,24 @@ def _load_images(catalog: pd.DataFrame, cfg: StudyConfig) -> dict[str, np.ndarra
     return images
 
 
-def _check_tile_fits(cfg: StudyConfig, images: dict[str, np.ndarray]) -> None:
-    smallest = min(min(im.shape) for im in images.values())
-    if cfg.tiling.tile_size > smallest:
+def _first(items: list[str], n: int = 5) -> str:
+    """The first n items and how many more: a message naming hundreds of micrographs is not read."""
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
+def _check_tile_fits(cfg: StudyConfig, images: dict[str, np.ndarray],
+                     catalog: pd.DataFrame) -> None:
+    """Every micrograph must hold one tile; those that cannot are named so they can be fixed."""
+    t = cfg.tiling.tile_size
+    paths = dict(zip(catalog["micrograph_id"], catalog["path"]))
+    small = [f"{paths[m]} ({im.shape[1]}x{im.shape[0]} px)" for m, im in images.items()
+             if min(im.shape) < t]
+    if small:
         where = " after resampling to tiling.um_per_px" if cfg.tiling.um_per_px else ""
-        raise cfg.error("tiling.tile_size", f"{cfg.tiling.tile_size} px is larger than the "
-                        f"smallest micrograph side ({smallest} px{where})")
+        raise cfg.error("tiling.tile_size", f"{t} px is larger than a side of {len(small)} "
+                        f"micrograph(s){where}: {_first(small)}. Lower tiling.tile_size or leave "
+                        "those micrographs out.")
 
 
 def _plan_and_cut(micro: pd.DataFrame, images: dict[str, np.ndarray], cfg: StudyConfig,
@@ -122,26 +162,33 @@ def _plan_and_cut(micro: pd.DataFrame, images: dict[str, np.ndarray], cfg: Study
     return stack, manifest, pd.DataFrame(plan)
 
 
-def build_tileset(cfg: StudyConfig, use_cache: bool = True) -> TileSet:
+def build_tileset(cfg: StudyConfig, use_cache: bool = True,
+                  data_checksum: str | None = None) -> TileSet:
+    """The tile set of `cfg`, from the cache when it holds it.
+
+    `data_checksum`: `catalog_checksum` of this profile's catalogue when the caller already
+    has it; computing it hashes every image.
+    """
     catalog = load_catalog(cfg)
     classes = list(catalog["label"].cat.categories)
-    checksum = catalog_checksum(catalog)
+    if data_checksum is None:
+        checksum = catalog_checksum(catalog)
+    elif isinstance(data_checksum, str) and re.fullmatch(r"[0-9a-f]{64}", data_checksum):
+        checksum = data_checksum
+    else:
+        raise ValueError(f"data_checksum must be the sha256 hex digest from catalog_checksum(), "
+                         f"got {data_checksum!r}")
     key = _cache_key(cfg, classes, checksum)
     base = cache_dir(cfg) / f"tiles-{key}"
     npz, csvs = base.with_suffix(".npz"), [base.parent / f"{base.name}.{n}.csv"
-                                          for n in ("manifest", "micrographs", "plan")]
-    if use_cache and npz.exists() and all(p.exists() for p in csvs):
-        with np.load(npz) as f:
-            tiles = f["tiles"]
-        manifest, micro, plan = (pd.read_csv(p, dtype={"micrograph_id": str, "sample_key": str,
-                                                       "group": str}) for p in csvs)
-        for df in (manifest, micro, plan):
-            df["label"] = pd.Categorical(df["label"], categories=classes)
-            df["split"] = pd.Categorical(df["split"], categories=list(splits_mod.SPLITS))
+                                          for n in CACHE_TABLES]
+    cached = _read_cache(npz, csvs, cfg, catalog, classes) if use_cache else None
+    if cached is not None:
+        tiles, manifest, micro, plan = cached
         return TileSet(tiles, manifest, micro, plan, classes, checksum, npz, True)
 
     images = _load_images(catalog, cfg)
-    _check_tile_fits(cfg, images)
+    _check_tile_fits(cfg, images, catalog)
     hashes = {m: splits_mod.dhash(im) for m, im in images.items()}
     linked = sorted(set(splits_mod.near_duplicate_pairs(hashes, NEAR_DUPLICATE_BITS))
                     | set(UHCSDB_NEAR_DUPLICATES if cfg.data.layout == "uhcsdb" else []))
@@ -157,12 +204,95 @@ def build_tileset(cfg: StudyConfig, use_cache: bool = True) -> TileSet:
     return ts
 
 
+def _read_cache(npz: Path, csvs: list[Path], cfg: StudyConfig, catalog: pd.DataFrame,
+                classes: list[str]):
+    """(tiles, manifest, micrographs, plan) from the cache; None if it is absent or damaged.
+
+    A damaged file is named in a CacheWarning and moved aside, not deleted: the tile set is
+    rebuilt, and whoever wants to know what broke it still has the file.
+    """
+    if not (npz.exists() and all(p.exists() for p in csvs)):
+        return None
+    damaged: dict[Path, str] = {}
+    t = cfg.tiling.tile_size
+    tiles = None
+    try:
+        with open(npz, "rb") as fh, np.load(fh) as f:  # np.load leaks the file on BadZipFile
+            tiles = f["tiles"]
+        if tiles.dtype != np.uint8 or tiles.ndim != 3 or tiles.shape[1:] != (t, t):
+            damaged[npz] = f"tiles are {tiles.dtype} {tiles.shape}, expected uint8 [n, {t}, {t}]"
+    except _UNREADABLE as exc:
+        damaged[npz] = f"{type(exc).__name__}: {exc}"
+    frames = {}
+    for name, path in zip(CACHE_TABLES, csvs):
+        try:
+            df = pd.read_csv(path, dtype={"micrograph_id": str, "sample_key": str, "group": str})
+        except _UNREADABLE as exc:
+            damaged[path] = f"{type(exc).__name__}: {exc}"
+            continue
+        needed = _CACHE_COLUMNS[name] + (["leaky_split"] if name == "manifest"
+                                         and cfg.split.leaky_tile_split else [])
+        gaps = [c for c in needed if c not in df or df[c].isna().any()]
+        if gaps:
+            damaged[path] = f"column(s) {gaps} missing or with empty cells"
+            continue
+        df["label"] = pd.Categorical(df["label"], categories=classes)
+        df["split"] = pd.Categorical(df["split"], categories=list(splits_mod.SPLITS))
+        if df["label"].isna().any() or df["split"].isna().any():
+            damaged[path] = "labels or splits that are not this profile's"
+            continue
+        frames[name] = df
+    if "micrographs" in frames and (set(frames["micrographs"]["micrograph_id"])
+                                    != set(catalog["micrograph_id"])):
+        damaged[csvs[1]] = (f"{len(frames['micrographs'])} micrographs, not the catalogue's "
+                            f"{len(catalog)}")
+    if "plan" in frames and len(frames["plan"]) != len(classes) * len(splits_mod.SPLITS):
+        damaged[csvs[2]] = f"{len(frames['plan'])} rows, expected one per class and split"
+    if npz not in damaged and "manifest" in frames and len(tiles) != len(frames["manifest"]):
+        why = f"{len(tiles)} tiles in {npz.name}, {len(frames['manifest'])} rows in {csvs[0].name}"
+        damaged[npz] = damaged[csvs[0]] = why
+    if damaged:
+        _move_aside(damaged)
+        return None
+    return tiles, frames["manifest"], frames["micrographs"], frames["plan"]
+
+
+def _move_aside(damaged: dict[Path, str]) -> None:
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    moved = []
+    for path, why in damaged.items():
+        dest, n = path.with_name(f"{path.name}.damaged-{stamp}"), 1
+        while dest.exists():  # never replace an earlier damaged copy
+            dest, n = path.with_name(f"{path.name}.damaged-{stamp}-{n}"), n + 1
+        try:
+            path.rename(dest)
+        except FileNotFoundError:  # a concurrent build moved it already
+            continue
+        except OSError as exc:
+            raise DataError(f"tile cache file {path} is damaged ({why}) and cannot be moved "
+                            f"aside ({exc}): remove it, or set cache_dir elsewhere") from None
+        moved.append(f"{path} ({why}) -> {dest.name}")
+    if moved:
+        warnings.warn(f"damaged tile cache moved aside, rebuilding the tile set: "
+                      f"{'; '.join(moved)}", CacheWarning, stacklevel=4)
+
+
 def _write_cache(ts: TileSet, npz: Path, csvs: list[Path]) -> None:
-    """Write beside, then rename: an interrupted run never leaves a half cache behind."""
-    tmp = npz.with_suffix(".tmp.npz")
-    np.savez(tmp, tiles=ts.tiles)
-    for df, path in zip((ts.manifest, ts.micrographs, ts.plan), csvs):
-        df.to_csv(path.with_suffix(".tmp"), index=False)
-    for df, path in zip((ts.manifest, ts.micrographs, ts.plan), csvs):
-        path.with_suffix(".tmp").replace(path)
-    tmp.replace(npz)
+    """Write beside under names of this writer's own, then rename.
+
+    An interrupted run never leaves a half cache behind, and two builds of the same tiles at
+    once never write into each other's files. The .npz goes last: its presence marks a cache.
+    """
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    temps = [p.with_name(f".{p.name}.{tag}.tmp") for p in (*csvs, npz)]
+    try:
+        for df, tmp in zip((ts.manifest, ts.micrographs, ts.plan), temps):
+            with open(tmp, "x", newline="") as f:
+                df.to_csv(f, index=False)
+        with open(temps[-1], "xb") as f:
+            np.savez(f, tiles=ts.tiles)
+        for tmp, path in zip(temps, (*csvs, npz)):
+            tmp.replace(path)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)

@@ -169,3 +169,13 @@ class GLCMFeatures(TransformerMixin, BaseEstimator):
         if self.rotation == "per_angle":
             names = [f"{n}_a{a}" for n in names for a in self.angles_deg]
         return np.array(names, dtype=object)
+
+
+def feature_table(tiles: np.ndarray, manifest, **params):
+    """Features of `tiles` as a DataFrame, one named column each, plus the tiles' labels."""
+    import pandas as pd
+
+    t = GLCMFeatures(**params)
+    table = pd.DataFrame(t.fit_transform(tiles), columns=t.get_feature_names_out())
+    table["label"] = manifest["label"].astype(str).to_numpy()
+    return table

@@ -5,16 +5,21 @@ like the train/test split; otherwise the CV score would reward memorising microg
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ..config import GLCMConfig
+from ..grouped_cv import grouped_folds, grouped_search, kfold_predictions, tuning_pool
+from ..predictions import prediction_frame, save_predictions
+from ..progress import Progress
 from .features import GLCMFeatures
 
 
@@ -34,16 +39,8 @@ def param_grid(g: GLCMConfig) -> dict:
 def tune(tiles: np.ndarray, labels: np.ndarray, groups: np.ndarray, g: GLCMConfig,
          cache_dir: str | None = None, seed: int = 0) -> GridSearchCV:
     """Grid search over the profile's space, folds grouped like the split."""
-    n_groups = len(set(groups))
-    if n_groups < g.cv_folds:
-        raise ValueError(f"{n_groups} micrograph groups cannot fill {g.cv_folds} CV folds; "
-                         "lower glcm.cv_folds")
-    cv = StratifiedGroupKFold(n_splits=g.cv_folds, shuffle=True, random_state=seed)
-    search = GridSearchCV(glcm_svm_pipeline(cache_dir, g.n_jobs, seed), param_grid(g), cv=cv,
-                          scoring={"accuracy": "accuracy", "macro_f1": "f1_macro"},
-                          refit="accuracy", n_jobs=1, error_score="raise")
-    search.fit(tiles, labels, groups=groups)
-    return search
+    return grouped_search(glcm_svm_pipeline(cache_dir, g.n_jobs, seed), param_grid(g), tiles,
+                          labels, groups, g.cv_folds, seed, "glcm.cv_folds")
 
 
 def with_probabilities(search: GridSearchCV, tiles: np.ndarray, labels: np.ndarray,
@@ -53,23 +50,33 @@ def with_probabilities(search: GridSearchCV, tiles: np.ndarray, labels: np.ndarr
     Calibration scores come from the same grouped folds as tuning, so no micrograph is
     scored by a model that saw it. Predictions are the argmax of these probabilities.
     """
-    cv = StratifiedGroupKFold(n_splits=g.cv_folds, shuffle=True, random_state=seed)
-    folds = list(cv.split(tiles, labels, groups))
-    model = CalibratedClassifierCV(clone(search.best_estimator_), method="sigmoid", cv=folds,
+    model = CalibratedClassifierCV(clone(search.best_estimator_), method="sigmoid",
+                                   cv=grouped_folds(labels, groups, g.cv_folds, seed, "glcm.cv_folds"),
                                    ensemble=False)
     return model.fit(tiles, labels)
 
 
-def cv_table(search: GridSearchCV) -> pd.DataFrame:
-    """One row per candidate: its parameters, CV accuracy and macro-F1 (mean ± std), rank."""
-    r = pd.DataFrame(search.cv_results_)
-    params = pd.json_normalize(r["params"]).rename(columns=lambda c: c.split("__", 1)[1])
-    keep = [c for c in params if params[c].astype(str).nunique() > 1 or c in ("levels", "C")]
-    out = params[keep].copy()
-    for m in ("accuracy", "macro_f1"):
-        out[f"cv_{m}_mean"] = r[f"mean_test_{m}"].round(4)
-        out[f"cv_{m}_std"] = r[f"std_test_{m}"].round(4)
-    out["rank"] = r["rank_test_accuracy"]
-    out["fit_seconds"] = r["mean_fit_time"].round(2)
-    return out.sort_values("rank").reset_index(drop=True)
-
+def run_glcm_arm(search: GridSearchCV, tileset, cfg, out, tune_seconds: float) -> pd.DataFrame:
+    """The tuned pipeline as the study's GLCM+SVM arm: calibrated on the tuning micrographs,
+    predicting the test split, and evaluated by grouped k-fold over every micrograph (with the
+    tuned parameters fixed). Returns the arm's row of the arms table."""
+    X, y, groups, _ = tuning_pool(tileset)
+    progress = Progress("GLCM+SVM", cfg.split.seed)
+    t0 = time.perf_counter()
+    model = with_probabilities(search, X, y, groups, cfg.glcm, cfg.split.seed)
+    te_x, te_m = tileset.split("test")
+    proba = model.predict_proba(te_x)
+    save_predictions(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, "GLCM+SVM",
+                                      "probability"), out.root)
+    save_predictions(kfold_predictions(search.best_estimator_, tileset.tiles, tileset.manifest,
+                                       tileset.classes, "GLCM+SVM", cfg.evaluation.kfold,
+                                       cfg.split.seed), out.root, "kfold")
+    seconds = tune_seconds + time.perf_counter() - t0
+    progress.done(seconds, status="fitted")
+    return pd.DataFrame([{
+        "arm": "GLCM+SVM", "kind": "classical", "status": "fitted", "weights": None,
+        **{k.split("__")[1]: str(v) for k, v in search.best_params_.items()
+           if k.split("__")[1] in ("levels", "distances", "rotation", "kernel", "C", "gamma")},
+        "cv_accuracy": round(search.best_score_, 4),
+        "test_tile_acc": round(float((proba.argmax(1) == tileset.labels(te_m)).mean()), 4),
+        "actual_minutes": round(seconds / 60, 2)}])

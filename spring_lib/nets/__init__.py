@@ -1,1 +1,10 @@
 """Stages 03-04: the networks, their training, and one arm end to end; predict and Grad-CAM."""
+import importlib
+
+_SUBMODULES = ("arms", "budget", "checkpoint", "gradcam", "models", "predict", "probe", "registry", "training")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,38 +5,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .models import Arm
+from .models import gradcam_layer
 
 
-def target_layer(arch: str, model: torch.nn.Module):
-    """The last convolutional stage of each architecture."""
-    if arch.startswith("SE-ResNeXt"):
-        return model.layer4[-1]
-    if arch in ("MobileNetV2", "EfficientNet-Lite0"):
-        return model.blocks[-1]
-    if arch == "VGG19":
-        return model.features[34]
-    if arch == "AlexNet":
-        return model.features[10]
-    raise ValueError(f"no Grad-CAM layer known for {arch}")
-
-
-def gradcam_maps(model, arch: str, tiles: np.ndarray, targets: list[int], transform) -> np.ndarray:
+def gradcam_maps(model, tiles: np.ndarray, targets: list[int], transform) -> np.ndarray:
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     model = model.float().eval().to(memory_format=torch.contiguous_format)
+    for p in model.parameters():   # a probe's backbone is frozen; Grad-CAM needs its gradients
+        p.requires_grad_(True)
     x = transform(tiles)
-    with GradCAM(model=model, target_layers=[target_layer(arch, model)]) as cam:
-        maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(t) for t in targets])
-    return maps
+    with GradCAM(model=model, target_layers=[gradcam_layer(model)]) as cam:
+        return cam(input_tensor=x, targets=[ClassifierOutputTarget(t) for t in targets])
 
 
 def gradcam_panel(model, arm_name: str, tiles: np.ndarray, true: list[str], pred: list[str],
                   classes: list[str], transform):
     """Tiles (top) and their Grad-CAM for the predicted class (bottom)."""
-    arch = Arm.parse(arm_name).architecture
-    maps = gradcam_maps(model, arch, tiles, [classes.index(p) for p in pred], transform)
+    maps = gradcam_maps(model, tiles, [classes.index(p) for p in pred], transform)
     n = len(tiles)
     fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.2), squeeze=False)
     for i in range(n):

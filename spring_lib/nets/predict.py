@@ -1,22 +1,27 @@
-"""Classifying new micrographs with a trained checkpoint, tiled the way it was trained.
+"""Classifying new micrographs with a checkpoint, tiled the way it was trained, and phase maps.
 
-The checkpoint carries what tiling needs: tile size, scale normalisation, the input transform
-(normalisation statistics, input size) and the class names.
+The checkpoint carries what tiling needs: tile size, scale, data bar, input transform and class
+names. A phase map slides the tile window with a stride below the tile size and colours each
+pixel by the class of the windows covering it, so a metallographer sees where each constituent
+of a mixed microstructure lies.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import matplotlib
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..data.catalogue import IMAGE_SUFFIXES, DataError, read_micrograph
-from .models import Arm, build_model
 from ..data.tiling import cut_tiles, resample_to_scale, tile_origins
-from .training import InputTransform, evaluate
+from .checkpoint import Checkpoint, CheckpointError
+from .training import Execution, InputTransform, evaluate
 
 
 @dataclass
@@ -26,57 +31,88 @@ class Predictor:
     classes: list[str]
     tile_size: int
     um_per_px: float | None
-    databar: str
+    databar: str | int
     arm: str
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> "Predictor":
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"checkpoint {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        meta = state.get("meta") or {}
-        missing = [k for k in ("arm", "classes", "tile_size") if k not in meta]
-        if missing or "transform" not in state:
-            raise ValueError(f"{path} is not a spring_lib training checkpoint (missing "
-                             f"{missing or ['transform']})")
-        arm = Arm.parse(meta["arm"])
-        model, _ = build_model(Arm(arm.name, arm.architecture, False), len(meta["classes"]))
-        model.load_state_dict(state["model"])
-        model.eval()
-        t = state["transform"]
-        transform = InputTransform(t["size"], tuple(t["mean"]), tuple(t["std"]), t["kind"])
-        databar = meta.get("databar", "auto")
-        return cls(model, transform, list(meta["classes"]), int(meta["tile_size"]),
-                   meta.get("um_per_px"), "auto" if databar in ("auto", "None") else databar,
-                   meta["arm"])
+        ck = Checkpoint.load(path)
+        try:
+            model = ck.model()
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
+        return cls(model, ck.input_transform(), list(ck.classes), int(ck.tile_size), ck.um_per_px,
+                   ck.databar, ck.arm)
 
-    def tiles_of(self, path: Path, um_per_px: float | None = None) -> tuple[np.ndarray, list]:
-        databar = int(self.databar) if str(self.databar).isdigit() else self.databar
-        img = read_micrograph(path, databar)
+    def image(self, path: Path, um_per_px: float | None = None) -> np.ndarray:
+        """The micrograph as the model saw its training micrographs: data bar cut, rescaled."""
+        img = read_micrograph(path, self.databar)
         if self.um_per_px:
             if not um_per_px:
                 raise DataError(f"{path}: the model was trained at {self.um_per_px} µm/px; give the "
                                 "image's scale with --um-per-px")
             img = resample_to_scale(img, um_per_px, self.um_per_px)
-        origins = tile_origins(*img.shape, self.tile_size, self.tile_size)
-        if not origins:
+        if min(img.shape) < self.tile_size:
             raise DataError(f"{path}: {img.shape[1]}x{img.shape[0]} px is smaller than one "
                             f"{self.tile_size} px tile")
-        return cut_tiles(img, origins, self.tile_size), origins
+        return img
+
+    def tile_probabilities(self, img: np.ndarray, stride: int) -> tuple[np.ndarray, list]:
+        origins = tile_origins(*img.shape, self.tile_size, stride)
+        tiles = cut_tiles(img, origins, self.tile_size)
+        _, _, proba = evaluate(self.model, tiles, None, self.transform, Execution())
+        return proba, origins
 
     def predict(self, path: Path, um_per_px: float | None = None) -> tuple[dict, pd.DataFrame]:
-        tiles, origins = self.tiles_of(path, um_per_px)
-        _, _, proba = evaluate(self.model, tiles, None, self.transform, device=torch.device("cpu"))
+        img = self.image(path, um_per_px)
+        proba, origins = self.tile_probabilities(img, self.tile_size)
         mean = proba.mean(0)
         row = {"image": str(path), "predicted_class": self.classes[int(mean.argmax())],
-               "n_tiles": len(tiles), **{f"p:{c}": float(v) for c, v in zip(self.classes, mean)}}
+               "n_tiles": len(origins), **{f"p:{c}": float(v) for c, v in zip(self.classes, mean)}}
         per_tile = pd.DataFrame({"image": str(path), "y": [o[0] for o in origins],
                                  "x": [o[1] for o in origins],
                                  "predicted_class": np.asarray(self.classes)[proba.argmax(1)]})
         for i, c in enumerate(self.classes):
             per_tile[f"p:{c}"] = proba[:, i]
         return row, per_tile
+
+    def class_map(self, img: np.ndarray, stride_fraction: float = 0.5) -> np.ndarray:
+        """Per pixel, the class with the highest mean probability over the windows covering it
+        (-1 where no window reaches)."""
+        stride = max(1, int(self.tile_size * stride_fraction))
+        proba, origins = self.tile_probabilities(img, stride)
+        acc = np.zeros((len(self.classes), *img.shape), np.float32)
+        hits = np.zeros(img.shape, np.float32)
+        t = self.tile_size
+        for p, (y, x) in zip(proba, origins):
+            acc[:, y:y + t, x:x + t] += p[:, None, None]
+            hits[y:y + t, x:x + t] += 1
+        return np.where(hits > 0, acc.argmax(0), -1)
+
+    def phase_map(self, path: Path, um_per_px: float | None = None, stride_fraction: float = 0.5,
+                  title: str | None = None, ax=None):
+        """The micrograph with its class map overlaid, a colour per class and a legend."""
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import ListedColormap
+        from matplotlib.patches import Patch
+
+        img = self.image(path, um_per_px)
+        cmap = self.class_map(img, stride_fraction)
+        colours = plt.cm.tab10(np.arange(len(self.classes)) % 10)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 7 * img.shape[0] / img.shape[1] + 0.6))
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        ax.imshow(np.ma.masked_less(cmap, 0), cmap=ListedColormap(colours), vmin=-0.5,
+                  vmax=len(self.classes) - 0.5, alpha=0.4, interpolation="nearest")
+        present = sorted(set(np.unique(cmap).tolist()) - {-1})
+        ax.legend(handles=[Patch(color=colours[i], label=self.classes[i], alpha=0.6)
+                           for i in present], loc="upper center", bbox_to_anchor=(0.5, -0.01),
+                  ncol=min(3, max(1, len(present))), fontsize=7, frameon=False)
+        ax.set_title(title or f"{Path(path).name}: {self.arm}, window {self.tile_size} px, "
+                     f"stride {int(self.tile_size * stride_fraction)} px", fontsize=8)
+        ax.set_axis_off()
+        ax.figure.tight_layout()
+        return ax.figure
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -90,18 +126,66 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return paths
 
 
+def _check_writable(option: str, target: str | None, folder: bool = False) -> None:
+    """Refuse an output that cannot be written before any work is done."""
+    if not target:
+        return
+    p = Path(target)
+    if folder:
+        if p.exists() and not p.is_dir():
+            raise DataError(f"{option} {p}: exists and is not a folder")
+        parent = p if p.exists() else p.parent
+    else:
+        if p.is_dir():
+            raise DataError(f"{option} {p}: is a folder; give a file name such as {p}/predictions.csv")
+        parent = p.parent
+    if not parent.exists():
+        raise DataError(f"{option} {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise DataError(f"{option} {p}: not writable")
+
+
 def predict_cli(checkpoint: str, inputs: list[str], output: str | None, tiles_output: str | None,
-                um_per_px: float | None) -> int:
+                um_per_px: float | None, map_dir: str | None = None,
+                map_stride_fraction: float = 0.5) -> int:
     """Predict every image; report unreadable ones and carry on. Exit 1 if any failed."""
-    predictor = Predictor.from_checkpoint(checkpoint)
-    rows, tiles, failed = [], [], []
+    if um_per_px is not None and not um_per_px > 0:
+        raise DataError(f"--um-per-px must be a positive scale in µm per pixel, got {um_per_px}")
+    if not 0 < map_stride_fraction < 1:
+        raise DataError(f"--map-stride must lie between 0 and 1 (of the tile size), got "
+                        f"{map_stride_fraction}")
+    _check_writable("--output", output)
+    _check_writable("--tiles-output", tiles_output)
+    _check_writable("--map", map_dir, folder=True)
     paths = expand_inputs(inputs)
     if not paths:
-        print("error: no images found in the given paths", file=sys.stderr)
-        return 1
+        raise DataError(f"no images (.png, .tif, .jpg, .bmp) in {', '.join(inputs)}")
+    if map_dir:
+        if Path(map_dir).is_dir() and any(Path(map_dir).iterdir()):
+            raise DataError(f"--map {map_dir}: the folder is not empty; give a new or empty folder "
+                            "(maps already there are not overwritten)")
+        stems = [p.stem for p in paths]
+        twice = sorted({s for s in stems if stems.count(s) > 1})
+        if twice:
+            raise DataError(f"--map: several images are named {twice[:3]}; their maps would "
+                            "overwrite each other, predict them in separate runs")
+    predictor = Predictor.from_checkpoint(checkpoint)
+    if predictor.um_per_px and not um_per_px:
+        raise DataError(f"{checkpoint} was trained on micrographs resampled to "
+                        f"{predictor.um_per_px} µm/px: give the images' scale with --um-per-px")
+    if map_dir:
+        matplotlib.use("Agg")
+        Path(map_dir).mkdir(parents=True, exist_ok=True)
+    rows, tiles, failed = [], [], []
     for path in paths:
         try:
             row, per_tile = predictor.predict(path, um_per_px)
+            if map_dir:
+                import matplotlib.pyplot as plt
+
+                fig = predictor.phase_map(path, um_per_px, map_stride_fraction)
+                fig.savefig(Path(map_dir) / f"{path.stem}.png", dpi=110, bbox_inches="tight")
+                plt.close(fig)
         except (DataError, OSError) as exc:
             failed.append(path)
             print(f"skipped {path}: {exc}", file=sys.stderr)
@@ -109,7 +193,7 @@ def predict_cli(checkpoint: str, inputs: list[str], output: str | None, tiles_ou
         rows.append(row)
         tiles.append(per_tile)
     table = pd.DataFrame(rows)
-    if output:
+    if output and rows:
         table.to_csv(output, index=False)
     else:
         print(table.to_csv(index=False), end="")

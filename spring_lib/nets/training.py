@@ -1,18 +1,21 @@
-"""One training function for every network arm: Adam, the paper's normalisation, per-epoch
-logs, best/last checkpoints, exact resume, seeded determinism, and DDP under torchrun.
+"""One training function for every network arm: Adam, per-epoch logs, exact resume, seeded
+determinism, and DDP under torchrun.
 
-Randomness is re-seeded from (seed, epoch) at the start of every epoch, so a run resumed from
-the checkpoint of epoch k replays epochs k+1... exactly as an uninterrupted run would.
+`train` returns the weights of the epoch with the best validation accuracy (the earliest of
+equal ones), whether or not it keeps a resume state on disk, so every caller scores the same
+kind of model. Randomness is re-seeded from (seed, epoch) at the start of every epoch, so a run
+resumed after epoch k replays epochs k+1... exactly as an uninterrupted run would.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -21,30 +24,40 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+from ..config import Recipe
 from ..data.normalization import Standardizer, minmax_unit
+from ..progress import Progress
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# Recipe keys that do not change the weights an epoch produces (epochs: a constant-rate run
+# may be extended by raising it; a cosine schedule depends on it and keeps it).
+_NOT_IN_FINGERPRINT = {"seeds", "tta", "precision", "memory_format"}
 
 
-@dataclass
-class TrainSettings:
-    epochs: int = 500
-    batch_size: int = 32
-    lr: float = 0.0005
-    weight_decay: float = 0.0
-    cosine: bool = False
-    augment: bool = True
-    input_size: int = 224
-    precision: str = "auto"       # auto: bf16 where the CPU/GPU supports it, else fp32
-    channels_last: bool = True
-    normalization: str = "paper"  # paper: eq. 19-20 on training tiles; imagenet: eq. 19 + ImageNet mean/std
-    seed: int = 0
+@dataclass(frozen=True)
+class Execution:
+    """How the arithmetic runs on this machine, chosen by measurement (`nets.budget`) and kept
+    with the training state, so a resumed run computes exactly as the interrupted one did."""
+    device: str = "cpu"
+    memory_format: str = "contiguous"   # or channels_last
+    precision: str = "fp32"             # or bf16
 
-    def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+    @property
+    def dtype(self):
+        return torch.bfloat16 if self.precision == "bf16" else None
+
+    def autocast(self):
+        dev = torch.device(self.device).type
+        return torch.autocast(dev, dtype=self.dtype) if self.dtype else nullcontext()
+
+    def batch(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device)
+        return x.to(memory_format=torch.channels_last) if self.memory_format == "channels_last" else x
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        model = model.to(self.device)
+        fmt = torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
+        return model.to(memory_format=fmt)
 
 
 @dataclass
@@ -56,12 +69,16 @@ class InputTransform:
     kind: str = "paper"
 
     @classmethod
-    def fit(cls, kind: str, train_tiles: np.ndarray, size: int) -> "InputTransform":
+    def fit(cls, kind: str, train_tiles: np.ndarray, size: int,
+            pretrained_stats: tuple[tuple, tuple] | None = None) -> "InputTransform":
+        """paper: eq. 20 statistics of the training tiles; imagenet: the statistics the
+        architecture's pretrained weights expect (`pretrained_stats`)."""
         if kind == "paper":
             s = Standardizer.fit(train_tiles)
             return cls(size, (s.mean,) * 3, (s.std,) * 3, kind)
         if kind == "imagenet":
-            return cls(size, IMAGENET_MEAN, IMAGENET_STD, kind)
+            mean, std = pretrained_stats
+            return cls(size, tuple(mean), tuple(std), kind)
         raise ValueError(f"normalization must be 'paper' or 'imagenet', got {kind!r}")
 
     def __call__(self, tiles: np.ndarray) -> torch.Tensor:
@@ -89,18 +106,38 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out
 
 
-def autocast_dtype(precision: str, device: torch.device):
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    try:  # AMX / AVX-512 BF16 CPUs train 2-3x faster in bf16
-        flags = Path("/proc/cpuinfo").read_text()
-        return torch.bfloat16 if ("amx_bf16" in flags or "avx512_bf16" in flags) else None
-    except OSError:
-        return None
+def symmetry_views(x: torch.Tensor, tta: str) -> list[torch.Tensor]:
+    """The views whose predictions are averaged: the tile, its flip, or all 8 symmetries."""
+    if tta == "none":
+        return [x]
+    if tta == "flips":
+        return [x, torch.flip(x, dims=(3,))]
+    rots = [torch.rot90(x, k, dims=(2, 3)) for k in range(4)]
+    return rots + [torch.flip(r, dims=(3,)) for r in rots]
+
+
+def evaluate(model: nn.Module, tiles: np.ndarray, labels: np.ndarray | None,
+             transform: InputTransform, execution: Execution = Execution(), tta: str = "none",
+             batch_size: int = 64) -> tuple[float, float, np.ndarray]:
+    """Mean loss, accuracy and class probabilities of `tiles` (averaged over the test views)."""
+    model.eval()
+    probs, loss_sum = [], 0.0
+    with torch.no_grad():
+        for s in range(0, len(tiles), batch_size):
+            x = execution.batch(transform(tiles[s:s + batch_size]))
+            p = 0
+            views = symmetry_views(x, tta)
+            for v in views:
+                with execution.autocast():
+                    p = p + torch.softmax(model(v).float(), 1) / len(views)
+            if labels is not None:
+                y = torch.as_tensor(labels[s:s + batch_size], device=p.device)
+                loss_sum += F.nll_loss(torch.log(p.clamp_min(1e-12)), y, reduction="sum").item()
+            probs.append(p.cpu().numpy())
+    p = np.concatenate(probs) if probs else np.zeros((0, 0))
+    if labels is None or len(labels) == 0:
+        return float("nan"), float("nan"), p
+    return loss_sum / len(labels), float((p.argmax(1) == labels).mean()), p
 
 
 def _dist():
@@ -110,150 +147,165 @@ def _dist():
     return 0, 1
 
 
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+def fingerprint(recipe: Recipe, seed: int, execution: Execution, train_tiles: np.ndarray,
+                train_labels: np.ndarray, init: str) -> str:
+    """What decides whether a saved state may be resumed: the recipe, seed, execution, the
+    training data and where the initial weights came from."""
+    spec = recipe.model_dump(exclude=_NOT_IN_FINGERPRINT | (
+        set() if recipe.schedule == "cosine" else {"epochs"}))
+    data = hashlib.sha256(np.ascontiguousarray(train_tiles[:, ::7, ::7]).tobytes()
+                          + np.asarray(train_labels).tobytes()).hexdigest()[:12]
+    blob = json.dumps(dict(recipe=spec, seed=seed, execution=asdict(execution), init=init),
+                      sort_keys=True)
+    return f"{hashlib.sha256(blob.encode()).hexdigest()[:12]}-{data}"
 
 
 @dataclass
 class TrainResult:
-    model: nn.Module
+    model: nn.Module              # with the weights of `best_epoch`
     history: pd.DataFrame
     transform: InputTransform
     best_epoch: int
+    best_val_acc: float
     resumed_from: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
-def evaluate(model: nn.Module, tiles: np.ndarray, labels: np.ndarray | None,
-             transform: InputTransform, batch_size: int = 64, device=None, precision="auto",
-             channels_last: bool = True) -> tuple[float, float, np.ndarray]:
-    """Mean loss, accuracy and class probabilities of `tiles`."""
-    device = device or next(model.parameters()).device
-    dtype = autocast_dtype(precision, device)
-    model.eval()
-    probs, loss_sum = [], 0.0
-    with torch.no_grad():
-        for s in range(0, len(tiles), batch_size):
-            x = transform(tiles[s:s + batch_size]).to(device)
-            if channels_last:
-                x = x.to(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=dtype) if dtype else nullcontext():
-                logits = model(x).float()
-            if labels is not None:
-                y = torch.as_tensor(labels[s:s + batch_size], device=device)
-                loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-            probs.append(torch.softmax(logits, 1).cpu().numpy())
-    p = np.concatenate(probs) if probs else np.zeros((0, 0))
-    if labels is None or len(labels) == 0:
-        return float("nan"), float("nan"), p
-    return loss_sum / len(labels), float((p.argmax(1) == labels).mean()), p
+@dataclass
+class _State:
+    """Everything a resumed run needs; written after every epoch."""
+    model: dict
+    optimizer: dict
+    scheduler: dict | None
+    epoch: int
+    history: list
+    best: dict
+    best_epoch: int
+    best_acc: float
+    fingerprint: str
 
 
-def train(model: nn.Module, train_tiles: np.ndarray, train_labels: np.ndarray,
-          val_tiles: np.ndarray, val_labels: np.ndarray, settings: TrainSettings,
-          checkpoint_dir: str | Path | None = None, meta: dict | None = None,
-          on_step: Callable[[int, int], None] | None = None, progress: bool = True,
-          device: str | torch.device | None = None) -> TrainResult:
-    """Train with Adam; keep `last.pt` each epoch and `best.pt` at the best validation accuracy.
+def _resume(path: Path | None, fp: str, model, opt, sched) -> _State | None:
+    if path is None or not path.exists():
+        return None
+    state = _State(**torch.load(path, map_location="cpu", weights_only=True))
+    if state.fingerprint != fp:
+        raise RuntimeError(f"{path} holds another run's state (fingerprint {state.fingerprint}, "
+                           f"expected {fp}); move it aside (it is not overwritten)")
+    model.load_state_dict(state.model)
+    opt.load_state_dict(state.optimizer)
+    if sched and state.scheduler:
+        sched.load_state_dict(state.scheduler)
+    return state
 
-    An existing `last.pt` made with the same settings is resumed. `on_step(epoch, step)` is
-    called after every optimiser step (progress hooks; tests use it to interrupt a run).
+
+def _save(state: _State, path: Path) -> None:
+    """Write beside, then rename: an interrupted save never leaves half a state behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(asdict(state), tmp)
+    tmp.replace(path)
+
+
+def _train_mode(model: nn.Module) -> None:
+    """Train mode, except batch norms whose weights are frozen: their running statistics
+    stay those of the pretrained network."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(
+                p.requires_grad for p in m.parameters()):
+            m.eval()
+
+
+def train_one_epoch(net: nn.Module, opt, transform: InputTransform, tiles: np.ndarray,
+                    labels: np.ndarray, recipe: Recipe, seed: int, epoch: int,
+                    execution: Execution, on_step: Callable | None = None,
+                    progress: Progress | None = None) -> dict:
+    rank, world = _dist()
+    torch.manual_seed(seed * 100_003 + epoch)   # dropout etc.: replayable per epoch
+    gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    perm = torch.randperm(len(tiles), generator=gen).numpy()
+    steps = math.ceil(len(tiles) / recipe.batch_size)
+    _train_mode(net)
+    t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+    for step in range(steps):
+        idx = perm[step * recipe.batch_size:(step + 1) * recipe.batch_size][rank::world]
+        x = transform(tiles[idx])
+        if recipe.augment:
+            x = augment_batch(x, gen)
+        x = execution.batch(x)
+        y = torch.as_tensor(labels[idx], device=x.device)
+        with execution.autocast():
+            logits = net(x)
+        loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        seen += len(idx)
+        loss_sum += loss.item() * len(idx)
+        correct += int((logits.argmax(1) == y).sum())
+        if progress and rank == 0:
+            progress.step(seen * world, loss=loss.item())
+        if on_step:
+            on_step(epoch, step)
+    seconds = time.perf_counter() - t0
+    return dict(epoch=epoch, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
+                seconds=round(seconds, 2), img_per_s=round(seen * world / seconds, 1))
+
+
+def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
+          val_data: tuple[np.ndarray, np.ndarray], recipe: Recipe, transform: InputTransform,
+          seed: int = 0, execution: Execution = Execution(), state_dir: str | Path | None = None,
+          init: str = "", on_step: Callable[[int, int], None] | None = None,
+          progress: Progress | None = None) -> TrainResult:
+    """Train with Adam for `recipe.epochs`; return the best validation epoch's weights.
+
+    With `state_dir`, the state after every epoch is kept in `<state_dir>/<fingerprint>.pt`, and
+    an existing state of the same fingerprint is resumed (a finished one returns at once); a run
+    with other settings writes its own file, so no earlier state is ever overwritten. `on_step(epoch,
+    step)` is called after every optimiser step (tests use it to interrupt a run).
     """
     rank, world = _dist()
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if world > 1 and device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    torch.manual_seed(settings.seed)
-    transform = InputTransform.fit(settings.normalization, train_tiles, settings.input_size)
-    model = model.to(device)
-    if settings.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    (tr_x, tr_y), (va_x, va_y) = train_data, val_data
+    torch.manual_seed(seed)
+    model = execution.prepare(model)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.epochs)
-             if settings.cosine else None)
-    dtype = autocast_dtype(settings.precision, device)
+    opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs)
+             if recipe.schedule == "cosine" else None)
     net = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    ckdir = Path(checkpoint_dir) if checkpoint_dir else None
-    history, start, best_acc, best_epoch, resumed = [], 0, -1.0, 0, None
-    # settings and training data together decide whether a checkpoint may be resumed
-    data_id = hashlib.sha256(np.ascontiguousarray(train_tiles[:, ::7, ::7]).tobytes()
-                             + np.asarray(train_labels).tobytes()).hexdigest()[:12]
-    fingerprint = f"{settings.fingerprint()}-{data_id}"
-    if ckdir and (ckdir / "last.pt").exists():
-        state = torch.load(ckdir / "last.pt", map_location=device, weights_only=True)
-        if state["fingerprint"] != fingerprint:
-            raise RuntimeError(f"{ckdir / 'last.pt'} was made with other settings or data; move "
-                               "it aside to start afresh (it is not overwritten)")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if sched and state.get("scheduler"):
-            sched.load_state_dict(state["scheduler"])
-        history, start = state["history"], state["epoch"]
-        best_acc, best_epoch, resumed = state["best_acc"], state["best_epoch"], state["epoch"]
-
-    n = len(train_tiles)
-    for epoch in range(start + 1, settings.epochs + 1):
-        torch.manual_seed(settings.seed * 100_003 + epoch)   # dropout etc.: replayable per epoch
-        gen = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
-        perm = torch.randperm(n, generator=gen).numpy()
-        steps = math.ceil(n / settings.batch_size)
-        net.train()
-        t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{settings.epochs}", leave=False,
-                   disable=not progress or rank != 0)
-        for step in bar:
-            idx = perm[step * settings.batch_size:(step + 1) * settings.batch_size][rank::world]
-            x = transform(train_tiles[idx])
-            if settings.augment:
-                x = augment_batch(x, gen)
-            y = torch.as_tensor(train_labels[idx], device=device)
-            x = x.to(device)
-            if settings.channels_last:
-                x = x.to(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=dtype) if dtype else nullcontext():
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            seen += len(idx)
-            loss_sum += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if on_step:
-                on_step(epoch, step)
+            model, device_ids=[torch.device(execution.device).index]
+            if execution.device.startswith("cuda") else None)
+    fp = fingerprint(recipe, seed, execution, tr_x, tr_y, init)
+    path = Path(state_dir) / f"{fp}.pt" if state_dir else None
+    state = _resume(path, fp, model, opt, sched)
+    resumed = state.epoch if state else None
+    if state is None:
+        state = _State(model={}, optimizer={}, scheduler=None, epoch=0, history=[],
+                       best=copy.deepcopy(model.state_dict()), best_epoch=0, best_acc=-1.0,
+                       fingerprint=fp)
+    for epoch in range(state.epoch + 1, recipe.epochs + 1):
+        if progress:
+            progress.epoch(epoch, recipe.epochs, len(tr_x))
+        row = train_one_epoch(net, opt, transform, tr_x, tr_y, recipe, seed, epoch, execution,
+                              on_step, progress)
         if sched:
             sched.step()
-        seconds = time.perf_counter() - t0
-        val_loss, val_acc, _ = evaluate(model, val_tiles, val_labels, transform,
-                                        device=device, precision=settings.precision,
-                                        channels_last=settings.channels_last)
-        row = dict(epoch=epoch, train_loss=loss_sum / max(seen, 1), train_acc=correct / max(seen, 1),
-                   val_loss=val_loss, val_acc=val_acc, seconds=round(seconds, 2),
-                   img_per_s=round(seen * world / seconds, 1), lr=opt.param_groups[0]["lr"])
-        history.append(row)
-        improved = val_acc > best_acc or math.isnan(val_acc)
-        if improved:
-            best_acc, best_epoch = val_acc, epoch
-        if ckdir and rank == 0:
-            ckdir.mkdir(parents=True, exist_ok=True)
-            state = dict(model=model.state_dict(), optimizer=opt.state_dict(),
-                         scheduler=sched.state_dict() if sched else None, epoch=epoch,
-                         history=history, best_acc=best_acc, best_epoch=best_epoch,
-                         fingerprint=fingerprint, settings=asdict(settings),
-                         transform=transform.to_dict(), meta=meta or {})
-            if improved:
-                _atomic_save({k: state[k] for k in ("model", "epoch", "settings", "transform",
-                                                    "meta", "best_acc")}, ckdir / "best.pt")
-            _atomic_save(state, ckdir / "last.pt")
-    if ckdir and (ckdir / "best.pt").exists():
-        model.load_state_dict(torch.load(ckdir / "best.pt", map_location=device,
-                                         weights_only=True)["model"])
-    return TrainResult(model, pd.DataFrame(history), transform, best_epoch, resumed)
+        row["val_loss"], row["val_acc"], _ = evaluate(model, va_x, va_y, transform, execution)
+        row["lr"] = opt.param_groups[0]["lr"]
+        state.history.append(row)
+        if row["val_acc"] > state.best_acc or (math.isnan(row["val_acc"]) and epoch == recipe.epochs):
+            state.best, state.best_epoch, state.best_acc = (copy.deepcopy(model.state_dict()),
+                                                            epoch, row["val_acc"])
+        state.epoch = epoch
+        if path and rank == 0:
+            state.model, state.optimizer = model.state_dict(), opt.state_dict()
+            state.scheduler = sched.state_dict() if sched else None
+            _save(state, path)
+        if progress:
+            progress.epoch_done(row)
+    model.load_state_dict(state.best)
+    history = pd.DataFrame(state.history, columns=["epoch", "train_loss", "train_acc", "val_loss",
+                                                   "val_acc", "seconds", "img_per_s", "lr"])
+    return TrainResult(model, history, transform, state.best_epoch, state.best_acc, resumed)

@@ -14,6 +14,7 @@ import pandas as pd
 from . import numbers as paper
 
 CONSISTENT, INCONSISTENT, UNCHECKABLE = "consistent", "inconsistent", "cannot be checked"
+CHECK_PSE = "PSE = strength x elongation"
 COLUMNS = ["check", "claim", "source", "reported", "recomputed", "tolerance", "verdict", "reason"]
 
 
@@ -49,7 +50,7 @@ def check_pse(table1: pd.DataFrame, source: str = paper.TABLE1_SOURCE) -> list[d
                   f"'{printed}'" + ("" if verdict == CONSISTENT else
                                     f", off by {r.pse_reported_gpa_pct - pse:+.3f} "
                                     f"({(r.pse_reported_gpa_pct / pse - 1) * 100:+.1f} %)"))
-        rows.append(_row("PSE = strength x elongation", f"PSE of {r.process}", source,
+        rows.append(_row(CHECK_PSE, f"PSE of {r.process}", source,
                          r.pse_reported_gpa_pct, round(pse, 4), round(tol, 4), verdict, reason))
     return rows
 
@@ -235,18 +236,20 @@ def architecture_facts() -> dict:
     weights: the reference implementation whose ImageNet weights the paper's TL arms load."""
     import timm
 
+    from ..nets.registry import ARCHITECTURES
+
     facts = {}
-    for name in ("seresnext50_32x4d", "seresnext101_32x4d"):
-        model = timm.create_model(name, pretrained=False, num_classes=5)
+    for arch in ("SE-ResNeXt50", "SE-ResNeXt101"):
+        model = timm.create_model(ARCHITECTURES[arch].model_name, pretrained=False, num_classes=5)
         se = model.layer1[0].se
-        facts[name] = {"stages": tuple(len(getattr(model, f"layer{i}")) for i in range(1, 5)),
+        facts[arch] = {"stages": tuple(len(getattr(model, f"layer{i}")) for i in range(1, 5)),
                        "se_reduction": se.fc1.in_channels / se.fc1.out_channels,
                        "se_gate": getattr(se.gate, "__name__", type(se.gate).__name__)}
     return facts
 
 
 def check_architecture(facts: dict, se_reduction: int, depths: tuple) -> list[dict]:
-    s101 = facts["seresnext101_32x4d"]
+    s101 = facts["SE-ResNeXt101"]
     rows = [_row("method vs named architecture",
                  f"SE block reduces channels to 1/{se_reduction} and gates with a hard sigmoid",
                  paper.CLAIMS["se_reduction"][0], f"1/{se_reduction}, hard sigmoid",
@@ -255,7 +258,7 @@ def check_architecture(facts: dict, se_reduction: int, depths: tuple) -> list[di
                  "SE-ResNeXt (Hu et al. 2018) and its ImageNet weights use reduction 16 and a "
                  "sigmoid; 1/4 with a hard sigmoid is MobileNetV3's SE block. Weights of the "
                  "named model cannot load into the block described")]
-    got = (facts["seresnext50_32x4d"]["stages"], s101["stages"])
+    got = (facts["SE-ResNeXt50"]["stages"], s101["stages"])
     rows.append(_row("method vs named architecture", "stage depths 3-4-6-3 (50) and 3-4-23-3 (101)",
                      paper.CLAIMS["resnext_depths"][0], str(depths), str(got), None,
                      CONSISTENT if tuple(depths) == got else INCONSISTENT,
@@ -300,3 +303,36 @@ def audit_paper(include_architecture: bool = True) -> pd.DataFrame:
                      "96%', loss stabilises near 0.1", "Section III.B.2, Figs. 4-5", None, None, None,
                      UNCHECKABLE, "the curves are figures without data; no numbers to recompute"))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def reader_conclusions(report: pd.DataFrame) -> str:
+    """What a reader should and should not conclude, every number taken from the audit rows."""
+    def row(check: str, contains: str) -> pd.Series:
+        hit = report[(report["check"] == check) & report["claim"].str.contains(contains, regex=False)]
+        return hit.iloc[0]
+
+    qt, at = row(CHECK_PSE, "quench"), row(CHECK_PSE, "austemper")
+    acc = row("balanced accuracy = mean recall", "SE-ResNeXt101-TL")
+    t_f1 = row("F1 = 2PR/(P+R)", "SE-ResNeXt101-TL F1 on T")
+    over = report[(report["check"] == "F1 <= 2R/(1+R)") & (report["verdict"] == INCONSISTENT)]
+    alex = row("implied predictions <= test set", "AlexNet-TL")
+    sums = report[report["check"] == "implied predictions sum to test set"]
+    n_bad = int((report["verdict"] == INCONSISTENT).sum())
+    return "\n".join([
+        f"- **Table 1 holds in direction and in its stated differences**, but not in its PSE "
+        f"column: quench-and-temper's printed {qt['reported']} GPa·% is "
+        f"{(float(qt['reported']) / float(qt['recomputed']) - 1) * 100:+.1f} % off "
+        f"strength x elongation = {float(qt['recomputed']):.2f}, and austempering's printed "
+        f"{at['reported']} is not {float(at['recomputed']):.2f} either.",
+        f"- **The headline {acc['reported']} % is not the accuracy Table 2 implies**: on a "
+        f"class-balanced test set accuracy is the mean recall, {float(acc['recomputed']):.2f} %.",
+        f"- **Table 3 cannot be the F1 of Table 2's recalls in {len(over)} cells** "
+        f"({'; '.join(over['claim'])}): they would need precision above 100 %. "
+        f"{alex['claim']} implies {float(alex['recomputed']):.0f} predictions on a "
+        f"{alex['reported']}-tile test set, and for no model do the recalls and F1s add up to "
+        f"the test set ({', '.join(f'{float(v):.0f}' for v in sums['recomputed'])}).",
+        f"- The tempered-troostite F1 of {t_f1['reported']} disagrees with the stated precision "
+        f"and recall, which give {float(t_f1['recomputed']):.3f}.",
+        f"- In all, {n_bad} of {len(report)} checks find the paper inconsistent with itself; the "
+        "rest of this study measures its comparisons on open data with confidence intervals "
+        "rather than taking them from the paper."])

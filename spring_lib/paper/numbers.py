@@ -6,6 +6,8 @@ percent, F1 scores as fractions, exactly as the paper gives them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 CITATION = ("Z. Luo, J. Fu, Z. Hu, Y. Gong, Z. Luo, Int. J. for Housing Science and Its "
@@ -24,19 +26,24 @@ TABLE1 = pd.DataFrame(
       "impact_work_j": 32.1, "pse_reported_gpa_pct": 20.211, "pse_as_printed": "20 211"}])
 TABLE1_SOURCE = "Section II.C, Table 1"
 
-# Table 2: recall (%) per class and model (Section III.B.2)
-TABLE2_RECALL = pd.DataFrame(
-    {"VGG19": [91.25, 88.36, 98.63, 96.52, 98.25],
-     "AlexNet-TL": [85.63, 86.25, 97.21, 84.25, 94.36],
-     "MobileNetV2-TL": [90.11, 89.42, 94.56, 92.36, 93.28],
-     "SE-ResNeXt101-TL": [92.53, 94.25, 99.21, 99.16, 99.04]}, index=CLASSES)
+# Tables 2 and 3 (Section III.B.2) as printed: per model, the recall (%) and the F1 (fraction)
+# of each class, in the order of CLASSES.
+_TABLES_2_3 = """
+VGG19            91.25 88.36 98.63 96.52 98.25 | 0.912 0.875 0.904 0.915 0.866
+AlexNet-TL       85.63 86.25 97.21 84.25 94.36 | 0.905 0.867 0.933 0.25  0.934
+MobileNetV2-TL   90.11 89.42 94.56 92.36 93.28 | 0.992 0.973 0.981 0.867 0.953
+SE-ResNeXt101-TL 92.53 94.25 99.21 99.16 99.04 | 0.953 0.966 0.994 0.983 0.989
+"""
 
-# Table 3: F1 (fraction) per class and model (Section III.B.2)
-TABLE3_F1 = pd.DataFrame(
-    {"VGG19": [0.912, 0.875, 0.904, 0.915, 0.866],
-     "AlexNet-TL": [0.905, 0.867, 0.933, 0.25, 0.934],
-     "MobileNetV2-TL": [0.992, 0.973, 0.981, 0.867, 0.953],
-     "SE-ResNeXt101-TL": [0.953, 0.966, 0.994, 0.983, 0.989]}, index=CLASSES)
+
+def _table(column: int) -> pd.DataFrame:
+    rows = [line.split(maxsplit=1) for line in _TABLES_2_3.strip().splitlines()]
+    return pd.DataFrame({model: [float(v) for v in values.split("|")[column].split()]
+                         for model, values in rows}, index=CLASSES)
+
+
+TABLE2_RECALL = _table(0)
+TABLE3_F1 = _table(1)
 
 # Tempered-troostite precision ("recognition accuracy", %) per model (Section III.B.2, Fig. 7 text)
 T_PRECISION = {"VGG19": 92.13, "AlexNet-TL": 90.63, "MobileNetV2-TL": 92.39,
@@ -69,10 +76,28 @@ T_GAIN_ASSIGNMENTS = {
     "Conclusion": {"GLCM+SVM": 5.83, "SE-ResNeXt101-scratch": 3.74, "SE-ResNeXt50-TL": 2.13},
 }
 
-# Protocol (Section III.B.1 and III.A.2 (4))
-PROTOCOL = {"tile_size": 224, "train_tiles_per_class": 600, "test_tiles_per_class": 200,
-            "source_image": (1024, 768), "magnification": 1000, "optimizer": "Adam",
-            "learning_rate": 0.0005, "batch_size": 32, "epochs": 500}
+@dataclass(frozen=True)
+class Protocol:
+    """The paper's training protocol (Sections III.A.2 (4) and III.B.1): the one place it is
+    written down. The `paper` profile's defaults, the notebooks' text and REPORT.md read it here."""
+    tile_size: int = 224
+    train_tiles_per_class: int = 600     # SS-3000
+    test_tiles_per_class: int = 200      # TEST-1000
+    source_image: tuple[int, int] = (1024, 768)
+    magnification: int = 1000
+    optimizer: str = "Adam"
+    learning_rate: float = 0.0005
+    batch_size: int = 32
+    epochs: int = 500
+
+    def describe(self) -> str:
+        return (f"{self.tile_size} px tiles cut from {self.source_image[0]} x {self.source_image[1]} "
+                f"SEM images at {self.magnification}x, {self.train_tiles_per_class} training and "
+                f"{self.test_tiles_per_class} test tiles per class; {self.optimizer}, learning rate "
+                f"{self.learning_rate}, batch {self.batch_size}, {self.epochs} epochs")
+
+
+PROTOCOL = Protocol()
 
 
 def reported_tables() -> pd.DataFrame:

@@ -1,0 +1,121 @@
+"""Budgets measured on the machine that runs them, not assumed.
+
+Before an arm trains, a few steps are timed for each way the arithmetic can run here (memory
+layout, and bf16 only where the CPU or GPU computes it natively); the fastest is kept, and its
+rate gives the arm's estimated time. An arm whose estimate exceeds the profile's cap is not run,
+and says so with the numbers.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..config import Recipe
+from .training import Execution
+
+
+def native_bf16(device: str = "cpu") -> bool:
+    """bf16 pays only where the hardware computes it: AMX or AVX-512 BF16 CPUs, bf16 GPUs."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def candidates(recipe: Recipe, device: str | None = None,
+               bf16_native: bool | None = None) -> list[Execution]:
+    device = device or default_device()
+    native = native_bf16(device) if bf16_native is None else bf16_native
+    formats = (["channels_last", "contiguous"] if recipe.memory_format == "auto"
+               else [recipe.memory_format])
+    precisions = {"auto": ["fp32"] + (["bf16"] if native else []), "fp32": ["fp32"],
+                  "bf16": ["bf16"]}[recipe.precision]
+    return [Execution(device, f, p) for p in precisions for f in formats]
+
+
+def time_steps(model, execution: Execution, batch: int, size: int, train: bool,
+               steps: int = 2) -> float:
+    """Images per second of `steps` timed steps after one warm-up step, on a copy of `model`."""
+    m = execution.prepare(copy.deepcopy(model))
+    x = execution.batch(torch.randn(batch, 3, size, size))
+    y = torch.zeros(batch, dtype=torch.long, device=x.device)
+    params = [p for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=1e-6) if train and params else None
+
+    def step():
+        if opt:
+            m.train()
+            with execution.autocast():
+                loss = F.cross_entropy(m(x).float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        else:
+            m.eval()
+            with torch.no_grad(), execution.autocast():
+                m(x)
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - t0)
+
+
+@dataclass
+class Measurement:
+    execution: Execution
+    train_img_s: float | None
+    eval_img_s: float
+    rates: dict = field(default_factory=dict)   # "layout/precision" -> img/s of every candidate
+
+    def describe(self) -> str:
+        return f"{self.execution.memory_format}, {self.execution.precision}"
+
+
+def measure(model, recipe: Recipe, train: bool = True, device: str | None = None,
+            timer: Callable = time_steps, bf16_native: bool | None = None) -> Measurement:
+    """Time every candidate execution and keep the fastest (training rate where the arm
+    trains, else the forward rate)."""
+    size = recipe.input_size
+    rates = {}
+    for ex in candidates(recipe, device, bf16_native):
+        rates[ex] = timer(model, ex, recipe.batch_size, size, train)
+    best = max(rates, key=rates.get)
+    eval_rate = (timer(model, best, recipe.batch_size, size, False) if train else rates[best])
+    return Measurement(best, rates[best] if train else None, eval_rate,
+                       {f"{e.memory_format}/{e.precision}": round(r, 1) for e, r in rates.items()})
+
+
+def tta_views(recipe: Recipe) -> int:
+    return {"none": 1, "flips": 2, "dihedral": 8}[recipe.tta]
+
+
+def training_seconds(recipe: Recipe, m: Measurement, n_train: int, n_val: int, n_test: int,
+                     n_probe: int = 0) -> float:
+    """Estimated wall time of an arm: every seed's epochs (training and validation), its test
+    predictions over the test-time views, and the tiles a probe-initialised head must embed."""
+    per_seed = (recipe.epochs * (n_train / m.train_img_s + n_val / m.eval_img_s)
+                + n_test * tta_views(recipe) / m.eval_img_s)
+    return recipe.seeds * per_seed + n_probe / m.eval_img_s
+
+
+def over_cap(estimate_s: float, cap_minutes: float | None) -> str | None:
+    """The not-run status of an arm whose estimate exceeds the cap, else None."""
+    if cap_minutes is None or estimate_s <= cap_minutes * 60:
+        return None
+    return (f"not run: estimated {estimate_s / 60:.1f} min on this machine exceeds the profile's "
+            f"cap of {cap_minutes:g} min")

@@ -1,0 +1,175 @@
+"""Frozen-feature transfer (`<architecture>-probe`): the cheapest strong arm.
+
+A pretrained network embeds every tile once, at the tile's own resolution and in the
+normalisation its weights expect; a linear classifier is fitted on the pooled features, its
+regularisation and pooling chosen by grouped cross-validation. DeCost et al. (2017) classified
+UHCSDB this way (pretrained CNN features and an SVM).
+
+Features are cached on disk per tile, keyed by the weights' content, the input transform and
+the pooling, so any subset of tiles (a CV fold, the k-fold) reuses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..progress import bar
+from .models import PooledBackbone, head_prefix, input_statistics, load_backbone, pretrained_state_dict
+from .registry import Arm, architecture
+from .training import Execution, InputTransform
+
+FEATURE_CACHE_VERSION = 1
+
+
+def state_digest(state: dict) -> str:
+    """Identity of a set of weights by their content, whatever file or hub they came from."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        v = state[k]
+        h.update(k.encode())
+        if torch.is_tensor(v):
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def tile_digests(tiles: np.ndarray) -> np.ndarray:
+    return np.array([hashlib.blake2b(t.tobytes(), digest_size=12).hexdigest() for t in tiles])
+
+
+@lru_cache(maxsize=4)
+def _extractor(arch_name: str, weights: str | None) -> tuple[PooledBackbone, str, str]:
+    """The frozen texture-pooled backbone, its weights' description and content digest
+    (loaded once per process: every CV clone of the transformer shares it)."""
+    arch = architecture(arch_name)
+    state, desc = pretrained_state_dict(arch, weights)
+    backbone = PooledBackbone(arch, "texture")
+    load_backbone(backbone.net, state, desc, head_prefix(arch, backbone.net))
+    return backbone.eval(), desc, state_digest(backbone.state_dict())
+
+
+class FrozenFeatures(TransformerMixin, BaseEstimator):
+    """Pooled features of a frozen pretrained network, for use first in a `Pipeline`.
+
+    pooling="head": what the architecture's own classifier sees; "texture": those plus the
+    mean and standard deviation of the last two feature stages (see `PooledBackbone`).
+    `weights`: as `cnn.weights` (None: the architecture's default).
+    """
+
+    def __init__(self, architecture: str = "EfficientNet-Lite0", weights: str | None = None,
+                 pooling: str = "texture", batch_size: int = 64, cache_dir: str | None = None,
+                 memory_format: str = "channels_last"):
+        self.architecture, self.weights, self.pooling = architecture, weights, pooling
+        self.batch_size, self.cache_dir, self.memory_format = batch_size, cache_dir, memory_format
+
+    def fit(self, X, y=None):
+        self.head_width_ = self._head_width()
+        return self
+
+    def _head_width(self) -> int:
+        backbone, _, _ = _extractor(self.architecture, self.weights)
+        with torch.no_grad():
+            return int(backbone.net(torch.zeros(1, 3, 64, 64)).shape[1])
+
+    def transform(self, X):
+        feats = self.texture_features(X)
+        return feats if self.pooling == "texture" else feats[:, :self._head_width()]
+
+    def input_transform(self, tile_size: int) -> InputTransform:
+        backbone, _, _ = _extractor(self.architecture, self.weights)
+        mean, std = input_statistics(architecture(self.architecture), backbone.net)
+        return InputTransform(tile_size, mean, std, "imagenet")   # the tile's own resolution
+
+    def description(self) -> str:
+        return _extractor(self.architecture, self.weights)[1]
+
+    def _cache(self, tile_size: int) -> "_FeatureCache":
+        _, _, digest = _extractor(self.architecture, self.weights)
+        return _FeatureCache(self.cache_dir, f"{self.architecture}-{digest}-{tile_size}-"
+                                             f"v{FEATURE_CACHE_VERSION}")
+
+    def uncached(self, tiles: np.ndarray) -> int:
+        """How many of `tiles` still need a forward pass."""
+        index = self._cache(tiles.shape[1]).index
+        return sum(k not in index for k in tile_digests(tiles))
+
+    def texture_features(self, tiles: np.ndarray) -> np.ndarray:
+        """Every pooled feature of every tile, from the cache where it has them."""
+        if tiles.ndim != 3 or tiles.dtype != np.uint8:
+            raise ValueError(f"frozen features need uint8 tiles shaped (n, h, w), got "
+                             f"{tiles.dtype} {tiles.shape}")
+        backbone, _, _ = _extractor(self.architecture, self.weights)
+        transform = self.input_transform(tiles.shape[1])
+        cache = self._cache(tiles.shape[1])
+        keys = tile_digests(tiles)
+        missing = [i for i, k in enumerate(keys) if k not in cache.index]
+        if missing:
+            ex = Execution("cpu", self.memory_format, "fp32")
+            net = ex.prepare(backbone)
+            out = []
+            with torch.no_grad():
+                for s in bar(range(0, len(missing), self.batch_size),
+                             desc=f"{self.architecture} features", unit="batch"):
+                    idx = missing[s:s + self.batch_size]
+                    out.append(net(ex.batch(transform(tiles[idx]))).float().numpy())
+            cache.add(keys[missing], np.concatenate(out))
+        return cache.get(keys)
+
+
+class _FeatureCache:
+    """One .npz per (weights, input size): tile digests and their feature rows."""
+
+    def __init__(self, cache_dir: str | None, key: str):
+        self.path = Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
+        self.keys, self.rows, self.index = np.array([], dtype="<U24"), None, {}
+        if self.path and self.path.exists():
+            try:
+                with np.load(self.path) as f:
+                    self.keys, self.rows = f["keys"], f["rows"]
+            except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, not fatal
+                aside = self.path.with_name(self.path.name + ".damaged")
+                self.path.replace(aside)
+                print(f"feature cache {self.path} was unreadable ({type(exc).__name__}); moved to "
+                      f"{aside} and recomputed")
+            self.index = {k: i for i, k in enumerate(self.keys)}
+
+    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        self.keys = np.concatenate([self.keys, keys])
+        self.rows = rows if self.rows is None else np.concatenate([self.rows, rows])
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, keys=self.keys, rows=self.rows)
+            tmp.replace(self.path)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        return self.rows[[self.index[k] for k in keys]]
+
+
+def probe_pipeline(arm: Arm, weights: str | None, cache_dir: str | None, batch_size: int = 64,
+                   seed: int = 0, memory_format: str = "channels_last") -> Pipeline:
+    return Pipeline([
+        ("features", FrozenFeatures(arm.architecture, weights, batch_size=batch_size,
+                                    cache_dir=cache_dir, memory_format=memory_format)),
+        ("scale", StandardScaler()),
+        ("clf", LogisticRegression(max_iter=3000, random_state=seed))])
+
+
+def folded_head(pipeline: Pipeline) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fitted scaler and logistic regression as one linear layer on the raw features:
+    W' = W / σ, b' = b - W' μ. Softmax of its output equals `predict_proba`."""
+    scale, clf = pipeline.named_steps["scale"], pipeline.named_steps["clf"]
+    W = clf.coef_ / scale.scale_
+    b = clf.intercept_ - W @ scale.mean_
+    if W.shape[0] == 1:   # two classes: sklearn keeps one row, softmax([0, z]) = sigmoid(z)
+        W, b = np.vstack([np.zeros_like(W), W]), np.r_[0.0, b]
+    return torch.tensor(W, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)

@@ -1,0 +1,70 @@
+"""Progress a person can follow: bars in JupyterLab, live lines in the runner's terminal.
+
+Under `python -m spring_lib run`, notebooks execute in a kernel whose output nobody watches,
+so the library appends events (JSON lines) to the file named by $SPRING_PROGRESS_FILE and the
+runner prints them as they come. In JupyterLab the same progress shows as tqdm widget bars.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from tqdm.auto import tqdm
+
+PROGRESS_ENV = "SPRING_PROGRESS_FILE"
+STEP_EVERY_S = 10.0   # how often a step event is written
+
+
+def under_runner() -> bool:
+    return bool(os.environ.get(PROGRESS_ENV))
+
+
+def emit(kind: str, **fields) -> None:
+    path = os.environ.get(PROGRESS_ENV)
+    if not path:
+        return
+    with open(path, "a") as f:
+        f.write(json.dumps({"t": round(time.time(), 2), "kind": kind, **fields}, default=str) + "\n")
+
+
+def bar(iterable=None, **kwargs):
+    """A tqdm bar for notebooks; silent under the runner, which reports through events."""
+    return tqdm(iterable, disable=under_runner() or kwargs.pop("disable", False), leave=False,
+                **kwargs)
+
+
+class Progress:
+    """One network arm's training: epoch, images per second, and the time it still needs."""
+
+    def __init__(self, arm: str, seed: int = 0, estimate_s: float | None = None):
+        self.arm, self.seed, self.estimate_s = arm, seed, estimate_s
+        self._bar, self._t0, self._last = None, time.time(), 0.0
+        emit("arm_start", arm=arm, seed=seed, estimate_s=estimate_s)
+
+    def epoch(self, epoch: int, epochs: int, n_images: int) -> None:
+        self.epochs, self.n, self.current = epochs, n_images, epoch
+        self._epoch_t0 = time.time()
+        self._bar = bar(total=n_images, desc=f"{self.arm} epoch {epoch}/{epochs}", unit="img")
+
+    def step(self, seen: int, loss: float) -> None:
+        self._bar.update(seen - self._bar.n)
+        self._bar.set_postfix(loss=f"{loss:.3f}")
+        now = time.time()
+        if now - self._last >= STEP_EVERY_S:
+            self._last = now
+            rate = seen / max(now - self._epoch_t0, 1e-9)
+            left = (self.n - seen + (self.epochs - self.current) * self.n) / max(rate, 1e-9)
+            emit("step", arm=self.arm, seed=self.seed, epoch=self.current, epochs=self.epochs,
+                 seen=seen, images=self.n, img_per_s=round(rate, 1), eta_s=round(left))
+
+    def epoch_done(self, row: dict) -> None:
+        self._bar.close()
+        emit("epoch", arm=self.arm, seed=self.seed, epochs=self.epochs,
+             **{k: row[k] for k in ("epoch", "train_loss", "val_acc", "img_per_s")})
+
+    def done(self, seconds: float | None = None, **fields) -> None:
+        """`seconds`: the arm's whole time where it began before this tracker (tuning)."""
+        seconds = time.time() - self._t0 if seconds is None else seconds
+        emit("arm_done", arm=self.arm, seed=self.seed, seconds=round(seconds, 1),
+             estimate_s=self.estimate_s, **fields)

@@ -1,0 +1,71 @@
+"""Frozen-feature probes: the per-tile feature cache, the folded head, and a real-tile probe."""
+import numpy as np
+import pytest
+import torch
+
+from spring_lib import build_tileset, load_config
+from spring_lib.grouped_cv import kfold_predictions
+from spring_lib.nets import arms as A
+from spring_lib.nets.models import PooledBackbone
+from spring_lib.nets.probe import FrozenFeatures
+from spring_lib.nets.registry import Arm
+
+
+@pytest.fixture(scope="module")
+def smoke(smoke_profile_path):
+    cfg = load_config(smoke_profile_path)
+    return cfg, build_tileset(cfg)
+
+
+def test_feature_cache_is_reused_and_rebuilt_when_tiles_or_weights_change(smoke, tmp_path, monkeypatch,
+                                                                          standin_weights):
+    _, ts = smoke
+    tiles = ts.tiles[:20].copy()
+    f = FrozenFeatures("EfficientNet-Lite0", cache_dir=str(tmp_path), batch_size=8)
+    assert f.uncached(tiles) == 20
+    first = f.texture_features(tiles)
+    assert f.uncached(tiles) == 0
+    # a second transformer (a CV clone) reads the cache; the network is not run again
+    monkeypatch.setattr(PooledBackbone, "forward", lambda *a: pytest.fail("features recomputed"))
+    again = FrozenFeatures("EfficientNet-Lite0", cache_dir=str(tmp_path)).texture_features(tiles)
+    assert np.array_equal(first, again)
+    monkeypatch.undo()
+    changed = tiles.copy()
+    changed[3] = 255 - changed[3]
+    assert f.uncached(changed) == 1
+    other = FrozenFeatures("MobileNetV2", weights=str(standin_weights), cache_dir=str(tmp_path))
+    assert other.uncached(tiles) == 20    # other weights: their own cache
+    head = FrozenFeatures("EfficientNet-Lite0", pooling="head", cache_dir=str(tmp_path)).fit(tiles)
+    assert np.array_equal(head.transform(tiles), first[:, :head.head_width_])
+
+
+def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke):
+    cfg, ts = smoke
+    arm = Arm.parse("EfficientNet-Lite0-probe")
+    search = A.fit_probe(arm, ts, cfg)
+    te_x, te_m = ts.split("test")
+    proba = search.predict_proba(te_x)
+    accuracy = float((proba.argmax(1) == ts.labels(te_m)).mean())
+    assert accuracy >= 1 / len(ts.classes) + 0.25, accuracy    # chance is 0.2 with 5 classes
+    ck = A.probe_checkpoint(search, arm, ts, cfg)
+    model = ck.model()
+    with torch.no_grad():
+        folded = torch.softmax(model(ck.input_transform()(te_x)), 1).numpy()
+    assert np.allclose(folded, proba, atol=2e-4)
+
+
+def test_kfold_tests_every_micrograph_once_and_keeps_groups_whole(smoke):
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    cfg, ts = smoke
+    flat = make_pipeline(FunctionTransformer(lambda x: x.reshape(len(x), -1)[:, ::97]),
+                         DummyClassifier(strategy="prior"))
+    preds = kfold_predictions(flat, ts.tiles, ts.manifest, ts.classes, "dummy", 3, cfg.split.seed)
+    assert sorted(preds["tile_id"]) == sorted(ts.manifest["tile_id"])
+    assert set(preds["micrograph_id"]) == set(ts.micrographs["micrograph_id"])
+    assert (preds.groupby("micrograph_id")["fold"].nunique() == 1).all()
+    groups = preds.merge(ts.manifest[["tile_id", "group"]], on="tile_id")
+    assert (groups.groupby("group")["fold"].nunique() == 1).all()
+    assert preds["fold"].nunique() == 3

@@ -220,8 +220,15 @@ class CNNConfig(Recipe):
         """The base recipe, changed by the overrides for the arm's kind, then its architecture,
         then the arm itself; input_size filled with the tile size where the profile leaves it."""
         arm = Arm.parse(arm) if isinstance(arm, str) else arm
+        return self._resolved((arm.kind, arm.architecture, arm.name), tile_size)
+
+    def kind_recipe(self, kind: str, tile_size: int) -> Recipe:
+        """The recipe of an arm kind before any architecture's or arm's own overrides."""
+        return self._resolved((kind,), tile_size)
+
+    def _resolved(self, keys: tuple[str, ...], tile_size: int) -> Recipe:
         values = self.base_recipe().model_dump()
-        for key in (arm.kind, arm.architecture, arm.name):
+        for key in keys:
             values.update(self.overrides.get(key, {}))
         values["input_size"] = values["input_size"] or tile_size
         return Recipe.model_validate(values)

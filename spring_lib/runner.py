@@ -287,8 +287,12 @@ class _Monitor(threading.Thread):
         elif kind == "epoch":
             self.log(f"    {e['arm']} epoch {e['epoch']}/{e['epochs']} done: train loss "
                      f"{e['train_loss']:.3f}, val acc {e['val_acc']:.3f}, {e['img_per_s']} img/s")
-        elif kind == "arm_done":
-            self.pending.pop(e["arm"], None)
+        elif kind == "arm_done":   # one seed of the arm: its share of the estimate is spent
+            left = (self.pending.get(e["arm"]) or 0) - (e.get("estimate_s") or 0)
+            if left > 1:
+                self.pending[e["arm"]] = left
+            else:
+                self.pending.pop(e["arm"], None)
             est = e.get("estimate_s")
             self.log(f"    {e['arm']} done in {_mmss(e['seconds'])}"
                      + (f" (estimated {_mmss(est)})" if est else "") + self._eta())
@@ -339,7 +343,8 @@ def _complete(folder: Path) -> dict | None:
     if not f.exists():
         return None
     record = json.loads(f.read_text())
-    return record if record.get("status") == "ok" else None
+    # a record without a run id comes from before result sets were runs; it is archived, not built on
+    return record if record.get("status") == "ok" and record.get("run_id") else None
 
 
 def _arm_budgets(progress_file: Path) -> list[dict]:

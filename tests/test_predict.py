@@ -20,7 +20,7 @@ from PIL import Image
 import spring_lib
 from spring_lib.cli import main
 from spring_lib.data.catalogue import load_uhcsdb_catalog, read_micrograph
-from spring_lib.data.tiling import resample_to_scale, tile_origins
+from spring_lib.data.tiling import covering_origins, resample_to_scale, tile_origins
 from spring_lib.nets.arms import _input_transform, training_data
 from spring_lib.nets.checkpoint import Checkpoint
 from spring_lib.nets.models import build_model
@@ -205,18 +205,16 @@ def test_class_map_windows_and_pixels(predictor, micrographs):
     cmap = predictor.class_map(img, 0.5)
     assert cmap.shape == img.shape and np.issubdtype(cmap.dtype, np.integer)
 
-    # stride fraction 0.5 of a 128 px tile: windows every 64 px
-    origins = tile_origins(h, w, TILE, 64)
-    assert len(origins) == 9 * 6 == 54
-    proba, got = predictor.tile_probabilities(img, 64)
-    assert got == origins and proba.shape == (54, n_classes)
-
-    covered = np.zeros(img.shape, bool)
-    for y, x in origins:
-        covered[y:y + TILE, x:x + TILE] = True
-    assert covered[:448, :640].all() and not covered[448:].any() and not covered[:, 640:].any()
-    assert ((cmap >= 0) & (cmap < n_classes))[covered].all()     # class indices where reached
-    assert (cmap[~covered] == -1).all()                            # -1 where no window reaches
+    # stride fraction 0.5 of a 128 px tile: windows every 64 px, plus a last row and column
+    # flush with the bottom and right edges, so the whole micrograph is mapped
+    origins = covering_origins(h, w, TILE, 64)
+    assert len(origins) == 10 * 7 == 70 and (h - TILE, w - TILE) in origins
+    assert set(tile_origins(h, w, TILE, 64)) < set(origins)
+    proba, got = predictor.tile_probabilities(img, 64, whole_image=True)
+    assert got == origins and proba.shape == (70, n_classes)
+    assert ((cmap >= 0) & (cmap < n_classes)).all()              # every pixel gets a class
+    # the bottom-right pixel lies in the last window only: it takes that window's class
+    assert cmap[-1, -1] == proba[origins.index((h - TILE, w - TILE))].argmax()
 
     # the top-left pixel lies in the first window only: it takes that window's class
     assert origins[0] == (0, 0)

@@ -484,3 +484,15 @@ def test_profile_file_may_not_take_a_shipped_profiles_name(tmp_path, monkeypatch
 
     mine.write_text("description: fine\n")     # the control: its own name is accepted
     assert load_config(mine).profile == "mine"
+
+
+def test_results_from_before_runs_are_archived_not_built_on(study):
+    """A result folder whose run.json has no run id (an older layout) is set aside whole."""
+    old = study.results_root / PROFILE
+    (old / "tables").mkdir(parents=True)
+    (old / "tables" / "a.csv").write_text("old\n")
+    (old / "run.json").write_text(json.dumps({"status": "ok", "profile": PROFILE}))
+    out = study.run()
+    archived = list((study.results_root / ".archive").glob(f"{PROFILE}-before-*"))
+    assert len(archived) == 1 and (archived[0] / "tables" / "a.csv").read_text() == "old\n"
+    assert json.loads((out / "run.json").read_text())["started_from"] is None

@@ -17,6 +17,16 @@ def tile_origins(height: int, width: int, tile_size: int, stride: int) -> list[t
     return [(y, x) for y in ys for x in xs]
 
 
+def covering_origins(height: int, width: int, tile_size: int, stride: int) -> list[tuple[int, int]]:
+    """A sliding window's positions over the whole image: the grid from (0, 0), plus a last row
+    and column flush with the bottom and right edges, so every pixel is covered."""
+    if tile_size > height or tile_size > width:
+        return []
+    ys = sorted(set(range(0, height - tile_size + 1, stride)) | {height - tile_size})
+    xs = sorted(set(range(0, width - tile_size + 1, stride)) | {width - tile_size})
+    return [(y, x) for y in ys for x in xs]
+
+
 def n_tiles(height: int, width: int, tile_size: int, stride: int) -> int:
     if tile_size > height or tile_size > width:
         return 0

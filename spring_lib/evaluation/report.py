@@ -28,7 +28,8 @@ HEADLINE = ["model", "kind", "macro_f1", "macro_f1_ci95", "tile_accuracy", "tile
 
 
 def _md(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    return df.to_markdown(index=False, floatfmt=floatfmt)
+    """A Markdown table; empty cells stay empty rather than reading `nan`."""
+    return df.astype(object).where(df.notna(), "").to_markdown(index=False, floatfmt=floatfmt)
 
 
 def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
@@ -45,15 +46,19 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
         ("split", "not stated", f"grouped by {cfg.split.group_by}"),
     ]
     for kind in ("TL", "scratch"):
-        arms = [a for a in cfg.cnn.arms if Arm.parse(a).kind == kind]
-        if arms:
-            r = cfg.recipe(arms[0])
-            rows.append((f"{kind} arms (e.g. {arms[0]})",
+        if any(Arm.parse(a).kind == kind for a in cfg.cnn.arms):
+            r = cfg.cnn.kind_recipe(kind, cfg.tiling.tile_size)
+            rows.append((f"{kind} arms",
                          f"{P.optimizer}, lr {P.learning_rate}, batch {P.batch_size}, "
                          f"{P.epochs} epochs, {P.tile_size} px",
                          f"{P.optimizer}, lr {r.lr}, batch {r.batch_size}, {r.epochs} epochs, "
                          f"{r.input_size} px, {r.schedule} rate, freeze {r.freeze}, head "
                          f"{r.head_init}, {r.seeds} seed(s), test views {r.tta}"))
+    own = {k: v for k, v in cfg.cnn.overrides.items() if k not in ("TL", "probe", "scratch")}
+    if own:
+        rows.append(("own recipe changes", "none",
+                     "; ".join(f"{k}: {', '.join(f'{a} {b}' for a, b in v.items())}"
+                               for k, v in own.items())))
     if any(Arm.parse(a).kind == "probe" for a in cfg.cnn.arms):
         rows.append(("probe arms", "none", "frozen ImageNet features at the tile's own size, "
                                            "logistic regression tuned by grouped CV"))

@@ -221,7 +221,10 @@ def reading(table: pd.DataFrame, gain: pd.DataFrame, ft: pd.DataFrame, kfold: pd
     lines = [f"- Best arm on the test micrographs: **{top['model']}**, macro-F1 "
              f"{top['macro_f1']:.3f} {top['macro_f1_ci95']}, tile accuracy "
              f"{top['tile_accuracy']:.3f} {top['tile_accuracy_ci95']}, micrograph accuracy "
-             f"{top['micrograph_accuracy_mean']:.3f}."]
+             f"{top['micrograph_accuracy_mean']:.3f}" + (
+                 f"; over its {int(top['seeds'])} training seeds macro-F1 "
+                 f"{top['macro_f1_seed_mean']:.3f} ± {top['macro_f1_seed_sd']:.3f}"
+                 if top.get("seeds", 1) > 1 else "") + "."]
     if "GLCM+SVM" in set(table["model"]):
         g = table.set_index("model").loc["GLCM+SVM"]
         above = table.loc[table["macro_f1"] > g["macro_f1"], "model"].tolist()

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from ..data.catalogue import IMAGE_SUFFIXES, DataError, read_micrograph
-from ..data.tiling import cut_tiles, resample_to_scale, tile_origins
+from ..data.tiling import covering_origins, cut_tiles, resample_to_scale, tile_origins
 from .checkpoint import Checkpoint, CheckpointError
 from .training import Execution, InputTransform, evaluate
 
@@ -57,8 +57,12 @@ class Predictor:
                             f"{self.tile_size} px tile")
         return img
 
-    def tile_probabilities(self, img: np.ndarray, stride: int) -> tuple[np.ndarray, list]:
-        origins = tile_origins(*img.shape, self.tile_size, stride)
+    def tile_probabilities(self, img: np.ndarray, stride: int,
+                           whole_image: bool = False) -> tuple[np.ndarray, list]:
+        """Probabilities of the tiles on the training grid, or (whole_image) of a sliding
+        window that also reaches the bottom and right edges."""
+        origins = (covering_origins if whole_image else tile_origins)(*img.shape, self.tile_size,
+                                                                       stride)
         tiles = cut_tiles(img, origins, self.tile_size)
         _, _, proba = evaluate(self.model, tiles, None, self.transform, Execution())
         return proba, origins
@@ -77,10 +81,9 @@ class Predictor:
         return row, per_tile
 
     def class_map(self, img: np.ndarray, stride_fraction: float = 0.5) -> np.ndarray:
-        """Per pixel, the class with the highest mean probability over the windows covering it
-        (-1 where no window reaches)."""
+        """Per pixel, the class with the highest mean probability over the windows covering it."""
         stride = max(1, int(self.tile_size * stride_fraction))
-        proba, origins = self.tile_probabilities(img, stride)
+        proba, origins = self.tile_probabilities(img, stride, whole_image=True)
         acc = np.zeros((len(self.classes), *img.shape), np.float32)
         hits = np.zeros(img.shape, np.float32)
         t = self.tile_size

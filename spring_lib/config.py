@@ -82,7 +82,7 @@ class SplitConfig(_Section):
     val_tiles_per_class: int = Field(100, ge=0)
     test_tiles_per_class: int = Field(PROTOCOL.test_tiles_per_class, ge=1)
     leaky_tile_split: bool = Field(
-        False, description="Also build the (leaky) random tile-level split for contrast")
+        True, description="Also build the (leaky) random tile-level split for notebook 05's contrast")
 
     @model_validator(mode="after")
     def _check(self):
@@ -206,7 +206,12 @@ class CNNConfig(Recipe):
             if bad:
                 raise ValueError(f"overrides.{key}: {sorted(bad)} are not recipe keys; recipe keys: "
                                  f"{sorted(Recipe.model_fields)}")
-            Recipe.model_validate({**self.base_recipe().model_dump(), **change})
+            try:
+                Recipe.model_validate({**self.base_recipe().model_dump(), **change})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise ValueError(f"overrides.{key}.{'.'.join(map(str, err['loc']))}: {err['msg']} "
+                                 f"(got {err.get('input')!r})") from None
         return self
 
     @property
@@ -271,10 +276,21 @@ class StudyConfig(_Section):
     _source: Optional[Path] = PrivateAttr(None)
 
     @model_validator(mode="after")
-    def _check_name(self):
+    def _check(self):
         if not PROFILE_NAME.match(self.profile):
             raise ValueError(f"profile name {self.profile!r} must be a plain name (letters, digits, "
                              "'-' and '_'): it names the folder results/<profile>/")
+        for name in self.cnn.arms:
+            r = self.recipe(name)
+            if Arm.parse(name).kind == "TL" and r.head_init == "probe" and (
+                    r.input_size != self.tiling.tile_size or r.normalization != "imagenet"):
+                raise ValueError(f"cnn.overrides: {name} starts from its probe (head_init: probe), "
+                                 f"which sees {self.tiling.tile_size} px tiles in the weights' own "
+                                 "normalisation: give it input_size null and normalization imagenet")
+        for key in ("gradcam_arm", "map_arm"):
+            arm = getattr(self.evaluation, key)
+            if arm and arm not in self.cnn.arms:
+                raise ValueError(f"evaluation.{key}: {arm} is not one of the profile's cnn arms")
         return self
 
     @property

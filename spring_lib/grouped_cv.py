@@ -14,10 +14,12 @@ from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from .predictions import prediction_frame
 
 
-def tuning_pool(tileset) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+def tuning_pool(tileset, splits: tuple[str, ...] = ("train", "val")
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """Tiles, labels, groups and manifest of the training and validation micrographs: grouped
-    cross-validation replaces the validation split for the scikit-learn arms."""
-    pool = tileset.manifest["split"].isin(["train", "val"]).to_numpy()
+    cross-validation replaces the validation split for the scikit-learn arms (`splits`:
+    ("train",) where the validation split must stay unseen)."""
+    pool = tileset.manifest["split"].isin(list(splits)).to_numpy()
     m = tileset.manifest[pool].reset_index(drop=True)
     return tileset.tiles[pool], tileset.labels(m), m["group"].to_numpy(), m
 

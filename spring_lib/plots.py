@@ -91,10 +91,14 @@ def feature_distributions(features: pd.DataFrame, classes: list[str]):
     return g.figure
 
 
+def _first_seed(logs: pd.DataFrame) -> pd.DataFrame:
+    return logs[logs["seed"] == logs.groupby("arm")["seed"].transform("min")]
+
+
 def training_curves(logs: pd.DataFrame):
     """Validation accuracy and loss per epoch of every trained arm (first seed), one line each."""
     fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
-    for name, h in logs[logs["seed"] == logs.groupby("arm")["seed"].transform("min")].groupby("arm"):
+    for name, h in _first_seed(logs).groupby("arm"):
         ax[0].plot(h["epoch"], h["val_acc"], "o-", label=name, ms=3)
         ax[1].plot(h["epoch"], h["val_loss"], "o-", label=name, ms=3)
     ax[0].set_ylabel("validation accuracy"), ax[1].set_ylabel("validation loss")
@@ -126,7 +130,7 @@ def confusion_grid(preds: pd.DataFrame, classes: list[str], models: list[str]):
 
 def twin_curves(logs: pd.DataFrame):
     """Validation accuracy of the pretrained (TL) and scratch twins of each architecture."""
-    first = logs[logs["seed"] == logs.groupby("arm")["seed"].transform("min")]
+    first = _first_seed(logs)
     arms = set(first["arm"])
     archs = sorted({a.rsplit("-", 1)[0] for a in arms
                     if {f"{a.rsplit('-', 1)[0]}-TL", f"{a.rsplit('-', 1)[0]}-scratch"} <= arms})

@@ -9,7 +9,7 @@ moved there by the next run. `run.json` lists every product with its sha256.
 """
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import json
 import os
 import platform
@@ -27,6 +27,8 @@ from importlib import metadata
 from pathlib import Path
 
 from .config import load_config, project_root
+from .data.catalogue import catalog_checksum, file_sha256, load_catalog
+from .machine import cpu_info
 from .progress import PROGRESS_ENV
 from .stages import stage
 
@@ -91,15 +93,6 @@ def git_commit() -> str | None:
         return None
 
 
-def cpu_info() -> dict:
-    from .nets.arms import cpu_model
-    from .nets.budget import native_bf16
-
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return {"model": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
-            "avx2": " avx2" in flags, "amx": "amx_bf16" in flags, "native_bf16": native_bf16()}
-
-
 def versions() -> dict:
     out = {"python": platform.python_version()}
     for pkg in PACKAGES:
@@ -108,14 +101,6 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def list_products(folder: Path, run_id: str, since: float = 0.0,
@@ -127,7 +112,7 @@ def list_products(folder: Path, run_id: str, since: float = 0.0,
     for p in sorted(folder.rglob("*")):
         if not p.is_file() or p.name == "run.json":
             continue
-        rel, digest = p.relative_to(folder).as_posix(), sha256(p)
+        rel, digest = p.relative_to(folder).as_posix(), file_sha256(p)
         old = before.get(rel)
         carried = p.stat().st_mtime < since and old and old["sha256"] == digest
         out.append({"path": rel, "bytes": p.stat().st_size, "sha256": digest,
@@ -147,7 +132,7 @@ def verify_products(folder: Path) -> list[str]:
         rel = p.relative_to(folder).as_posix()
         if rel not in listed:
             problems.append(f"{rel}: not a product of run {record.get('run_id')}")
-        elif sha256(p) != listed[rel]:
+        elif file_sha256(p) != listed[rel]:
             problems.append(f"{rel}: sha256 differs from run {record.get('run_id')}'s record")
     return problems
 
@@ -156,41 +141,43 @@ def verify_products(folder: Path) -> list[str]:
 
 @contextmanager
 def run_lock(results_root: Path, profile: str):
-    """Refuse a second run of a profile while one runs; a lock whose process died is stale."""
+    """Refuse a second run of a profile while one runs. The operating system holds the lock
+    (flock) and frees it when its process ends, however it ends: a lock is never stale."""
     results_root.mkdir(parents=True, exist_ok=True)
     lock = results_root / f".{profile}.lock"
-    mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}
-    for _ in range(2):
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                other = json.loads(lock.read_text() or "{}")
-            except (OSError, json.JSONDecodeError):
-                other = {}
-            if other.get("host") == mine["host"] and not _alive(other.get("pid")):
-                lock.unlink(missing_ok=True)   # stale: its process is gone
-                continue
-            raise RunError(f"profile '{profile}' is already being run (pid {other.get('pid')} on "
-                           f"{other.get('host')}, since {other.get('started')}); wait for it, or "
-                           f"delete {lock} if that process no longer exists") from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(mine, f)
-        break
+            other = json.loads(lock.read_text() or "{}")
+        except (OSError, json.JSONDecodeError):
+            other = {}
+        os.close(fd)
+        raise RunError(f"profile '{profile}' is already being run (pid {other.get('pid')} on "
+                       f"{other.get('host')}, since {other.get('started')}); wait for it to "
+                       "finish") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "started": _now()}).encode())
     try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
-def _alive(pid) -> bool:
+def lock_held(results_root: Path, profile: str) -> bool:
+    fd = os.open(results_root / f".{profile}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, TypeError, ValueError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
         return False
-    except PermissionError:
+    except BlockingIOError:
         return True
-    return True
+    finally:
+        os.close(fd)
 
 
 @contextmanager
@@ -216,8 +203,12 @@ def _set_aside_killed(results_root: Path, profile: str, log) -> None:
             continue   # another profile whose name starts with this one's
         record_file = left / "run.json"
         record = json.loads(record_file.read_text()) if record_file.exists() else {}
-        record.update(status="killed", reason="the run ended without finishing or cleaning up "
-                      "(SIGKILL, power loss); found by the next run")
+        if record.get("status") == "ok":
+            record.update(status="unpublished", reason="the run finished but ended before it "
+                          "replaced the current results; found by the next run")
+        else:
+            record.update(status="killed", reason="the run ended without finishing or cleaning "
+                          "up (SIGKILL, power loss); found by the next run")
         record_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
         dest = results_root / ".failed" / left.name
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -236,6 +227,7 @@ class _Monitor(threading.Thread):
         self.stop_event = threading.Event()
         self.notebook, self.nb_t0, self.last_beat = "", time.time(), time.time()
         self.pos, self.pending = 0, {}     # arm -> estimate_s still to come
+        self.seed_estimate = {}            # arm -> estimate_s of the seed now training
         self.later_s = 0.0                 # known durations of the notebooks after this one
 
     def start_notebook(self, label: str, later_s: float) -> None:
@@ -277,13 +269,14 @@ class _Monitor(threading.Thread):
             self.log(f"    plan: {planned or 'no arm to train'}{self._eta()}")
         elif kind == "arm_start":
             est = e.get("estimate_s")
+            self.seed_estimate[e["arm"]] = est or 0
             self.log(f"    {e['arm']} (seed {e['seed']}) started"
                      + (f", estimated {_mmss(est)}" if est else ""))
         elif kind == "step":
             self.last_beat = time.time()
             self.log(f"    {e['arm']} epoch {e['epoch']}/{e['epochs']}: {e['seen']}/{e['images']} "
                      f"tiles, {e['img_per_s']} img/s, arm ETA {_mmss(e['eta_s'])}"
-                     + self._eta(e["eta_s"] - (self.pending.get(e["arm"]) or 0)))
+                     + self._eta(e["eta_s"] - self.seed_estimate.get(e["arm"], 0)))
         elif kind == "epoch":
             self.log(f"    {e['arm']} epoch {e['epoch']}/{e['epochs']} done: train loss "
                      f"{e['train_loss']:.3f}, val acc {e['val_acc']:.3f}, {e['img_per_s']} img/s")
@@ -353,7 +346,10 @@ def _arm_budgets(progress_file: Path) -> list[dict]:
     if not progress_file.exists():
         return []
     for line in progress_file.read_text().splitlines():
-        e = json.loads(line)
+        try:
+            e = json.loads(line)
+        except json.JSONDecodeError:   # a line cut short by the end of the run
+            continue
         if e["kind"] == "plan":
             for a in e["arms"]:
                 rows[a["arm"]] = {"arm": a["arm"], "status": a["status"],
@@ -378,22 +374,23 @@ def run_study(profile: str, notebooks: list[str] | None = None,
     with run_lock(results_root, cfg.profile):
         _set_aside_killed(results_root, cfg.profile, log)
         run_id = new_run_id()
-        staging = results_root / ".staging" / f"{cfg.profile}-{run_id}"
         previous = _complete(current)
         subset = bool(notebooks) and len(nbs) < len(find_notebooks())
-        if subset and previous:
-            shutil.copytree(current, staging, ignore=shutil.ignore_patterns("site", "run.json"))
-            log(f"subset run: starting from the last complete result set of '{cfg.profile}' "
-                f"(run {previous['run_id']}); its other products are carried over")
-        staging.mkdir(parents=True, exist_ok=True)
         record = {"run_id": run_id, "profile": cfg.profile,
                   "profile_file": _rel(Path(cfg.source), root), "status": "running",
                   "notebooks_selected": [nb.name for nb in nbs],
                   "started_from": previous["run_id"] if subset and previous else None,
                   "started": _now(), "git_commit": git_commit(), "cpu": cpu_info(),
-                  "versions": versions(), "config": cfg.model_dump(), "notebooks": []}
-        from .data.catalogue import catalog_checksum, load_catalog
-        record["data_checksum"] = catalog_checksum(load_catalog(cfg))   # once per run
+                  "versions": versions(), "config": cfg.model_dump(), "notebooks": [],
+                  "data_checksum": catalog_checksum(load_catalog(cfg))}   # once per run
+        if subset and previous:
+            _check_same_study(previous, record)
+        staging = results_root / ".staging" / f"{cfg.profile}-{run_id}"
+        if subset and previous:
+            shutil.copytree(current, staging, ignore=shutil.ignore_patterns("site", "run.json"))
+            log(f"subset run: starting from the last complete result set of '{cfg.profile}' "
+                f"(run {previous['run_id']}); its other products are carried over")
+        staging.mkdir(parents=True, exist_ok=True)
         _write_record(staging, record)
         progress = staging / "logs" / f"progress-{run_id}.jsonl"
         progress.parent.mkdir(parents=True, exist_ok=True)
@@ -433,18 +430,42 @@ def run_study(profile: str, notebooks: list[str] | None = None,
                 os.environ.pop(PROGRESS_ENV, None)
             else:
                 os.environ[PROGRESS_ENV] = env_before
+        return _publish(staging, current, previous, results_root, cfg.profile, run_id, log)
+
+
+def _check_same_study(previous: dict, record: dict) -> None:
+    """A subset run builds on the last complete set only if that set was made from the same
+    profile values and the same data; otherwise its carried products would not match."""
+    for key, what in (("config", "profile values"), ("data_checksum", "data")):
+        if previous.get(key) != record[key]:
+            raise RunError(f"the last complete result set (run {previous['run_id']}) was made with "
+                           f"other {what} than this run's: run every notebook (no --notebooks), "
+                           "so the result set stays one study")
+
+
+def _publish(staging: Path, current: Path, previous: dict | None, results_root: Path,
+             profile: str, run_id: str, log) -> Path:
+    """Archive the current set and put the new one in its place, with SIGINT and SIGTERM
+    held back meanwhile: a stop between the two moves would leave no current results."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
         if previous:
-            archive = results_root / ".archive" / f"{cfg.profile}-{previous['run_id']}"
-            archive.parent.mkdir(parents=True, exist_ok=True)
-            current.replace(archive)
-            log(f"previous result set (run {previous['run_id']}) moved to {archive}")
+            archive = results_root / ".archive" / f"{profile}-{previous['run_id']}"
         elif current.exists():   # no complete record: an older layout, kept aside all the same
-            archive = results_root / ".archive" / f"{cfg.profile}-before-{run_id}"
+            archive = results_root / ".archive" / f"{profile}-before-{run_id}"
+        else:
+            archive = None
+        if archive:
             archive.parent.mkdir(parents=True, exist_ok=True)
             current.replace(archive)
-            log(f"earlier contents of {current} moved to {archive}")
         staging.replace(current)
-        return current
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+    if archive:
+        log(f"previous result set (run {previous['run_id'] if previous else 'unrecorded'}) "
+            f"moved to {archive}")
+    return current
 
 
 def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, monitor,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from html.parser import HTMLParser
@@ -16,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 SITE = "site"
+NOTEBOOK_CSS = "notebook.css"
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; line-height: 1.5;
@@ -162,7 +164,20 @@ def _write_notebook(nb_path: Path, dest: Path, pages: dict[Path, str]) -> None:
                  "site_nav": _nav(pages, f"notebooks/{dest.name}")}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(body, encoding="utf-8")
+    dest.write_text(_shared_stylesheet(body, dest.parent / NOTEBOOK_CSS), encoding="utf-8")
+
+
+def _shared_stylesheet(page: str, css: Path) -> str:
+    """nbconvert puts its whole stylesheet (thousands of lines) into every page; the site keeps
+    it once, beside the pages, and each page links it."""
+    head, sep, rest = page.partition("</head>")
+    styles = re.findall(r'<style type="text/css">(.*?)</style>', head, re.S)
+    text = "\n".join(s.strip() for s in styles) + "\n"
+    if css.exists() and css.read_text(encoding="utf-8") != text:
+        raise RuntimeError(f"notebook pages need different stylesheets ({css})")
+    css.write_text(text, encoding="utf-8")
+    head = re.sub(r'<style type="text/css">.*?</style>\s*', "", head, flags=re.S)
+    return f'{head}<link href="{css.name}" rel="stylesheet"/>\n{sep}{rest}'
 
 
 class _Refs(HTMLParser):

@@ -23,10 +23,6 @@ class Study:
     out: ResultsDir
     run: dict = field(default_factory=dict)
 
-    @property
-    def run_id(self) -> str | None:
-        return self.run.get("run_id")
-
     @cached_property
     def tileset(self) -> TileSet:
         return build_tileset(self.cfg, data_checksum=self.run.get("data_checksum"))

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -30,7 +29,7 @@ import pytest
 from spring_lib import runner, stages
 from spring_lib.config import ConfigError, load_config, project_root
 from spring_lib.predictions import load_predictions, prediction_frame, save_predictions
-from spring_lib.runner import RunError, run_study, verify_products
+from spring_lib.runner import lock_held, run_lock, RunError, run_study, verify_products
 
 PROFILE = "runnertest"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -151,7 +150,7 @@ def test_successful_run_publishes_verified_result_set(study):
     # nothing left behind
     assert not list((study.results_root / ".staging").glob("*"))
     assert not (study.results_root / ".failed").exists()
-    assert not (study.results_root / f".{PROFILE}.lock").exists()
+    assert not lock_held(study.results_root, PROFILE)
 
     # the product list is exactly the files, with their sha256, all made by this run
     products = {p["path"]: p for p in record["products"]}
@@ -235,7 +234,7 @@ def test_failing_notebook_leaves_current_results_and_sets_output_aside(study):
     assert (failed[0] / "notebooks" / "02_b.ipynb").exists()
     assert not list((study.results_root / ".staging").glob("*"))
     assert not (study.results_root / ".archive").exists()
-    assert not (study.results_root / f".{PROFILE}.lock").exists()
+    assert not lock_held(study.results_root, PROFILE)
 
 
 # ---------------------------------------------------------------- 4. SIGTERM
@@ -290,7 +289,7 @@ def test_sigterm_mid_run_sets_run_aside_and_keeps_results(study, tmp_path):
             assert proc.poll() is None, f"driver ended early:\n{proc.stdout.read()}"
             assert time.time() < deadline, "the second notebook never started"
             time.sleep(0.1)
-        assert (study.results_root / f".{PROFILE}.lock").exists()   # held while running
+        assert lock_held(study.results_root, PROFILE)               # held while running
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
     finally:
@@ -310,7 +309,7 @@ def test_sigterm_mid_run_sets_run_aside_and_keeps_results(study, tmp_path):
     assert entries == {"01_a.ipynb": "ok", "02_b.ipynb": "interrupted"}
     assert (failed[0] / "partial.txt").exists() and (failed[0] / "tables" / "a.csv").exists()
     assert not list((study.results_root / ".staging").glob("*"))
-    assert not (study.results_root / f".{PROFILE}.lock").exists()
+    assert not lock_held(study.results_root, PROFILE)
 
 
 # ---------------------------------------------------------------- 5. a killed run
@@ -339,34 +338,36 @@ def test_killed_run_sweep_leaves_other_profiles_staging_alone(study):
     other.mkdir(parents=True)
     (other / "run.json").write_text(json.dumps({"run_id": "20200101T000000Z-beef",
                                                 "profile": f"{PROFILE}-gpu", "status": "running"}))
-    # that profile's run is alive: its own lock names a live process
-    (study.results_root / f".{PROFILE}-gpu.lock").write_text(json.dumps(
-        {"pid": os.getpid(), "host": socket.gethostname(), "started": "now"}))
-    study.run()
+    # that profile's run is alive: it holds its own lock
+    with run_lock(study.results_root, f"{PROFILE}-gpu"):
+        study.run()
     assert other.is_dir(), "another profile's live run was moved away"
     assert _record(other)["status"] == "running"
 
 
 # ---------------------------------------------------------------- 6. the lock
 
-def test_lock_refuses_second_run_and_breaks_stale_lock(study):
-    lock = study.results_root / f".{PROFILE}.lock"
-    lock.parent.mkdir(parents=True)
-    live = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": "earlier"})
-    lock.write_text(live)
-    with pytest.raises(RunError, match=f"profile '{PROFILE}' is already being run") as exc:
-        study.run()
-    assert f"pid {os.getpid()}" in str(exc.value)
-    assert study.calls == [] and not study.current.exists()
-    assert lock.read_text() == live                      # the other run's lock is left alone
-    assert not (study.results_root / ".staging").exists()
+def test_lock_refuses_second_run_and_a_dead_runs_lock_is_free(study):
+    study.results_root.mkdir(parents=True)
+    with run_lock(study.results_root, PROFILE):           # another run of the profile, alive
+        with pytest.raises(RunError, match=f"profile '{PROFILE}' is already being run") as exc:
+            study.run()
+        assert f"pid {os.getpid()}" in str(exc.value)
+        assert study.calls == [] and not study.current.exists()
+        assert not (study.results_root / ".staging").exists()
+        assert lock_held(study.results_root, PROFILE)     # the other run's lock is left alone
 
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "started": "x"}))
+    # a run that died (SIGKILL) while holding the lock: the system freed it with the process
+    code = ("import sys, os, signal; sys.path.insert(0, %r); from pathlib import Path; "
+            "from spring_lib.runner import run_lock\n"
+            "with run_lock(Path(%r), %r):\n    os.kill(os.getpid(), signal.SIGKILL)"
+            % (str(project_root()), str(study.results_root), PROFILE))
+    dead = subprocess.run([sys.executable, "-c", code])
+    assert dead.returncode == -signal.SIGKILL
+    assert not lock_held(study.results_root, PROFILE)
     out = study.run()
     assert _record(out)["status"] == "ok" and study.calls == ["01_a", "02_b"]
-    assert not lock.exists()
+    assert not lock_held(study.results_root, PROFILE)
 
 
 # ---------------------------------------------------------------- 7. declared inputs and outputs
@@ -496,3 +497,14 @@ def test_results_from_before_runs_are_archived_not_built_on(study):
     archived = list((study.results_root / ".archive").glob(f"{PROFILE}-before-*"))
     assert len(archived) == 1 and (archived[0] / "tables" / "a.csv").read_text() == "old\n"
     assert json.loads((out / "run.json").read_text())["started_from"] is None
+
+
+def test_subset_run_refuses_a_result_set_of_other_profile_values(study):
+    study.run()
+    text = study.profile_file.read_text()
+    study.profile_file.write_text(text.replace("seed: 0", "seed: 1") if "seed: 0" in text
+                                  else text + "split: {seed: 1}\n")
+    calls = len(study.calls)
+    with pytest.raises(RunError, match="other profile values"):
+        study.run(["02"])
+    assert len(study.calls) == calls and not list((study.results_root / ".staging").glob("*"))

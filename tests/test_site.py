@@ -79,7 +79,8 @@ def test_render_site_is_self_contained(result_dir):
     assert site == result_dir / "site"
     assert check_site(site) == []
     files = _files(site)
-    assert set(files) == {"index.html", "figures/a.png", "tables/arms.csv", "notebooks/01_tiling.html"}
+    assert set(files) == {"index.html", "figures/a.png", "tables/arms.csv", "notebooks/01_tiling.html",
+                          "notebooks/notebook.css"}
     index = files["index.html"].decode()
     assert "<title>Synthetic study: report (test)</title>" in index
     assert "<table>" in index and "<th" in index and "macro_f1" in index
@@ -92,6 +93,9 @@ def test_render_site_is_self_contained(result_dir):
     assert 'href="../index.html"' in page
     assert "tiles: 500" in page and "data:image/png;base64," in page
     assert "<script src" not in page  # no CDN require.js / MathJax
+    # nbconvert's stylesheet is kept once and linked, not repeated in every page
+    assert '<link href="notebook.css" rel="stylesheet"/>' in page and "<style" not in page.split("</head>")[0]
+    assert ".jp-OutputArea" in files["notebooks/notebook.css"].decode()
 
 
 def test_render_site_is_deterministic_and_replaces_the_old_site(result_dir):

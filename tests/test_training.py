@@ -98,10 +98,22 @@ def test_cosine_schedule_keeps_epochs_in_the_fingerprint():
     x, y = _data()
     const, cos = RECIPE, RECIPE.model_copy(update={"schedule": "cosine"})
     def fp(r):
-        return fingerprint(r, 0, Execution(), x, y, "")
+        return fingerprint(r, 0, x, y, "")
     assert fp(const) == fp(const.model_copy(update={"epochs": 9}))
     assert fp(cos) != fp(cos.model_copy(update={"epochs": 9}))
     assert fp(const) != fp(const.model_copy(update={"lr": 0.02}))
+
+
+def test_resume_uses_the_kept_execution_and_refuses_fewer_epochs(tmp_path):
+    first = _run(tmp_path / "x", recipe=RECIPE.model_copy(update={"epochs": 2}))
+    x, y = _data()
+    transform = InputTransform.fit("paper", x, RECIPE.input_size)
+    torch.manual_seed(0)
+    other = Execution(memory_format="channels_last")       # a new measurement chose otherwise
+    res = train(Tiny(), (x, y), (x[:12], y[:12]), RECIPE, transform, 3, other, state_dir=tmp_path / "x")
+    assert res.resumed_from == 2 and res.execution == first.execution != other
+    with pytest.raises(RuntimeError, match="more than the recipe's 2"):
+        _run(tmp_path / "x", recipe=RECIPE.model_copy(update={"epochs": 2}))
 
 
 def test_state_from_other_settings_is_kept_beside_not_overwritten(tmp_path):

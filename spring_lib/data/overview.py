@@ -30,8 +30,9 @@ def check_disjoint(tileset: TileSet, group_by: str) -> pd.DataFrame:
 
 
 def example_micrograph(tileset: TileSet, cfg) -> tuple:
-    """The rarest class's micrograph with the most tiles: (image, its tiles, title)."""
-    rare = tileset.classes[-1]
+    """From the class with the fewest micrographs, its micrograph with the most tiles:
+    (image, its tiles, title)."""
+    rare = tileset.micrographs["label"].value_counts().reindex(tileset.classes).idxmin()
     m = tileset.manifest
     mid = m.loc[m["label"] == rare, "micrograph_id"].value_counts().index[0]
     row = tileset.micrographs.set_index("micrograph_id").loc[mid]

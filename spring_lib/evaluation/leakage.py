@@ -9,6 +9,7 @@ from ..glcm.svm import glcm_svm_pipeline
 from ..nets.arms import _input_transform, _network, training_data
 from ..nets.probe import probe_pipeline
 from ..nets.registry import Arm
+from ..nets.budget import default_device
 from ..nets.training import Execution, evaluate, train
 
 # one fixed GLCM+SVM setting, the same on both splits, no tuning: the contrast is the split
@@ -55,7 +56,7 @@ def leakage_contrast(tileset: TileSet, cfg: StudyConfig, feature_cache: str | No
         else:
             model, _, _ = _network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed)
             transform = _input_transform(arm, recipe, model, tr_x)
-            ex = Execution(memory_format="channels_last")
+            ex = Execution(default_device(), "channels_last")
             res = train(model, (tr_x, tr_y), (va_x, va_y), recipe, transform, cfg.split.seed, ex)
             _, acc, _ = evaluate(res.model, te_x, te_y, res.transform, ex, recipe.tta)
             label = f"{arm.name} ({recipe.epochs} epochs)"

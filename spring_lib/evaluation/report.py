@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import StudyConfig
-from ..nets.registry import Arm
-from ..paper.numbers import CITATION, PROTOCOL
+from ..nets.registry import ARM_KINDS, Arm
+from ..paper.numbers import CITATION, CLASSES as PAPER_CLASSES, PROTOCOL, STEEL
 from ..results import ResultsDir
 
 # (caption, figure name) in the order the report shows them, where the run made them
@@ -36,11 +36,12 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
     """The paper's protocol beside this run's, per arm kind."""
     P = PROTOCOL
     rows = [
-        ("data", "51CrMnV spring steel, private", "UHCSDB ultrahigh-carbon steel (open)"),
-        ("classes", "F+P, M, M+B, M+A, T", ", ".join(classes)),
+        ("data", STEEL, "UHCSDB ultrahigh-carbon steel (open)" if cfg.data.layout == "uhcsdb"
+         else "a folder of labelled micrographs"),
+        ("classes", ", ".join(PAPER_CLASSES), ", ".join(classes)),
         ("tiles", f"{P.tile_size} px from {P.source_image[0]} x {P.source_image[1]} at "
-                  f"{P.magnification}x", f"{cfg.tiling.tile_size} px from 645 x 481 at mixed "
-                                          "magnification"),
+                  f"{P.magnification}x", f"{cfg.tiling.tile_size} px from micrographs at "
+                                          "their recorded magnifications"),
         ("train / test tiles per class", f"{P.train_tiles_per_class} / {P.test_tiles_per_class}",
          f"{cfg.split.train_tiles_per_class} / {cfg.split.test_tiles_per_class}"),
         ("split", "not stated", f"grouped by {cfg.split.group_by}"),
@@ -54,7 +55,7 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
                          f"{P.optimizer}, lr {r.lr}, batch {r.batch_size}, {r.epochs} epochs, "
                          f"{r.input_size} px, {r.schedule} rate, freeze {r.freeze}, head "
                          f"{r.head_init}, {r.seeds} seed(s), test views {r.tta}"))
-    own = {k: v for k, v in cfg.cnn.overrides.items() if k not in ("TL", "probe", "scratch")}
+    own = {k: v for k, v in cfg.cnn.overrides.items() if k not in ARM_KINDS}
     if own:
         rows.append(("own recipe changes", "none",
                      "; ".join(f"{k}: {', '.join(f'{a} {b}' for a, b in v.items())}"

@@ -9,16 +9,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..nets.registry import ARM_KINDS
 from ..predictions import load_predictions, load_seed_predictions
 from ..results import ResultsDir
 from ..stages import ARMS_TABLES
 from . import metrics as ev
 
 EVALUATED = ("trained", "probed", "fitted")   # statuses of arms with predictions
-NETWORK_KINDS = ("TL", "probe", "scratch")
+NETWORK_KINDS = ARM_KINDS
 
 
-def run_arms(out: ResultsDir) -> pd.DataFrame:
+def arms_of_run(out: ResultsDir) -> pd.DataFrame:
     """One row per arm of this run (GLCM+SVM and every network arm), from the arms tables."""
     return pd.concat([pd.read_csv(out.path(t)) for t in ARMS_TABLES if out.path(t).exists()],
                      ignore_index=True)
@@ -89,6 +90,8 @@ def gradcam_figure(out: ResultsDir, tileset, arm: str, per_class: int, seed: int
     from ..nets.gradcam import gradcam_panel
     from ..nets.predict import Predictor
 
+    if arm is None:   # no network arm was evaluated in this run
+        return None
     predictor = Predictor.from_checkpoint(out.path(f"models/{arm}.pt"))
     te_x, te_m = tileset.split("test")
     pred = load_predictions(out.root, [arm]).set_index("tile_id").loc[te_m["tile_id"], "pred_label"]
@@ -107,6 +110,8 @@ def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str], per_c
 
     from ..nets.predict import Predictor
 
+    if arm is None:
+        return None
     predictor = Predictor.from_checkpoint(out.path(f"models/{arm}.pt"))
     micro = tileset.micrographs
     chosen = [r for c in map_classes if c in tileset.classes
@@ -174,7 +179,8 @@ def transfer_gain(out: ResultsDir, arms: pd.DataFrame, classes: list[str], n_boo
 
 def finetune_vs_probe(arms: pd.DataFrame) -> pd.DataFrame:
     """Per architecture with both: the fine-tuned arm's validation accuracy (best epoch, mean
-    over seeds) against the probe refitted on the training micrographs, on the same tiles."""
+    over seeds) against the probe tuned and fitted on the training micrographs alone, on the
+    same validation tiles (the fine-tuned head starts from such a fit)."""
     a = arms.set_index("arm")
     rows = []
     for arch in sorted(arms["architecture"].dropna().unique()):

@@ -1,7 +1,8 @@
 """Running one arm end to end: weights, budget, training (or probing), logs and predictions.
 
-Notebooks 03 and 04 call `run_arms`; every arm therefore measures its budget, trains, logs,
-checkpoints and predicts the same way, and lands as one row of the notebook's arms table.
+Notebooks 03 and 04 call `plan_arms`, then `run_planned`; every arm therefore measures its
+budget, trains (or probes), logs, checkpoints and predicts the same way, and lands as one row of
+the notebook's arms table.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .registry import Arm
 from .training import InputTransform, evaluate, train
 
 NOT_RUN_WEIGHTS = "not run: weights unavailable"
+ARMS_COLUMNS = ["arm", "architecture", "kind", "status", "weights", "seeds"]   # of an empty table
 
 
 def training_data(tileset: TileSet, recipe: Recipe, seed: int, split_column: str = "split"):
@@ -50,17 +52,17 @@ def seeds(cfg: StudyConfig, recipe: Recipe) -> list[int]:
     return [cfg.split.seed + i for i in range(recipe.seeds)]
 
 
-def model_path(out: ResultsDir, arm: str, seed: int, primary: int) -> str:
+def model_path(out: ResultsDir, arm: str, seed: int, primary: int):
     return out.path(f"models/{arm}.pt" if seed == primary else f"models/{arm}@seed{seed}.pt")
 
 
 # ---------------------------------------------------------------- probes
 
 def fit_probe(arm: Arm, tileset: TileSet, cfg: StudyConfig, poolings: list[str] | None = None,
-              memory_format: str = "channels_last"):
+              memory_format: str = "channels_last", splits: tuple[str, ...] = ("train", "val")):
     """The probe pipeline tuned by grouped CV on the training micrographs (train + val: the
-    CV replaces the validation split here, as for GLCM+SVM)."""
-    X, y, groups, _ = tuning_pool(tileset)
+    CV replaces the validation split, as for GLCM+SVM; ("train",) keeps validation unseen)."""
+    X, y, groups, _ = tuning_pool(tileset, splits)
     pipe = probe_pipeline(arm, cfg.weights_for(arm.architecture), str(cache_dir(cfg) / "features"),
                           cfg.probe.batch_size, cfg.split.seed, memory_format)
     grid = {"features__pooling": poolings or cfg.probe.pooling, "clf__C": cfg.probe.C}
@@ -88,7 +90,8 @@ def run_probe(plan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict
     arm = plan.arm
     t0 = time.perf_counter()
     progress = Progress(arm.name, cfg.split.seed, plan.estimate_s)
-    search = fit_probe(arm, tileset, cfg, memory_format=plan.measurement.execution.memory_format)
+    memory_format = plan.measurement.execution.memory_format
+    search = fit_probe(arm, tileset, cfg, memory_format=memory_format)
     out.table(cv_table(search), f"probe_cv_{arm.name}")
     te_x, te_m = tileset.split("test")
     proba = search.predict_proba(te_x)
@@ -102,23 +105,22 @@ def run_probe(plan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict
     progress.done(status="probed")
     best = search.best_params_
     return {"status": "probed", "pooling": best["features__pooling"], "C": best["clf__C"],
-            "cv_accuracy": round(search.best_score_, 4), "val_acc": round(probe_val_accuracy(
-                search, tileset), 4),
+            "cv_accuracy": round(search.best_score_, 4),
+            "val_acc": round(probe_val_accuracy(arm, tileset, cfg, memory_format), 4)
+            if arm.sibling("TL") in cfg.cnn.arms else None,
             "test_tile_acc": round(float((proba.argmax(1) == tileset.labels(te_m)).mean()), 4),
             "actual_minutes": round(seconds / 60, 2)}
 
 
-def probe_val_accuracy(search, tileset: TileSet) -> float:
-    """The tuned probe refitted on the training micrographs alone and scored on the
-    validation split: the number a fine-tuned twin must beat on the same tiles."""
-    from sklearn.base import clone
-
-    tr_x, tr_m = tileset.split("train")
+def probe_val_accuracy(arm: Arm, tileset: TileSet, cfg: StudyConfig,
+                       memory_format: str) -> float:
+    """The probe tuned and fitted on the training micrographs alone, scored on the validation
+    split: the number a fine-tuned twin, whose head starts from the same fit, must beat."""
     va_x, va_m = tileset.split("val")
     if not len(va_x):
         return float("nan")
-    fitted = clone(search.best_estimator_).fit(tr_x, tileset.labels(tr_m))
-    return float((fitted.predict(va_x) == tileset.labels(va_m)).mean())
+    search = fit_probe(arm, tileset, cfg, memory_format=memory_format, splits=("train",))
+    return float((search.predict(va_x) == tileset.labels(va_m)).mean())
 
 
 # ---------------------------------------------------------------- budgets
@@ -175,8 +177,10 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
         features = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
                                   cache_dir=str(cache_dir(cfg) / "features"))
         plan.images = features.uncached(tileset.tiles)
-        plan.measurement = measure(model, recipe.model_copy(update={"batch_size": cfg.probe.batch_size}),
-                                   train=False)
+        # timed as features are extracted: at the tile's own size, on the CPU, in fp32
+        plan.measurement = measure(model, recipe.model_copy(update={
+            "batch_size": cfg.probe.batch_size, "input_size": cfg.tiling.tile_size,
+            "precision": "fp32"}), train=False, device="cpu")
         plan.estimate_s = plan.images / plan.measurement.eval_img_s
     else:
         (tr_x, _), (va_x, _), (te_x, _) = training_data(tileset, recipe, cfg.split.seed)
@@ -206,29 +210,18 @@ def print_plan(profile: str) -> pd.DataFrame:
     import platform
 
     from ..config import load_config
+    from ..machine import cpu_model
     from ..data.tileset import build_tileset
 
     cfg = load_config(profile)
     tileset = build_tileset(cfg)
     table = pd.DataFrame([p.row() for p in plan_arms(cfg.cnn.arms, tileset, cfg)])
-    total = table["estimate_minutes"].sum()
+    total = table.loc[table["status"] == "planned", "estimate_minutes"].sum()
     print(f"profile {cfg.profile} on {cpu_model()} ({platform.machine()}, "
           f"{torch.get_num_threads()} threads):")
     print(table.drop(columns=["measured_rates"]).to_string(index=False))
-    print(f"estimated total for the network and probe arms: {total:.1f} min")
+    print(f"estimated total for the network and probe arms that will run: {total:.1f} min")
     return table
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown CPU"
 
 
 # ---------------------------------------------------------------- trained networks
@@ -248,7 +241,9 @@ def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsD
     t0 = time.perf_counter()
     head = None
     if recipe.head_init == "probe":
-        head = folded_head(fit_probe(arm, tileset, cfg, [recipe.pooling]).best_estimator_)
+        # fitted on the training micrographs alone: validation picks the best epoch
+        head = folded_head(fit_probe(arm, tileset, cfg, [recipe.pooling],
+                                     splits=("train",)).best_estimator_)
     logs, results = [], []
     for seed in run_seeds:
         model, weights, _ = _network(arm, cfg, recipe, len(tileset.classes), seed)
@@ -261,7 +256,7 @@ def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsD
         res = train(model, (tr_x, tr_y), (va_x, va_y), recipe, transform, seed, m.execution,
                     state, init=f"{weights}|{recipe.head_init}", progress=progress)
         _, test_acc, proba = evaluate(res.model, te_x, tileset.labels(te_m), transform,
-                                      m.execution, recipe.tta)
+                                      res.execution, recipe.tta)
         preds = prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
                                  "probability").assign(seed=seed)
         primary = seed == run_seeds[0]
@@ -292,7 +287,8 @@ def run_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) 
     """Train or probe one planned arm (or record why it did not run); returns its row."""
     arm, recipe = plan.arm, plan.recipe
     row = dict(arm=arm.name, architecture=arm.architecture, kind=arm.kind, status=plan.status,
-               weights=plan.weights, input_size=recipe.input_size,
+               weights=plan.weights,
+               input_size=cfg.tiling.tile_size if arm.kind == "probe" else recipe.input_size,
                epochs=None if arm.kind == "probe" else recipe.epochs,
                seeds=None if arm.kind == "probe" else recipe.seeds,
                freeze=recipe.freeze if arm.kind == "TL" else None,
@@ -314,7 +310,7 @@ def recipe_table(cfg: StudyConfig, names: list[str]) -> pd.DataFrame:
     rows = []
     for name in names:
         arm, r = Arm.parse(name), cfg.recipe(name)
-        rows.append({"arm": name, **({"input_size": r.input_size, "pooling": "tuned by CV",
+        rows.append({"arm": name, **({"input_size": cfg.tiling.tile_size, "pooling": "tuned by CV",
                                       "classifier": "logistic regression"} if arm.kind == "probe"
                                      else r.model_dump(exclude={"precision", "memory_format"}))})
     return pd.DataFrame(rows)
@@ -345,10 +341,4 @@ def run_planned(plans: list[ArmPlan], tileset: TileSet, cfg: StudyConfig, out: R
                   f"{row['actual_minutes']:.1f} min" + (f" (estimated {est:.1f})" if est else ""),
                   flush=True)
         rows.append(row)
-    return out.table(pd.DataFrame(rows), table_name)
-
-
-def run_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, out: ResultsDir,
-             table_name: str) -> pd.DataFrame:
-    """Plan every arm (measured here), then run them in order."""
-    return run_planned(plan_arms(names, tileset, cfg), tileset, cfg, out, table_name)
+    return out.table(pd.DataFrame(rows, columns=None if rows else ARMS_COLUMNS), table_name)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from ..config import Recipe
+from ..machine import cpu_bf16
 from .training import Execution
 
 
@@ -24,11 +24,7 @@ def native_bf16(device: str = "cpu") -> bool:
     """bf16 pays only where the hardware computes it: AMX or AVX-512 BF16 CPUs, bf16 GPUs."""
     if device.startswith("cuda"):
         return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return cpu_bf16()
 
 
 def default_device() -> str:

@@ -7,7 +7,6 @@ no code inside it ever runs.
 """
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -16,7 +15,7 @@ import torch
 
 from .models import Classifier, build_model
 from .registry import Arm
-from .training import InputTransform
+from .training import InputTransform, save_atomic
 
 FORMAT = "spring_lib.checkpoint/1"
 
@@ -42,13 +41,7 @@ class Checkpoint:
     profile: str = ""
 
     def save(self, path: str | Path) -> Path:
-        """Write beside, then rename: a reader never sees half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save({"format": FORMAT, **asdict(self)}, tmp)
-        tmp.replace(path)
-        return path
+        return save_atomic({"format": FORMAT, **asdict(self)}, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "Checkpoint":

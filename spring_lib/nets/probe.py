@@ -5,8 +5,9 @@ normalisation its weights expect; a linear classifier is fitted on the pooled fe
 regularisation and pooling chosen by grouped cross-validation. DeCost et al. (2017) classified
 UHCSDB this way (pretrained CNN features and an SVM).
 
-Features are cached on disk per tile, keyed by the weights' content, the input transform and
-the pooling, so any subset of tiles (a CV fold, the k-fold) reuses them.
+Features are cached on disk per tile, keyed by the architecture, the weights' content and the
+tile size; every pooling's features are kept, so any subset of tiles (a CV fold, the k-fold)
+and either pooling reuses them.
 """
 from __future__ import annotations
 
@@ -87,9 +88,6 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         backbone, _, _ = _extractor(self.architecture, self.weights)
         mean, std = input_statistics(architecture(self.architecture), backbone.net)
         return InputTransform(tile_size, mean, std, "imagenet")   # the tile's own resolution
-
-    def description(self) -> str:
-        return _extractor(self.architecture, self.weights)[1]
 
     def _cache(self, tile_size: int) -> "_FeatureCache":
         _, _, digest = _extractor(self.architecture, self.weights)

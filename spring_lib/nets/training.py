@@ -36,8 +36,9 @@ _NOT_IN_FINGERPRINT = {"seeds", "tta", "precision", "memory_format"}
 
 @dataclass(frozen=True)
 class Execution:
-    """How the arithmetic runs on this machine, chosen by measurement (`nets.budget`) and kept
-    with the training state, so a resumed run computes exactly as the interrupted one did."""
+    """How the arithmetic runs on this machine, chosen by measurement (`nets.budget`). It is
+    kept with the training state, and a resumed run uses the kept one, so it computes exactly
+    as the interrupted run did even where a new measurement would choose otherwise."""
     device: str = "cpu"
     memory_format: str = "contiguous"   # or channels_last
     precision: str = "fp32"             # or bf16
@@ -147,16 +148,15 @@ def _dist():
     return 0, 1
 
 
-def fingerprint(recipe: Recipe, seed: int, execution: Execution, train_tiles: np.ndarray,
-                train_labels: np.ndarray, init: str) -> str:
-    """What decides whether a saved state may be resumed: the recipe, seed, execution, the
-    training data and where the initial weights came from."""
+def fingerprint(recipe: Recipe, seed: int, train_tiles: np.ndarray, train_labels: np.ndarray,
+                init: str) -> str:
+    """What decides whether a saved state may be resumed: the recipe, seed, the training data
+    and where the initial weights came from."""
     spec = recipe.model_dump(exclude=_NOT_IN_FINGERPRINT | (
         set() if recipe.schedule == "cosine" else {"epochs"}))
     data = hashlib.sha256(np.ascontiguousarray(train_tiles[:, ::7, ::7]).tobytes()
                           + np.asarray(train_labels).tobytes()).hexdigest()[:12]
-    blob = json.dumps(dict(recipe=spec, seed=seed, execution=asdict(execution), init=init),
-                      sort_keys=True)
+    blob = json.dumps(dict(recipe=spec, seed=seed, init=init), sort_keys=True)
     return f"{hashlib.sha256(blob.encode()).hexdigest()[:12]}-{data}"
 
 
@@ -167,6 +167,7 @@ class TrainResult:
     transform: InputTransform
     best_epoch: int
     best_val_acc: float
+    execution: Execution          # how it was computed (a resumed run keeps the first run's)
     resumed_from: int | None = None
 
 
@@ -182,28 +183,38 @@ class _State:
     best_epoch: int
     best_acc: float
     fingerprint: str
+    execution: dict
 
 
-def _resume(path: Path | None, fp: str, model, opt, sched) -> _State | None:
+def _load_state(path: Path | None, fp: str, epochs: int) -> _State | None:
     if path is None or not path.exists():
         return None
     state = _State(**torch.load(path, map_location="cpu", weights_only=True))
     if state.fingerprint != fp:
         raise RuntimeError(f"{path} holds another run's state (fingerprint {state.fingerprint}, "
                            f"expected {fp}); move it aside (it is not overwritten)")
+    if state.epoch > epochs:
+        raise RuntimeError(f"{path} has trained {state.epoch} epochs, more than the recipe's "
+                           f"{epochs}: raise epochs to at least {state.epoch}, or move the state "
+                           "aside to train afresh")
+    return state
+
+
+def _resume(state: _State, model, opt, sched) -> None:
     model.load_state_dict(state.model)
     opt.load_state_dict(state.optimizer)
     if sched and state.scheduler:
         sched.load_state_dict(state.scheduler)
-    return state
 
 
-def _save(state: _State, path: Path) -> None:
-    """Write beside, then rename: an interrupted save never leaves half a state behind."""
+def save_atomic(obj, path: Path) -> Path:
+    """torch.save beside, then rename: a reader never sees half a file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(asdict(state), tmp)
+    torch.save(obj, tmp)
     tmp.replace(path)
+    return path
 
 
 def _train_mode(model: nn.Module) -> None:
@@ -266,6 +277,11 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     """
     rank, world = _dist()
     (tr_x, tr_y), (va_x, va_y) = train_data, val_data
+    fp = fingerprint(recipe, seed, tr_x, tr_y, init)
+    path = Path(state_dir) / f"{fp}.pt" if state_dir else None
+    state = _load_state(path, fp, recipe.epochs)
+    if state:   # resume as the interrupted run computed
+        execution = Execution(**state.execution)
     torch.manual_seed(seed)
     model = execution.prepare(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -277,14 +293,13 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[torch.device(execution.device).index]
             if execution.device.startswith("cuda") else None)
-    fp = fingerprint(recipe, seed, execution, tr_x, tr_y, init)
-    path = Path(state_dir) / f"{fp}.pt" if state_dir else None
-    state = _resume(path, fp, model, opt, sched)
     resumed = state.epoch if state else None
-    if state is None:
+    if state:
+        _resume(state, model, opt, sched)
+    else:
         state = _State(model={}, optimizer={}, scheduler=None, epoch=0, history=[],
                        best=copy.deepcopy(model.state_dict()), best_epoch=0, best_acc=-1.0,
-                       fingerprint=fp)
+                       fingerprint=fp, execution=asdict(execution))
     for epoch in range(state.epoch + 1, recipe.epochs + 1):
         if progress:
             progress.epoch(epoch, recipe.epochs, len(tr_x))
@@ -302,10 +317,11 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
         if path and rank == 0:
             state.model, state.optimizer = model.state_dict(), opt.state_dict()
             state.scheduler = sched.state_dict() if sched else None
-            _save(state, path)
+            save_atomic(asdict(state), path)
         if progress:
             progress.epoch_done(row)
     model.load_state_dict(state.best)
     history = pd.DataFrame(state.history, columns=["epoch", "train_loss", "train_acc", "val_loss",
                                                    "val_acc", "seconds", "img_per_s", "lr"])
-    return TrainResult(model, history, transform, state.best_epoch, state.best_acc, resumed)
+    return TrainResult(model, history, transform, state.best_epoch, state.best_acc, execution,
+                       resumed)

@@ -124,7 +124,8 @@ def implied_predicted(recall: float, f1: float, per_class: int) -> float:
     return per_class * recall / precision
 
 
-def check_predicted_total(model: str, recall_pct: pd.Series, f1: pd.Series, per_class: int = 200,
+def check_predicted_total(model: str, recall_pct: pd.Series, f1: pd.Series,
+                          per_class: int = paper.PROTOCOL.test_tiles_per_class,
                           source: str = "Tables 2-3, TEST-1000") -> list[dict]:
     """Each test tile is predicted as exactly one class, so the tiles implied as predicted per
     class (from recall and F1) must sum to the test set size, and none may exceed it."""
@@ -162,7 +163,8 @@ def check_accuracy_vs_recall(model: str, accuracy_pct: float, recall_pct: pd.Ser
     verdict = _within(accuracy_pct, mean, tol)
     return _row("balanced accuracy = mean recall", f"{model} average accuracy {accuracy_pct}%",
                 source, accuracy_pct, round(mean, 3), round(tol, 3), verdict,
-                f"TEST-1000 has 200 tiles per class, so accuracy = mean of Table 2 recalls = {mean:.2f}%"
+                f"TEST-1000 has {paper.PROTOCOL.test_tiles_per_class} tiles per class, so accuracy "
+                f"= mean of Table 2 recalls = {mean:.2f}%"
                 + ("" if verdict == CONSISTENT else
                    f"; {accuracy_pct}% is only possible if 'accuracy' means something else "
                    "(e.g. mean precision, which the paper does not give)"))

@@ -14,6 +14,7 @@ CITATION = ("Z. Luo, J. Fu, Z. Hu, Y. Gong, Z. Luo, Int. J. for Housing Science 
             "Applications 46(3), 7450-7463 (2025), doi:10.70517/ijhsa463639")
 
 CLASSES = ["F+P", "M", "M+A", "M+B", "T"]  # row order of Tables 2 and 3
+STEEL = "51CrMnV spring steel, private SEM micrographs"
 CLASS_NAMES = {"F+P": "ferrite/pearlite", "M": "martensite", "M+A": "martensite/retained austenite",
                "M+B": "martensite/bainite", "T": "tempered troostite"}
 TABLE_MODELS = ["VGG19", "AlexNet-TL", "MobileNetV2-TL", "SE-ResNeXt101-TL"]

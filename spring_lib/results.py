@@ -17,10 +17,13 @@ class ResultsDir:
 
     def table(self, df: pd.DataFrame, name: str, index: bool = False,
               markdown: bool = True) -> pd.DataFrame:
-        """Write CSV (and Markdown, for tables a person reads) and return the frame to show."""
+        """Write CSV (and Markdown, for tables a person reads) and return the frame to show.
+        The CSV keeps full precision: rounding happens once, where a number is shown, so a
+        shown number is its value rounded, never a rounded value rounded again."""
         df.to_csv(self.root / "tables" / f"{name}.csv", index=index)
         if markdown:
-            (self.root / "tables" / f"{name}.md").write_text(df.to_markdown(index=index) + "\n")
+            (self.root / "tables" / f"{name}.md").write_text(
+                df.to_markdown(index=index, floatfmt=".4g") + "\n")
         return df
 
     def figure(self, fig, name: str):

@@ -2,6 +2,7 @@
 import json
 
 import pandas as pd
+from sklearn.metrics import f1_score
 
 from spring_lib.nets.checkpoint import Checkpoint
 from spring_lib.runner import verify_products
@@ -89,3 +90,16 @@ def test_cli_reports_bad_profile(capsys, write_profile):
     bad = write_profile({"tiling": {"tile_size": "big"}})
     assert main(["run", "--profile", str(bad)]) == 1
     assert "tiling.tile_size" in capsys.readouterr().err
+
+
+def test_reported_numbers_are_scored_from_the_prediction_files(smoke_run):
+    """Tables keep full precision and the report rounds once: a shown macro-F1 is the prediction
+    file's own score to three decimals (0.84749 shows as 0.847, never 0.8475 -> 0.848)."""
+    results = pd.read_csv(smoke_run / "tables" / "results_all_arms.csv").set_index("model")
+    report = (smoke_run / "REPORT.md").read_text()
+    for arm, row in results.iterrows():
+        preds = pd.read_csv(smoke_run / "predictions" / f"{arm}.csv")
+        score = f1_score(preds["true_label"], preds["pred_label"], average="macro")
+        assert abs(row["macro_f1"] - score) < 1e-9, arm
+    best = results.sort_values(["macro_f1", "tile_accuracy"], ascending=False).index[0]
+    assert f"**{best}**, macro-F1 {results.loc[best, 'macro_f1']:.3f} " in report

@@ -63,6 +63,4 @@ def leakage_contrast(tileset: TileSet, cfg: StudyConfig, feature_cache: str | No
         rows.append({"model": label, "split": name,
                      "test_tiles": len(te_x), "test_tiles_from_training_micrographs": round(share, 3),
                      "test_tile_accuracy": acc})
-    out = pd.DataFrame(rows)
-    out["test_tile_accuracy"] = out["test_tile_accuracy"].round(4)
-    return out
+    return pd.DataFrame(rows)

@@ -73,7 +73,7 @@ def per_class(preds: pd.DataFrame, classes: list[str], metric: str) -> pd.DataFr
     """One of precision, recall, f1: classes as rows, arms as columns (the paper's Tables 2-3)."""
     rows = [ev.tile_metrics(p, classes)[1].assign(model=m) for m, p in preds.groupby("model", sort=False)]
     return (pd.concat(rows).pivot(index="class", columns="model", values=metric)
-            .reindex(classes).round(4))
+            .reindex(classes))
 
 
 def mcnemar_table(preds: pd.DataFrame, best: str) -> pd.DataFrame:

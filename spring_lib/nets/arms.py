@@ -105,10 +105,10 @@ def run_probe(plan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict
     progress.done(status="probed")
     best = search.best_params_
     return {"status": "probed", "pooling": best["features__pooling"], "C": best["clf__C"],
-            "cv_accuracy": round(search.best_score_, 4),
-            "val_acc": round(probe_val_accuracy(arm, tileset, cfg, memory_format), 4)
+            "cv_accuracy": float(search.best_score_),
+            "val_acc": probe_val_accuracy(arm, tileset, cfg, memory_format)
             if arm.sibling("TL") in cfg.cnn.arms else None,
-            "test_tile_acc": round(float((proba.argmax(1) == tileset.labels(te_m)).mean()), 4),
+            "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean()),
             "actual_minutes": round(seconds / 60, 2)}
 
 
@@ -277,10 +277,10 @@ def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsD
     return {"status": "trained" + (f" (resumed after epoch {res.resumed_from})" if resumed else ""),
             "seed_values": " ".join(map(str, run_seeds)), "train_tiles": len(tr_x),
             "best_epoch": res.best_epoch,
-            "best_val_acc": round(res.best_val_acc, 4),
-            "val_acc_seed_mean": round(float(np.mean(val)), 4),
-            "val_acc_seed_sd": round(float(np.std(val, ddof=1)), 4) if len(val) > 1 else None,
-            "test_tile_acc": round(test_acc, 4), "actual_minutes": round(seconds / 60, 2)}
+            "best_val_acc": res.best_val_acc,
+            "val_acc_seed_mean": float(np.mean(val)),
+            "val_acc_seed_sd": float(np.std(val, ddof=1)) if len(val) > 1 else None,
+            "test_tile_acc": test_acc, "actual_minutes": round(seconds / 60, 2)}
 
 
 def run_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict:

@@ -34,6 +34,12 @@ def bar(iterable=None, **kwargs):
                 **kwargs)
 
 
+def arm_finished(arm: str, seconds: float, status: str) -> None:
+    """An arm's whole time (tuning, a fine-tuned head's probe, every seed): the one actual time
+    that run.json and the arm's row in its arms table both record."""
+    emit("arm_total", arm=arm, seconds=seconds, status=status)
+
+
 class Progress:
     """One network arm's training: epoch, images per second, and the time it still needs."""
 

@@ -359,6 +359,9 @@ def _arm_budgets(progress_file: Path) -> list[dict]:
                                            "estimate_s": e.get("estimate_s"), "actual_s": 0.0})
             r["actual_s"] = round(r["actual_s"] + e["seconds"], 1)
             r["status"] = e.get("status", "done")
+        elif e["kind"] == "arm_total":   # the whole arm, as its arms table records it
+            r = rows.setdefault(e["arm"], {"arm": e["arm"], "estimate_s": None})
+            r["actual_s"], r["status"] = e["seconds"], e["status"]
     return list(rows.values())
 
 

@@ -103,3 +103,11 @@ def test_reported_numbers_are_scored_from_the_prediction_files(smoke_run):
         assert abs(row["macro_f1"] - score) < 1e-9, arm
     best = results.sort_values(["macro_f1", "tile_accuracy"], ascending=False).index[0]
     assert f"**{best}**, macro-F1 {results.loc[best, 'macro_f1']:.3f} " in report
+
+
+def test_an_arms_actual_time_is_one_number(smoke_run):
+    """run.json and the arms tables record the same whole-arm time (tuning and seeds included)."""
+    record = json.loads((smoke_run / "run.json").read_text())
+    actual = {a["arm"]: a["actual_s"] / 60 for a in record["arms"]}
+    for arm, row in _arms(smoke_run).set_index("arm").iterrows():
+        assert abs(row["actual_minutes"] - actual[arm]) < 1e-9, arm

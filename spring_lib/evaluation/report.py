@@ -68,8 +68,7 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
 
 def budget_table(record: dict) -> pd.DataFrame:
     arms = pd.DataFrame(record.get("arms", []), columns=["arm", "status", "estimate_s", "actual_s"])
-    return arms.assign(estimate_min=(arms["estimate_s"] / 60).round(2),
-                       actual_min=(arms["actual_s"] / 60).round(2))[
+    return arms.assign(estimate_min=arms["estimate_s"] / 60, actual_min=arms["actual_s"] / 60)[
         ["arm", "status", "estimate_min", "actual_min"]]
 
 

@@ -19,7 +19,7 @@ from sklearn.svm import SVC
 from ..config import GLCMConfig
 from ..grouped_cv import grouped_folds, grouped_search, kfold_predictions, tuning_pool
 from ..predictions import prediction_frame, save_predictions
-from ..progress import Progress
+from ..progress import Progress, arm_finished
 from .features import GLCMFeatures
 
 
@@ -73,10 +73,11 @@ def run_glcm_arm(search: GridSearchCV, tileset, cfg, out, tune_seconds: float) -
                                        cfg.split.seed), out.root, "kfold")
     seconds = tune_seconds + time.perf_counter() - t0
     progress.done(seconds, status="fitted")
+    arm_finished("GLCM+SVM", seconds, "fitted")
     return pd.DataFrame([{
         "arm": "GLCM+SVM", "kind": "classical", "status": "fitted", "weights": None,
         **{k.split("__")[1]: str(v) for k, v in search.best_params_.items()
            if k.split("__")[1] in ("levels", "distances", "rotation", "kernel", "C", "gamma")},
-        "cv_accuracy": round(search.best_score_, 4),
-        "test_tile_acc": round(float((proba.argmax(1) == tileset.labels(te_m)).mean()), 4),
-        "actual_minutes": round(seconds / 60, 2)}])
+        "cv_accuracy": float(search.best_score_),
+        "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean()),
+        "actual_minutes": seconds / 60}])

@@ -18,7 +18,7 @@ from ..data.tileset import TileSet, cache_dir
 from ..data.tiling import spread_sample
 from ..grouped_cv import cv_table, grouped_search, kfold_predictions, tuning_pool
 from ..predictions import prediction_frame, save_predictions
-from ..progress import Progress, emit
+from ..progress import Progress, arm_finished, emit
 from ..results import ResultsDir
 from . import budget
 from .checkpoint import Checkpoint
@@ -103,13 +103,14 @@ def run_probe(plan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict
     save_predictions(kfold, out.root, "kfold")
     seconds = time.perf_counter() - t0
     progress.done(status="probed")
+    arm_finished(arm.name, seconds, "probed")
     best = search.best_params_
     return {"status": "probed", "pooling": best["features__pooling"], "C": best["clf__C"],
             "cv_accuracy": float(search.best_score_),
             "val_acc": probe_val_accuracy(arm, tileset, cfg, memory_format)
             if arm.sibling("TL") in cfg.cnn.arms else None,
             "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean()),
-            "actual_minutes": round(seconds / 60, 2)}
+            "actual_minutes": seconds / 60}
 
 
 def probe_val_accuracy(arm: Arm, tileset: TileSet, cfg: StudyConfig,
@@ -146,7 +147,7 @@ class ArmPlan:
                     measured_img_per_s=round(m.train_img_s or m.eval_img_s, 1) if m else None,
                     measured_rates=str(m.rates) if m else None,
                     estimate_minutes=(None if self.estimate_s is None
-                                      else round(self.estimate_s / 60, 2)))
+                                      else self.estimate_s / 60))
 
 
 def _network(arm: Arm, cfg: StudyConfig, recipe: Recipe, n_classes: int, seed: int,
@@ -274,13 +275,15 @@ def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsD
     res, test_acc = results[0]
     val = [r.best_val_acc for r, _ in results]
     resumed = res.resumed_from is not None
-    return {"status": "trained" + (f" (resumed after epoch {res.resumed_from})" if resumed else ""),
+    status = "trained" + (f" (resumed after epoch {res.resumed_from})" if resumed else "")
+    arm_finished(arm.name, seconds, status)
+    return {"status": status,
             "seed_values": " ".join(map(str, run_seeds)), "train_tiles": len(tr_x),
             "best_epoch": res.best_epoch,
             "best_val_acc": res.best_val_acc,
             "val_acc_seed_mean": float(np.mean(val)),
             "val_acc_seed_sd": float(np.std(val, ddof=1)) if len(val) > 1 else None,
-            "test_tile_acc": test_acc, "actual_minutes": round(seconds / 60, 2)}
+            "test_tile_acc": test_acc, "actual_minutes": seconds / 60}
 
 
 def run_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict:

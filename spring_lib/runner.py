@@ -386,10 +386,9 @@ def run_study(profile: str, notebooks: list[str] | None = None,
                   "started": _now(), "git_commit": git_commit(), "cpu": cpu_info(),
                   "versions": versions(), "config": cfg.model_dump(), "notebooks": [],
                   "data_checksum": catalog_checksum(load_catalog(cfg))}   # once per run
-        if subset and previous:
-            _check_same_study(previous, record)
         staging = results_root / ".staging" / f"{cfg.profile}-{run_id}"
         if subset and previous:
+            _check_same_study(previous, record)
             shutil.copytree(current, staging, ignore=shutil.ignore_patterns("site", "run.json"))
             log(f"subset run: starting from the last complete result set of '{cfg.profile}' "
                 f"(run {previous['run_id']}); its other products are carried over")

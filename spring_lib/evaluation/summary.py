@@ -100,7 +100,8 @@ def gradcam_figure(out: ResultsDir, tileset, arm: str, per_class: int, seed: int
                                       min(per_class, int((te_m["label"] == c).sum())), replace=False)
                            for c in tileset.classes])
     return gradcam_panel(predictor.model, arm, te_x[pick], te_m["label"].iloc[pick].astype(str).tolist(),
-                         pred.iloc[pick].tolist(), tileset.classes, predictor.transform)
+                         pred.iloc[pick].tolist(), tileset.classes, predictor.transform,
+                         te_m["um_per_px"].iloc[pick].tolist())
 
 
 def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str], per_class: int = 2,
@@ -109,6 +110,7 @@ def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str], per_c
     import matplotlib.pyplot as plt
 
     from ..nets.predict import Predictor
+    from ..plots import add_scale_bar
 
     if arm is None:
         return None
@@ -125,6 +127,8 @@ def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str], per_c
     for ax, r in zip(axes.flat, chosen):
         predictor.phase_map(r.path, r.um_per_px, stride_fraction, ax=ax,
                             title=f"micrograph {r.micrograph_id}, labelled {r.label}")
+        # the map shows the micrograph as the model saw it: resampled to the checkpoint's scale
+        add_scale_bar(ax, predictor.um_per_px or r.um_per_px, fontsize=8)
     for ax in list(axes.flat)[len(chosen):]:
         ax.set_axis_off()
     fig.suptitle(f"Phase maps by {arm}: window {predictor.tile_size} px, stride "

@@ -1,6 +1,8 @@
 """Grad-CAM (pytorch-grad-cam): which parts of a tile drive a network's call."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -21,14 +23,21 @@ def gradcam_maps(model, tiles: np.ndarray, targets: list[int], transform) -> np.
 
 
 def gradcam_panel(model, arm_name: str, tiles: np.ndarray, true: list[str], pred: list[str],
-                  classes: list[str], transform):
-    """Tiles (top) and their Grad-CAM for the predicted class (bottom)."""
+                  classes: list[str], transform, um_per_px: Sequence[float] | None = None):
+    """Tiles (top, with a scale bar from `um_per_px`, one per tile) and their Grad-CAM for the
+    predicted class (bottom)."""
+    from ..plots import add_scale_bar
+
+    scales = list(um_per_px) if um_per_px is not None else [None] * len(tiles)
+    if len(scales) != len(tiles):
+        raise ValueError(f"um_per_px gives {len(scales)} scales for {len(tiles)} tiles")
     maps = gradcam_maps(model, tiles, [classes.index(p) for p in pred], transform)
     n = len(tiles)
     fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.2), squeeze=False)
     for i in range(n):
         axes[0, i].imshow(tiles[i], cmap="gray", vmin=0, vmax=255)
         axes[0, i].set_title(f"true: {true[i]}", fontsize=6)
+        add_scale_bar(axes[0, i], scales[i], fontsize=6)
         axes[1, i].imshow(tiles[i], cmap="gray", vmin=0, vmax=255)
         axes[1, i].imshow(np.asarray(
             torch.nn.functional.interpolate(torch.tensor(maps[i])[None, None], size=tiles[i].shape,

@@ -196,7 +196,10 @@ def mean_precision_readings(recall_pct: pd.Series, f1: pd.Series,
 
     every = {c: implied(c) for c in recall_pct.index}
     stated = {c: (p, p - 5e-3, p + 5e-3) for c, p in stated_precision_pct.items() if c in every}
-    mean = lambda d: tuple(float(np.mean([v[i] for v in d.values()])) for i in range(3))  # noqa: E731
+
+    def mean(d: dict) -> tuple[float, float, float]:
+        return tuple(float(np.mean([v[i] for v in d.values()])) for i in range(3))
+
     out = {"every class implied by recall and F1": mean(every)}
     if stated:
         out[f"stated precision for {', '.join(stated)}, the rest implied"] = mean({**every, **stated})

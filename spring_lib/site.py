@@ -24,7 +24,9 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; line-heigh
        max-width: 80rem; margin: 0 auto; padding: 0 1.5rem 3rem; color: #1b1b1b; }
 nav.site-nav { border-bottom: 1px solid #ddd; padding: 0.75rem 0; margin-bottom: 1rem; }
 nav.site-nav a { margin-right: 1rem; white-space: nowrap; }
-main { overflow-x: auto; }
+div.table-scroll { overflow-x: auto; margin: 1rem 0; }
+div.table-scroll > table { margin: 0; }
+pre { overflow-x: auto; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; vertical-align: top; }
 thead th { background: #f3f3f3; }
@@ -101,7 +103,14 @@ def _markdown():
     from markdown_it import MarkdownIt
 
     # Raw HTML stays text: the report is generated from tables whose cells may hold "<...>".
-    return MarkdownIt("commonmark", {"html": False}).enable("table")
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    # A table wider than the page scrolls in its own box, its scrollbar right under it, and the
+    # page keeps the window's width.
+    md.add_render_rule("table_open", lambda self, tokens, idx, options, env:
+                       '<div class="table-scroll">\n' + self.renderToken(tokens, idx, options, env))
+    md.add_render_rule("table_close", lambda self, tokens, idx, options, env:
+                       self.renderToken(tokens, idx, options, env) + "</div>\n")
+    return md
 
 
 def _write_index(report: Path, result_dir: Path, site: Path, pages: dict[Path, str]) -> None:

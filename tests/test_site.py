@@ -22,6 +22,10 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 REPORT = """\
 # Synthetic study: report (test)
 
+Run of a synthetic study, assembled from its tables.
+
+![Headline: every arm](figures/headline.png)
+
 ## Results of every arm
 
 | model    | macro_f1 | tile_accuracy |
@@ -52,6 +56,7 @@ def result_dir(tmp_path) -> Path:
         (root / sub).mkdir(parents=True)
     (root / "REPORT.md").write_text(REPORT)
     (root / "figures" / "a.png").write_bytes(_png("steelblue"))
+    (root / "figures" / "headline.png").write_bytes(_png("seagreen", (600, 300)))
     (root / "figures" / "unused.png").write_bytes(_png("red"))
     (root / "tables" / "arms.csv").write_text("model,macro_f1\nGLCM+SVM,0.648\nVGG19-TL,0.783\n")
     (root / "run.json").write_text('{"profile": "test"}\n')
@@ -79,11 +84,16 @@ def test_render_site_is_self_contained(result_dir):
     assert site == result_dir / "site"
     assert check_site(site) == []
     files = _files(site)
-    assert set(files) == {"index.html", "figures/a.png", "tables/arms.csv", "notebooks/01_tiling.html",
-                          "notebooks/notebook.css"}
+    assert set(files) == {"index.html", "figures/a.png", "figures/headline.png", "tables/arms.csv",
+                          "notebooks/01_tiling.html", "notebooks/notebook.css"}
     index = files["index.html"].decode()
     assert "<title>Synthetic study: report (test)</title>" in index
     assert "<table>" in index and "<th" in index and "macro_f1" in index
+    # the headline figure is the page's first image, above every table, and travels with the site
+    assert index.index('<img src="figures/headline.png"') < index.index("<img") + 1 < index.index("<table>")
+    assert files["figures/headline.png"] == (result_dir / "figures" / "headline.png").read_bytes()
+    # every table sits in its own scroll box
+    assert index.count('<div class="table-scroll">\n<table>') == index.count("<table>") == 1
     assert '<img src="figures/a.png" alt="Confusion matrices"' in index
     assert 'href="notebooks/01_tiling.html"' in index  # nav, and the report's .ipynb link
     assert 'href="tables/arms.csv"' in index
@@ -139,20 +149,17 @@ def _need(reason: str):
     pytest.skip(f"{reason}: {how}")
 
 
-def test_study_site_in_headless_chromium(smoke_run, tmp_path):
-    """The site of a real run of the series: every image and link resolves in a browser, and
-    the headline results table is visible."""
+@pytest.fixture
+def chromium(tmp_path):
+    """A headless Chromium at 1280 x 900, closed after the test."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
-        from selenium.webdriver.common.by import By
     except ImportError:
         _need("the Python package selenium is not installed")
     for exe in (CHROMIUM, CHROMEDRIVER):
         if not exe.exists():
             _need(f"{exe} is missing")
-
-    site = smoke_run / "site"
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -161,37 +168,106 @@ def test_study_site_in_headless_chromium(smoke_run, tmp_path):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
     try:
-        for page in [site / "index.html", *sorted((site / "notebooks").glob("*.html"))]:
-            driver.get(page.as_uri())
-            assert driver.execute_script("return document.readyState") == "complete"
-            images = driver.execute_script(
-                "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 60),"
-                " i.complete && i.naturalWidth > 0])")
-            assert images, f"{page.name}: no images"
-            assert all(ok for _, ok in images), f"{page.name}: broken images {images}"
-            hrefs = driver.execute_script(
-                "return Array.from(document.querySelectorAll('a[href]'))"
-                ".filter(a => !a.getAttribute('href').startsWith('#')).map(a => a.href)")
-            for href in hrefs:
-                url = urlsplit(href)
-                assert url.scheme == "file", f"{page.name}: non-local link {href}"
-                target = Path(url2pathname(url.path))
-                assert target.is_file() and target.is_relative_to(site), f"{page.name}: broken link {href}"
-            if page.name == "index.html":
-                table = driver.find_element(By.TAG_NAME, "table")
-                assert table.is_displayed()
-                assert table.size["width"] > 0 and table.size["height"] > 0
-                assert "macro_f1" in table.text
-                assert any(h.endswith("/notebooks/01_dataset_tiling.html") for h in hrefs)
-                ARTIFACTS.mkdir(exist_ok=True)
-                shot = ARTIFACTS / "site-index.png"
-                _full_page_screenshot(driver, shot)
-                print(f"screenshot: {shot}")
-            else:
-                assert any(h.endswith("/site/index.html") for h in hrefs), f"{page.name}: no way back"
+        yield driver
     finally:
         driver.quit()
-    shutil.rmtree(tmp_path / "chromium", ignore_errors=True)
+        shutil.rmtree(tmp_path / "chromium", ignore_errors=True)
+
+
+# Per table: its width, the nearest ancestor that clips it sideways (its scroll box), whether that
+# box hugs the table (no taller than it, a caption line and a scrollbar, so the scrollbar is right
+# under it), and the box's right edge; and the page's width against the window's.
+_LAYOUT_JS = """
+const clipOf = t => { for (let el = t.parentElement; el && el !== document.body; el = el.parentElement)
+                        if (getComputedStyle(el).overflowX !== 'visible') return el; return null; };
+return {page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth,
+        tables: Array.from(document.querySelectorAll('table')).map(t => { const box = clipOf(t);
+          return {width: t.scrollWidth,
+                  own_box: box !== null && box.getBoundingClientRect().height
+                                           <= t.getBoundingClientRect().height + 100,
+                  box_width: box ? box.clientWidth : null,
+                  right: (box || t).getBoundingClientRect().right}; })};
+"""
+
+
+def _assert_fits_the_window(driver, name: str) -> list[dict]:
+    """The page never scrolls sideways; a table wider than its column scrolls inside its own box,
+    whose scrollbar is right under it, and that box ends inside the window."""
+    layout = driver.execute_script(_LAYOUT_JS)
+    assert layout["page"] <= layout["window"], f"{name}: page {layout['page']} px wide in a {layout['window']} px window"
+    for t in layout["tables"]:
+        assert t["right"] <= layout["window"] + 1, f"{name}: a table's box ends past the window: {t}"
+        if t["box_width"] is None or t["width"] > t["box_width"]:
+            assert t["own_box"], f"{name}: a wide table does not scroll in its own box: {t}"
+    return layout["tables"]
+
+
+def _assert_headline_on_top(driver, name: str) -> None:
+    first = driver.execute_script(
+        "const i = document.images[0]; return i && [i.getAttribute('src'), i.complete && i.naturalWidth > 0,"
+        " i.getBoundingClientRect().top, i.getBoundingClientRect().height, window.innerHeight,"
+        " document.querySelector('table') ? i.compareDocumentPosition(document.querySelector('table')) : 4]")
+    assert first, f"{name}: no images"
+    src, loaded, top, height, window_height, order = first
+    assert src.endswith("figures/headline.png"), f"{name}: first image is {src}, not the headline figure"
+    assert loaded and height > 0 and 0 <= top < window_height, f"{name}: headline not shown on top: {first}"
+    assert order & 4, f"{name}: a table comes before the headline figure"  # DOCUMENT_POSITION_FOLLOWING
+
+
+def test_wide_table_scrolls_inside_the_page(result_dir, chromium):
+    """A results table wider than the window scrolls in its own box; the page keeps the window's
+    width, and the headline figure is on top."""
+    columns = [f"column_with_a_long_name_{i}" for i in range(12)]
+    wide = ("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n| "
+            + " | ".join("0.123 [0.100, 0.150]" for _ in columns) + " |\n")
+    report = result_dir / "REPORT.md"
+    report.write_text(report.read_text() + "\n## A wide table\n\n" + wide)
+    site = render_site(result_dir)
+    chromium.get((site / "index.html").as_uri())
+    tables = _assert_fits_the_window(chromium, "index.html")
+    assert max(t["width"] for t in tables) > chromium.execute_script("return window.innerWidth"), \
+        "the wide table is not wider than the window: the check above tested nothing"
+    _assert_headline_on_top(chromium, "index.html")
+
+
+def test_study_site_in_headless_chromium(smoke_run, chromium):
+    """The site of a real run of the series: every image and link resolves in a browser, no page
+    is wider than the window, and the headline results table is visible."""
+    from selenium.webdriver.common.by import By
+
+    site = smoke_run / "site"
+    driver = chromium
+    for page in [site / "index.html", *sorted((site / "notebooks").glob("*.html"))]:
+        driver.get(page.as_uri())
+        assert driver.execute_script("return document.readyState") == "complete"
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 60),"
+            " i.complete && i.naturalWidth > 0])")
+        assert images, f"{page.name}: no images"
+        assert all(ok for _, ok in images), f"{page.name}: broken images {images}"
+        hrefs = driver.execute_script(
+            "return Array.from(document.querySelectorAll('a[href]'))"
+            ".filter(a => !a.getAttribute('href').startsWith('#')).map(a => a.href)")
+        for href in hrefs:
+            url = urlsplit(href)
+            assert url.scheme == "file", f"{page.name}: non-local link {href}"
+            target = Path(url2pathname(url.path))
+            assert target.is_file() and target.is_relative_to(site), f"{page.name}: broken link {href}"
+        _assert_fits_the_window(driver, page.name)
+        if page.name == "index.html":
+            if (smoke_run / "figures" / "headline.png").exists():
+                _assert_headline_on_top(driver, page.name)
+            table = driver.find_element(By.TAG_NAME, "table")
+            assert table.is_displayed()
+            assert table.size["width"] > 0 and table.size["height"] > 0
+            assert "macro_f1" in table.text
+            assert any(h.endswith("/notebooks/01_dataset_tiling.html") for h in hrefs)
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / "site-index.png"
+            _full_page_screenshot(driver, shot)
+            print(f"screenshot: {shot}")
+        else:
+            assert any(h.endswith("/site/index.html") for h in hrefs), f"{page.name}: no way back"
 
 
 def _full_page_screenshot(driver, path: Path) -> None:

@@ -2,7 +2,9 @@
 
 Every check recomputes what can be derived from other reported numbers and returns rows of
 (claim, source, reported, recomputed, tolerance, verdict, reason). Tolerances are the rounding
-of the printed digits, propagated; a claim outside them is `inconsistent`.
+of the printed digits, propagated; a claim outside them is `inconsistent`, and a claim whose
+metric the paper leaves undefined, with readings that disagree, is `ambiguous`. A row that rests
+on a number the OCR damaged says so (`ocr_damaged`) and names the reading it used.
 """
 from __future__ import annotations
 
@@ -14,13 +16,30 @@ import pandas as pd
 from . import numbers as paper
 
 CONSISTENT, INCONSISTENT, UNCHECKABLE = "consistent", "inconsistent", "cannot be checked"
+AMBIGUOUS = "ambiguous"
 CHECK_PSE = "PSE = strength x elongation"
-COLUMNS = ["check", "claim", "source", "reported", "recomputed", "tolerance", "verdict", "reason"]
+CHECK_MEAN_ACCURACY = "'average accuracy': which metric"
+COLUMNS = ["check", "claim", "source", "reported", "recomputed", "tolerance", "verdict", "reason",
+           "ocr_damaged", "reading_used"]
 
 
-def _row(check, claim, source, reported, recomputed, tolerance, verdict, reason) -> dict:
+def _row(check, claim, source, reported, recomputed, tolerance, verdict, reason, inputs=()) -> dict:
+    """One audit row. `inputs` are the (table, row, column) cells it rests on, matched against
+    `numbers.OCR_DAMAGED` by `mark_ocr`; they are not a column."""
     return dict(check=check, claim=claim, source=source, reported=reported, recomputed=recomputed,
-                tolerance=tolerance, verdict=verdict, reason=reason)
+                tolerance=tolerance, verdict=verdict, reason=reason, ocr_damaged=False,
+                reading_used=None, inputs=tuple(inputs))
+
+
+def mark_ocr(row: dict, damaged: dict = paper.OCR_DAMAGED) -> dict:
+    """Mark a row whose inputs include an OCR-damaged cell, with the reading used, in its columns
+    and in its reason (the report shows the reason)."""
+    hits = [damaged[cell] for cell in row.get("inputs", ()) if cell in damaged]
+    if hits:
+        used = "; ".join(h.describe() for h in hits)
+        row = {**row, "ocr_damaged": True, "reading_used": used,
+               "reason": f"{row['reason']} [rests on OCR-damaged text: {used}]"}
+    return row
 
 
 def _within(reported, recomputed, tol) -> str:
@@ -51,7 +70,9 @@ def check_pse(table1: pd.DataFrame, source: str = paper.TABLE1_SOURCE) -> list[d
                                     f", off by {r.pse_reported_gpa_pct - pse:+.3f} "
                                     f"({(r.pse_reported_gpa_pct / pse - 1) * 100:+.1f} %)"))
         rows.append(_row(CHECK_PSE, f"PSE of {r.process}", source,
-                         r.pse_reported_gpa_pct, round(pse, 4), round(tol, 4), verdict, reason))
+                         r.pse_reported_gpa_pct, round(pse, 4), round(tol, 4), verdict, reason,
+                         [("Table 1", r.process, c) for c in
+                          ("tensile_strength_mpa", "elongation_pct", "pse_reported_gpa_pct")]))
     return rows
 
 
@@ -66,14 +87,17 @@ def check_process_differences(table1: pd.DataFrame, strength_gain: float, elonga
         verdict = _within(gain, diff, tol)
         rows.append(_row("stated difference vs table", f"{a['process']} {col} higher by {gain} {unit}",
                          source, gain, round(diff, 4), round(tol, 4), verdict,
-                         f"{a[col]} - {q[col]} = {diff:.2f} {unit}"))
+                         f"{a[col]} - {q[col]} = {diff:.2f} {unit}",
+                         [("Table 1", p, col) for p in (q["process"], a["process"])]))
     better = [c for c in ("tensile_strength_mpa", "elongation_pct", "impact_work_j") if a[c] > q[c]]
     rows.append(_row("stated direction vs table",
                      "austempering improves strength, elongation and impact work",
                      "Section II.C, text after Table 1", "all three higher", ", ".join(better), None,
                      CONSISTENT if len(better) == 3 else INCONSISTENT,
                      "every property is higher in the austempering row" if len(better) == 3
-                     else "not every property is higher"))
+                     else "not every property is higher",
+                     [("Table 1", p, c) for p in (q["process"], a["process"])
+                      for c in ("tensile_strength_mpa", "elongation_pct", "impact_work_j")]))
     rows.append(_row("claim without data", "austempered steel has higher hardness",
                      "Section II.C, text after Table 1", "higher hardness", None, None, UNCHECKABLE,
                      "no hardness is reported anywhere in the paper"))
@@ -95,6 +119,7 @@ def check_f1(model: str, cls: str, recall_pct: float, f1: float,
     """
     r = recall_pct / 100
     tol_f1 = _half_unit(f1)
+    cells = [("Table 2", cls, model), ("Table 3", cls, model)]
     if precision_pct is not None:
         p = precision_pct / 100
         f = f1_from(p, r)
@@ -103,25 +128,26 @@ def check_f1(model: str, cls: str, recall_pct: float, f1: float,
         reason = (f"harmonic mean of P={precision_pct}% and R={recall_pct}% is {f:.4f}"
                   + ("" if verdict == CONSISTENT else f", not {f1}"))
         return _row("F1 = 2PR/(P+R)", f"{model} F1 on {cls} = {f1}", source, f1, round(f, 4),
-                    round(tol, 4), verdict, reason)
+                    round(tol, 4), verdict, reason, cells)
     bound = 2 * r / (1 + r)
     ok = f1 <= bound + tol_f1
     reason = (f"with recall {recall_pct}% even perfect precision gives F1 <= {bound:.4f}"
               + ("" if ok else f"; {f1} would need precision {f1 * r / (2 * r - f1) * 100:.1f}%"
                  if 2 * r > f1 else "; impossible"))
     return _row("F1 <= 2R/(1+R)", f"{model} F1 on {cls} = {f1}", source, f1, round(bound, 4),
-                tol_f1, CONSISTENT if ok else INCONSISTENT, reason)
+                tol_f1, CONSISTENT if ok else INCONSISTENT, reason, cells)
+
+
+def implied_precision(recall: float, f1: float) -> float:
+    """Precision from recall and F1 (fractions): F1 = 2PR/(P+R) solved for P = F1·R/(2R − F1);
+    infinite where F1 exceeds what the recall allows."""
+    return f1 * recall / (2 * recall - f1) if 2 * recall > f1 else np.inf
 
 
 def implied_predicted(recall: float, f1: float, per_class: int) -> float:
-    """Tiles predicted as a class, from its recall and F1 on a balanced test set.
-
-    precision = F1·R / (2R − F1); predicted = TP / precision = per_class · R / precision.
-    """
-    if 2 * recall <= f1:
-        return np.inf
-    precision = f1 * recall / (2 * recall - f1)
-    return per_class * recall / precision
+    """Tiles predicted as a class, from its recall and F1 on a balanced test set:
+    predicted = TP / precision = per_class · R / precision."""
+    return per_class * recall / implied_precision(recall, f1)
 
 
 def check_predicted_total(model: str, recall_pct: pd.Series, f1: pd.Series,
@@ -142,7 +168,8 @@ def check_predicted_total(model: str, recall_pct: pd.Series, f1: pd.Series,
             rows.append(_row("implied predictions <= test set", f"{model} on {cls}: R={recall_pct[cls]}%, "
                              f"F1={f}", source, total, round(n, 1), None, INCONSISTENT,
                              f"recall and F1 imply {n:.0f} tiles predicted as {cls}, more than the "
-                             f"{total} tiles of the whole test set"))
+                             f"{total} tiles of the whole test set",
+                             [("Table 2", cls, model), ("Table 3", cls, model)]))
     lo, hi = sum(lows), sum(highs)
     verdict = CONSISTENT if lo <= total <= hi else INCONSISTENT
     n = sum(implied_predicted(recall_pct[c] / 100, f1[c], per_class) for c in recall_pct.index)
@@ -151,23 +178,76 @@ def check_predicted_total(model: str, recall_pct: pd.Series, f1: pd.Series,
                      f"[{lo:.0f}, {hi:.0f}]" if np.isfinite(hi) else None, verdict,
                      f"recall and F1 per class imply {n:.0f} predictions in all (range from rounding "
                      f"{lo:.0f}-{hi:.0f}); a {total}-tile test set has exactly {total}"
-                     if np.isfinite(n) else "some class's F1 exceeds what its recall allows"))
+                     if np.isfinite(n) else "some class's F1 exceeds what its recall allows",
+                     [(t, c, model) for c in recall_pct.index for t in ("Table 2", "Table 3")]))
     return rows
 
 
-def check_accuracy_vs_recall(model: str, accuracy_pct: float, recall_pct: pd.Series,
-                             source: str) -> dict:
-    """On a class-balanced test set, accuracy is the mean of per-class recall."""
-    mean = float(recall_pct.mean())
-    tol = _half_unit(accuracy_pct) + 5e-3
-    verdict = _within(accuracy_pct, mean, tol)
-    return _row("balanced accuracy = mean recall", f"{model} average accuracy {accuracy_pct}%",
-                source, accuracy_pct, round(mean, 3), round(tol, 3), verdict,
-                f"TEST-1000 has {paper.PROTOCOL.test_tiles_per_class} tiles per class, so accuracy "
-                f"= mean of Table 2 recalls = {mean:.2f}%"
-                + ("" if verdict == CONSISTENT else
-                   f"; {accuracy_pct}% is only possible if 'accuracy' means something else "
-                   "(e.g. mean precision, which the paper does not give)"))
+def mean_precision_readings(recall_pct: pd.Series, f1: pd.Series,
+                            stated_precision_pct: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+    """Mean per-class precision (%) that recall and F1 imply, as (value, low, high) with the range
+    the printed digits allow: every class implied, and the stated precisions put in where given
+    (they disagree with what their F1 implies, so both are readings)."""
+    def implied(cls) -> tuple[float, float, float]:
+        r, f = recall_pct[cls] / 100, f1[cls]
+        corners = [implied_precision(r + dr, f + df)
+                   for dr, df in itertools.product((-5e-5, 5e-5), (-_half_unit(f), _half_unit(f)))]
+        return implied_precision(r, f) * 100, min(corners) * 100, min(max(corners), 1.0) * 100
+
+    every = {c: implied(c) for c in recall_pct.index}
+    stated = {c: (p, p - 5e-3, p + 5e-3) for c, p in stated_precision_pct.items() if c in every}
+
+    def mean(d: dict) -> tuple[float, float, float]:
+        return tuple(float(np.mean([v[i] for v in d.values()])) for i in range(3))
+
+    out = {"every class implied by recall and F1": mean(every)}
+    if stated:
+        out[f"stated precision for {', '.join(stated)}, the rest implied"] = mean({**every, **stated})
+    return out
+
+
+def check_mean_accuracy(model: str, accuracy_pct: float, recall_pct: pd.Series, f1: pd.Series,
+                        stated_precision_pct: dict[str, float], source: str,
+                        near: float = 0.5) -> dict:
+    """'Average recognition accuracy' read both ways the paper allows.
+
+    The paper calls per-class precision "recognition accuracy", so its average may be the mean
+    precision that Tables 2-3 imply; on a class-balanced test set, accuracy in the usual sense is
+    the mean recall. A value one reading reproduces within the printed digits is `consistent`
+    (that reading named); one that no reading reproduces but that lies within `near` points of one
+    is `ambiguous`; farther from every reading, `inconsistent`.
+    """
+    tol = _half_unit(accuracy_pct)
+    bal = float(recall_pct.mean())
+    readings = {"balanced accuracy (mean recall)": (bal, bal - 5e-3, bal + 5e-3)}
+    readings.update({f"mean precision ({k})": v for k, v in
+                     mean_precision_readings(recall_pct, f1, stated_precision_pct).items()})
+    gap = {k: max(lo - accuracy_pct, accuracy_pct - hi, 0.0) for k, (_, lo, hi) in readings.items()}
+    fits = [k for k, g in gap.items() if g <= tol + 1e-12]
+    verdict = (CONSISTENT if len(fits) == 1 else AMBIGUOUS if fits or min(gap.values()) <= near
+               else INCONSISTENT)
+    precision = [v for k, (v, _, _) in readings.items() if k.startswith("mean precision")]
+    recomputed = (f"mean precision {min(precision):.2f}-{max(precision):.2f} / "
+                  f"balanced accuracy {bal:.2f}")
+    listed = "; ".join(f"{k}: {v:.2f} % (printed digits allow {lo:.2f}-{hi:.2f}), "
+                       f"{accuracy_pct - v:+.2f} points" for k, (v, lo, hi) in readings.items())
+    stated = ", ".join(f"{p} % for {c}" for c, p in stated_precision_pct.items())
+    if verdict == CONSISTENT:
+        ending = f"only {fits[0]} reproduces {accuracy_pct} %"
+    elif fits:
+        ending = f"{' and '.join(fits)} both reproduce {accuracy_pct} %, so the metric stays open"
+    else:
+        nearest = min(gap, key=gap.get)
+        ending = (f"no reading reproduces {accuracy_pct} % within the printed digits; the nearest is "
+                  f"{nearest}, {gap[nearest]:.2f} points outside its range"
+                  + (", so the metric stays open" if verdict == AMBIGUOUS else ""))
+    reason = (f"the paper does not define 'average recognition accuracy' and calls per-class "
+              f"precision 'recognition accuracy' ({stated}); on a test set of "
+              f"{paper.PROTOCOL.test_tiles_per_class} tiles per class accuracy is the mean recall. "
+              f"Readings: {listed}. {ending[0].upper()}{ending[1:]}")
+    cells = [(t, c, model) for c in recall_pct.index for t in ("Table 2", "Table 3")]
+    return _row(CHECK_MEAN_ACCURACY, f"{model} average accuracy {accuracy_pct}%", source,
+                accuracy_pct, recomputed, tol, verdict, reason, cells)
 
 
 def check_gains(reference: str, reference_value: float, others: dict[str, float],
@@ -284,8 +364,9 @@ def audit_paper(include_architecture: bool = True) -> pd.DataFrame:
                                  "Tables 2-3" + ("; Section III.B.2 (T precision)" if prec else "")))
         rows += check_predicted_total(model, P.TABLE2_RECALL[model], P.TABLE3_F1[model])
     se = "SE-ResNeXt101-TL"
-    rows.append(check_accuracy_vs_recall(se, C["mean_accuracy"][2], P.TABLE2_RECALL[se],
-                                         f"{C['mean_accuracy'][0]} vs Table 2"))
+    rows.append(check_mean_accuracy(se, C["mean_accuracy"][2], P.TABLE2_RECALL[se], P.TABLE3_F1[se],
+                                    {"T": P.T_PRECISION[se]},
+                                    f"{C['mean_accuracy'][0]} vs Tables 2-3; Section III.B.2"))
     for key, value, where in (("t_recall", P.TABLE2_RECALL.loc["T", se], "Table 2"),
                               ("t_f1", P.TABLE3_F1.loc["T", se], "Table 3"),
                               ("t_precision", P.T_PRECISION[se], "Section III.B.2")):
@@ -304,7 +385,7 @@ def audit_paper(include_architecture: bool = True) -> pd.DataFrame:
     rows.append(_row("claim without data", "training and validation accuracy 'basically higher than "
                      "96%', loss stabilises near 0.1", "Section III.B.2, Figs. 4-5", None, None, None,
                      UNCHECKABLE, "the curves are figures without data; no numbers to recompute"))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame([mark_ocr(r) for r in rows], columns=COLUMNS)
 
 
 def reader_conclusions(report: pd.DataFrame) -> str:
@@ -314,24 +395,30 @@ def reader_conclusions(report: pd.DataFrame) -> str:
         return hit.iloc[0]
 
     qt, at = row(CHECK_PSE, "quench"), row(CHECK_PSE, "austemper")
-    acc = row("balanced accuracy = mean recall", "SE-ResNeXt101-TL")
+    acc = row(CHECK_MEAN_ACCURACY, "SE-ResNeXt101-TL")
     t_f1 = row("F1 = 2PR/(P+R)", "SE-ResNeXt101-TL F1 on T")
     over = report[(report["check"] == "F1 <= 2R/(1+R)") & (report["verdict"] == INCONSISTENT)]
     alex = row("implied predictions <= test set", "AlexNet-TL")
     sums = report[report["check"] == "implied predictions sum to test set"]
     n_bad = int((report["verdict"] == INCONSISTENT).sum())
+
+    def ocr(r: pd.Series) -> str:
+        return f" (this rests on OCR-damaged text: {r['reading_used']})" if r["ocr_damaged"] else ""
+
     return "\n".join([
         f"- **Table 1 holds in direction and in its stated differences**, but not in its PSE "
         f"column: quench-and-temper's printed {qt['reported']} GPa·% is "
         f"{(float(qt['reported']) / float(qt['recomputed']) - 1) * 100:+.1f} % off "
         f"strength x elongation = {float(qt['recomputed']):.2f}, and austempering's printed "
-        f"{at['reported']} is not {float(at['recomputed']):.2f} either.",
-        f"- **The headline {acc['reported']} % is not the accuracy Table 2 implies**: on a "
-        f"class-balanced test set accuracy is the mean recall, {float(acc['recomputed']):.2f} %.",
+        f"{at['reported']} is not {float(at['recomputed']):.2f} either{ocr(at)}.",
+        f"- **What the headline {acc['reported']} % measures is {acc['verdict']}**: "
+        f"{acc['recomputed'].replace(' / ', ' % or ')} %. The paper calls per-class precision "
+        "'recognition accuracy'; the accuracy of its class-balanced test set is the mean recall. "
+        f"{acc['reason'].rsplit('. ', 1)[-1]}.",
         f"- **Table 3 cannot be the F1 of Table 2's recalls in {len(over)} cells** "
         f"({'; '.join(over['claim'])}): they would need precision above 100 %. "
         f"{alex['claim']} implies {float(alex['recomputed']):.0f} predictions on a "
-        f"{alex['reported']}-tile test set, and for no model do the recalls and F1s add up to "
+        f"{alex['reported']}-tile test set{ocr(alex)}, and for no model do the recalls and F1s add up to "
         f"the test set ({', '.join(f'{float(v):.0f}' for v in sums['recomputed'])}).",
         f"- The tempered-troostite F1 of {t_f1['reported']} disagrees with the stated precision "
         f"and recall, which give {float(t_f1['recomputed']):.3f}.",

@@ -1,8 +1,8 @@
 """The numbers Luo et al. (2025) report, as data, each with where it stands in the paper.
 
-Values are as printed, after undoing the OCR damage noted in `../shared/paper/README.md`
-("1/167.2" is 1467.2 MPa; "20 211" is kept as printed and read as 20.211). Percentages stay in
-percent, F1 scores as fractions, exactly as the paper gives them.
+Values are as printed, after undoing the OCR damage noted in `../shared/paper/README.md`; every
+damaged cell and the reading this study uses is in `OCR_DAMAGED`, so a check that rests on one can
+say so. Percentages stay in percent, F1 scores as fractions, exactly as the paper gives them.
 """
 from __future__ import annotations
 
@@ -45,6 +45,31 @@ def _table(column: int) -> pd.DataFrame:
 
 TABLE2_RECALL = _table(0)
 TABLE3_F1 = _table(1)
+
+
+@dataclass(frozen=True)
+class OcrReading:
+    """A number the OCR damaged: the text as it stands, the value read from it, and why."""
+    printed: str
+    value: float
+    basis: str
+
+    def describe(self) -> str:
+        return f"'{self.printed}' read as {self.value:g} ({self.basis})"
+
+
+# Damaged cells, keyed (table, row, column) as in TABLE1 (row: process) and Tables 2-3 (row: class,
+# column: model). A test checks each value against the table that holds it.
+OCR_DAMAGED = {
+    ("Table 1", "austempering", "tensile_strength_mpa"):
+        OcrReading("1/167.2", 1467.2, "the Conclusion prints 1467.2 MPa"),
+    ("Table 1", "austempering", "pse_reported_gpa_pct"):
+        OcrReading("20 211", 20.211, "a blank where the decimal point or a digit stood; printed "
+                   "nowhere else"),
+    ("Table 3", "M+B", "AlexNet-TL"):
+        OcrReading("0.25", 0.25, "two decimals where every other F1 of Table 3 has three, so a "
+                   "digit may be lost; printed nowhere else"),
+}
 
 # Tempered-troostite precision ("recognition accuracy", %) per model (Section III.B.2, Fig. 7 text)
 T_PRECISION = {"VGG19": 92.13, "AlexNet-TL": 90.63, "MobileNetV2-TL": 92.39,

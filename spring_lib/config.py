@@ -74,7 +74,8 @@ class TilingConfig(_Section):
 
 class SplitConfig(_Section):
     group_by: Literal["micrograph", "sample"] = Field(
-        "micrograph", description="Unit kept whole on one side of every split")
+        "sample", description="Unit kept whole on one side of every split and fold: samples, the "
+                              "independent units (micrographs of one sample are near-relatives)")
     test_fraction: float = Field(0.25, gt=0, lt=1)
     val_fraction: float = Field(0.15, ge=0, lt=1, description="Of the non-test groups")
     seed: int = 0
@@ -160,6 +161,9 @@ class Recipe(_Section):
     tta: Literal["none", "flips", "dihedral"] = Field(
         "none", description="Test-time views averaged: none, 2 flips, or all 8 flips/rotations")
     seeds: int = Field(1, ge=1, description="Training seeds (split.seed, +1, ...)")
+    patience: Optional[int] = Field(
+        None, ge=1, description="Stop when the validation loss has not improved for this many "
+                                "epochs (epochs is then the ceiling); null: train every epoch")
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="auto: bf16 only where the CPU or GPU runs it natively, if faster")
     memory_format: Literal["auto", "channels_last", "contiguous"] = Field(
@@ -240,10 +244,11 @@ class CNNConfig(Recipe):
 
 
 class EvaluationConfig(_Section):
-    n_bootstrap: int = Field(1000, ge=10, description="Micrograph bootstrap replicates")
-    kfold: int = Field(5, ge=2, description="Grouped folds over all micrographs for cheap arms")
-    leakage_arm: str = Field("AlexNet-scratch", description="Network for the leaky-split contrast")
-    leakage_epochs: int = Field(3, ge=1)
+    n_bootstrap: int = Field(1000, ge=10, description="Sample bootstrap replicates")
+    kfold: int = Field(5, ge=2, description="Folds over all micrographs, grouped like the split "
+                                            "(samples): the headline evaluation of every arm")
+    ladder_random_folds: int = Field(
+        10, ge=2, description="Folds of the random-tile protocol in the leakage ladder")
     gradcam_arm: Optional[str] = Field(None, description="null: the best trained network arm")
     gradcam_tiles_per_class: int = Field(2, ge=1)
     map_arm: Optional[str] = Field(None, description="Phase maps; null: the best network arm")
@@ -254,7 +259,7 @@ class EvaluationConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self):
-        for arm in (self.leakage_arm, self.gradcam_arm, self.map_arm):
+        for arm in (self.gradcam_arm, self.map_arm):
             if arm:
                 Arm.parse(arm)
         return self
@@ -283,10 +288,10 @@ class StudyConfig(_Section):
         for name in self.cnn.arms:
             r = self.recipe(name)
             if Arm.parse(name).kind == "TL" and r.head_init == "probe" and (
-                    r.input_size != self.tiling.tile_size or r.normalization != "imagenet"):
-                raise ValueError(f"cnn.overrides: {name} starts from its probe (head_init: probe), "
-                                 f"which sees {self.tiling.tile_size} px tiles in the weights' own "
-                                 "normalisation: give it input_size null and normalization imagenet")
+                    r.normalization != "imagenet"):
+                raise ValueError(f"cnn.overrides: {name} starts from a probe (head_init: probe), "
+                                 "whose features are in the weights' own normalisation: give it "
+                                 "normalization imagenet")
         for key in ("gradcam_arm", "map_arm"):
             arm = getattr(self.evaluation, key)
             if arm and arm not in self.cnn.arms:

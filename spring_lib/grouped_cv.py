@@ -1,10 +1,14 @@
-"""Cross-validation that keeps micrographs whole, for every scikit-learn arm of the study.
+"""Cross-validation that keeps samples whole, for every scikit-learn arm of the study.
 
-Tiles of one micrograph are near copies; a fold that scatters them over its training and
-validation parts rewards memorising micrographs. Tuning (GLCM+SVM, probes) and the k-fold
-evaluation over all micrographs therefore use `StratifiedGroupKFold` on the split's groups.
+Tiles of one micrograph are near copies, and micrographs of one sample near-relatives; a fold
+that scatters them over its training and validation parts rewards memorising them. Tuning
+(GLCM+SVM, probes, pixel size) and the k-fold evaluation over all micrographs therefore use
+`StratifiedGroupKFold` on the split's groups (samples by default), tuning nested inside each
+training fold.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -29,7 +33,8 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int, seed: i
     """(train, held-out) index pairs; no group on both sides, classes stratified."""
     n_groups = len(set(groups))
     if n_groups < n_splits:
-        raise ValueError(f"{n_groups} micrograph groups cannot fill {n_splits} folds; lower {key}")
+        raise ValueError(f"{n_groups} groups (samples or micrographs) cannot fill {n_splits} "
+                         f"folds; lower {key}")
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return list(cv.split(np.zeros(len(labels)), labels, groups))
 
@@ -57,23 +62,42 @@ def cv_table(search: GridSearchCV) -> pd.DataFrame:
     return out.sort_values("rank").reset_index(drop=True)
 
 
-def kfold_predictions(estimator, tiles: np.ndarray, manifest: pd.DataFrame, classes: list[str],
-                      model: str, k: int, seed: int) -> pd.DataFrame:
-    """Every tile predicted once, by a clone of `estimator` fitted on the other k-1 folds.
+def kfold_predictions(fit: Callable, X: np.ndarray, manifest: pd.DataFrame, folds: np.ndarray,
+                      classes: list[str], model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every tile predicted once, by a model fitted on the other folds' micrographs alone.
 
-    Folds are grouped like the split, so every micrograph is a test micrograph exactly once.
-    Returns the common prediction format plus a `fold` column.
+    `fit(X, y, groups)` returns a fitted estimator; a tuned arm passes a grid search whose
+    inner folds are grouped within the training part, so each fold's hyperparameters are chosen
+    without its test samples. `folds` (one per row of X): the run's fold assignment, the same
+    for every arm. Returns the common prediction format plus `fold`, and one row per fold with
+    what the inner search chose and its inner score (the only scores used to choose anything).
     """
     labels = pd.Categorical(manifest["label"], categories=classes).codes.astype(np.int64)
     groups = manifest["group"].to_numpy()
-    parts = []
-    for fold, (train, test) in enumerate(grouped_folds(labels, groups, k, seed, "evaluation.kfold")):
-        fitted = clone(estimator).fit(tiles[train], labels[train])
-        scores, kind = _scores(fitted, tiles[test])
-        part = prediction_frame(manifest.iloc[test], classes, fitted.predict(tiles[test]), scores,
-                                model, kind)
-        parts.append(part.assign(fold=fold))
-    return pd.concat(parts, ignore_index=True)
+    parts, chosen = [], []
+    for fold in np.unique(folds):
+        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        fitted = fit(X[train], labels[train], groups[train])
+        best = getattr(fitted, "best_estimator_", fitted)
+        scores, kind = _scores(best, X[test])
+        parts.append(prediction_frame(manifest.iloc[test], classes, best.predict(X[test]), scores,
+                                      model, kind).assign(fold=int(fold)))
+        chosen.append({"fold": int(fold), "train_tiles": len(train), "test_tiles": len(test),
+                       "inner_accuracy": float(getattr(fitted, "best_score_", np.nan)),
+                       **{k.split("__")[-1]: str(v)
+                          for k, v in getattr(fitted, "best_params_", {}).items()}})
+    return pd.concat(parts, ignore_index=True), pd.DataFrame(chosen).assign(model=model)
+
+
+def tuned(pipeline, grid: dict, n_splits: int, seed: int, key: str) -> Callable:
+    """`fit` for `kfold_predictions`: the arm's grid search, inner folds grouped."""
+    return lambda X, y, groups: grouped_search(clone(pipeline), grid, X, y, groups, n_splits,
+                                               seed, key)
+
+
+def fixed(estimator) -> Callable:
+    """`fit` for `kfold_predictions`: one setting declared up front, nothing tuned."""
+    return lambda X, y, groups: clone(estimator).fit(X, y)
 
 
 def _scores(fitted, X) -> tuple[np.ndarray, str]:

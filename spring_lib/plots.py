@@ -150,6 +150,9 @@ def feature_distributions(features: pd.DataFrame, classes: list[str]):
 
 
 def _first_seed(logs: pd.DataFrame) -> pd.DataFrame:
+    """The held-out split's first seed of every arm (k-fold trainings carry a fold number)."""
+    if "fold" in logs:
+        logs = logs[logs["fold"].astype(str) == "split"]
     return logs[logs["seed"] == logs.groupby("arm")["seed"].transform("min")]
 
 
@@ -194,13 +197,56 @@ def twin_curves(logs: pd.DataFrame):
                     if {f"{a.rsplit('-', 1)[0]}-TL", f"{a.rsplit('-', 1)[0]}-scratch"} <= arms})
     if not archs:
         return None
-    fig, axes = plt.subplots(1, len(archs), figsize=(4 * len(archs), 3.2), squeeze=False)
-    for ax, arch in zip(axes[0], archs):
+    fig, axes = plt.subplots(2, len(archs), figsize=(4.5 * len(archs), 6), squeeze=False)
+    for col, arch in enumerate(archs):
+        acc, loss = axes[0, col], axes[1, col]
         for kind, style in (("TL", "o-"), ("scratch", "s--")):
             h = first[first["arm"] == f"{arch}-{kind}"]
-            ax.plot(h["epoch"], h["val_acc"], style, label=f"{kind} (validation)")
-            ax.plot(h["epoch"], h["train_acc"], style, alpha=0.35, label=f"{kind} (train)")
-        ax.set_title(arch, fontsize=10), ax.set_xlabel("epoch"), ax.set_ylabel("accuracy")
-        ax.legend(fontsize=7)
+            acc.plot(h["epoch"], h["val_acc"], style, label=f"{kind} (validation)")
+            acc.plot(h["epoch"], h["train_acc"], style, alpha=0.35, label=f"{kind} (train)")
+            loss.plot(h["epoch"], h["val_loss"], style, label=f"{kind} (validation)")
+        acc.set_title(arch, fontsize=10), acc.set_ylabel("accuracy")
+        loss.set_xlabel("epoch"), loss.set_ylabel("loss (early stopping watches this)")
+        acc.legend(fontsize=7), loss.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def headline(results: pd.DataFrame, best: str | None = None, floor: str = "pixel-size"):
+    """Every arm's micrograph macro-F1 with its sample-bootstrap interval, the pixel-size floor
+    marked: the study's answer in one picture."""
+    t = results.sort_values("macro_f1")
+    lo = t["macro_f1"] - t["macro_f1_ci95"].map(lambda s: float(s.strip("[]").split(",")[0]))
+    hi = t["macro_f1_ci95"].map(lambda s: float(s.strip("[]").split(",")[1])) - t["macro_f1"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(t) + 1.4))
+    y = np.arange(len(t))
+    colors = ["tab:red" if m == best else "tab:grey" if m == floor else "tab:blue"
+              for m in t["model"]]
+    for yi, x, l, h, c in zip(y, t["macro_f1"], lo, hi, colors):
+        ax.errorbar(x, yi, xerr=[[l], [h]], fmt="o", color=c, capsize=3)
+    if floor in set(t["model"]):
+        f = t.set_index("model").loc[floor, "macro_f1"]
+        ax.axvline(f, color="tab:grey", ls="--", lw=1)
+        ax.text(f, len(t) - 0.4, " pixel size alone", color="tab:grey", fontsize=8, va="bottom")
+    ax.set_yticks(y, [f"{m}{' (best by inner score)' if m == best else ''}" for m in t["model"]],
+                  fontsize=8)
+    ax.set_xlabel("micrograph macro-F1, sample-grouped k-fold (95 % sample-bootstrap interval)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.7, len(t) - 0.1)
+    fig.tight_layout()
+    return fig
+
+
+def leakage_ladder(ladder: pd.DataFrame):
+    """Micrograph macro-F1 of each model under each protocol, from leaky to sample-grouped."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    protocols = list(dict.fromkeys(ladder["protocol"]))
+    for model, l in ladder.groupby("model", sort=False):
+        l = l.set_index("protocol").reindex(protocols)
+        ax.plot(protocols, l["micrograph_macro_f1"], "o-", label=model)
+    ax.set_ylabel("micrograph macro-F1")
+    ax.set_ylim(0, 1)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 BASE_COLUMNS = ["tile_id", "micrograph_id", "true_label", "pred_label", "model", "score_kind"]
-FOLDERS = ("predictions", "kfold", "seeds")   # test split; k-fold over all micrographs; more seeds
+FOLDERS = ("predictions", "kfold", "seeds", "ladder")   # held-out split; k-fold over all
+# micrographs (the headline); further seeds; the leakage ladder's protocols
 
 
 def prediction_frame(manifest: pd.DataFrame, classes: list[str], pred: np.ndarray,

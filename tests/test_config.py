@@ -3,7 +3,7 @@ import pytest
 from spring_lib.config import ConfigError, load_config
 
 
-@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "lesson", "cpu", "paper"])
 def test_shipped_profiles_validate(profile):
     cfg = load_config(profile)
     assert cfg.profile == profile

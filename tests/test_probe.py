@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spring_lib import build_tileset, load_config
-from spring_lib.grouped_cv import kfold_predictions
+from spring_lib.grouped_cv import kfold_predictions, tuned
 from spring_lib.nets import arms as A
 from spring_lib.nets.models import PooledBackbone
 from spring_lib.nets.probe import FrozenFeatures
@@ -42,7 +42,8 @@ def test_feature_cache_is_reused_and_rebuilt_when_tiles_or_weights_change(smoke,
 def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke):
     cfg, ts = smoke
     arm = Arm.parse("EfficientNet-Lite0-probe")
-    search = A.fit_probe(arm, ts, cfg)
+    col = ts.manifest["split"].to_numpy()
+    search = A.fit_probe(arm, ts, cfg, np.flatnonzero(np.isin(col, ["train", "val"])))
     te_x, te_m = ts.split("test")
     proba = search.predict_proba(te_x)
     accuracy = float((proba.argmax(1) == ts.labels(te_m)).mean())
@@ -54,7 +55,7 @@ def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke):
     assert np.allclose(folded, proba, atol=2e-4)
 
 
-def test_kfold_tests_every_micrograph_once_and_keeps_groups_whole(smoke):
+def test_kfold_tests_every_micrograph_once_tuning_inside_each_fold(smoke):
     from sklearn.dummy import DummyClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
@@ -62,10 +63,21 @@ def test_kfold_tests_every_micrograph_once_and_keeps_groups_whole(smoke):
     cfg, ts = smoke
     flat = make_pipeline(FunctionTransformer(lambda x: x.reshape(len(x), -1)[:, ::97]),
                          DummyClassifier(strategy="prior"))
-    preds = kfold_predictions(flat, ts.tiles, ts.manifest, ts.classes, "dummy", 3, cfg.split.seed)
+    folds = ts.folds(3, cfg.split.seed)
+    seen = []
+
+    def fit(X, y, groups):                   # what the fold's tuning may see: its training part
+        seen.append(set(groups))
+        return tuned(flat, {"dummyclassifier__strategy": ["prior", "most_frequent"]}, 2,
+                     cfg.split.seed, "cv")(X, y, groups)
+
+    preds, chosen = kfold_predictions(fit, ts.tiles, ts.manifest, folds, ts.classes, "dummy")
     assert sorted(preds["tile_id"]) == sorted(ts.manifest["tile_id"])
     assert set(preds["micrograph_id"]) == set(ts.micrographs["micrograph_id"])
     assert (preds.groupby("micrograph_id")["fold"].nunique() == 1).all()
     groups = preds.merge(ts.manifest[["tile_id", "group"]], on="tile_id")
     assert (groups.groupby("group")["fold"].nunique() == 1).all()
-    assert preds["fold"].nunique() == 3
+    assert preds["fold"].nunique() == 3 and len(chosen) == 3
+    for f, train_groups in enumerate(seen):  # no fold's test groups in its own tuning
+        assert not train_groups & set(groups.loc[groups["fold"] == f, "group"])
+    assert {"inner_accuracy", "strategy"} <= set(chosen.columns)

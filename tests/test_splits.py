@@ -35,6 +35,28 @@ def test_micrographs_never_in_two_splits(tileset):
         assert_disjoint(frame, "group")
 
 
+def test_samples_never_in_two_splits_or_two_folds_by_default(tileset):
+    """group_by: sample is the default: the 37 samples are the independent units."""
+    from spring_lib.data.splits import kfold_assignment
+
+    assert tileset.micrographs["group"].str.startswith("s").all()
+    for frame in (tileset.micrographs, tileset.manifest):
+        assert_disjoint(frame, "sample_key")
+    folds = kfold_assignment(tileset.micrographs, 5, 0)
+    per_sample = tileset.micrographs.assign(fold=folds).groupby("sample_key")["fold"].nunique()
+    assert (per_sample == 1).all() and folds.nunique() == 5
+    tile_folds = tileset.folds(5, 0)
+    by_sample = pd.DataFrame({"s": tileset.manifest["sample_key"], "f": tile_folds})
+    assert (by_sample.groupby("s")["f"].nunique() == 1).all()
+    assert set(tileset.manifest["micrograph_id"]) == set(tileset.micrographs["micrograph_id"])
+
+
+def test_a_fold_check_can_fail():
+    df = pd.DataFrame({"sample_key": ["1", "1"], "split": ["0", "1"]})
+    with pytest.raises(AssertionError, match="sample_key"):
+        assert_disjoint(df, "sample_key")
+
+
 def test_assert_disjoint_can_fail():
     df = pd.DataFrame({"micrograph_id": ["1", "1"], "split": ["train", "test"]})
     with pytest.raises(AssertionError, match="more than one split"):

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from spring_lib.config import Recipe
-from spring_lib.nets.training import (Execution, InputTransform, TrainResult, evaluate, fingerprint,
-                                      symmetry_views, train)
+from spring_lib.nets.training import (Execution, InputTransform, TrainResult, did_not_learn,
+                                      evaluate, fingerprint, plateaued, symmetry_views, train)
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -128,7 +128,7 @@ def test_state_from_other_settings_is_kept_beside_not_overwritten(tmp_path):
 def test_log_columns():
     res = _run()
     assert list(res.history.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc",
-                                         "seconds", "img_per_s", "lr"]
+                                         "val_top_share", "seconds", "img_per_s", "lr"]
     assert res.history["img_per_s"].gt(0).all()
 
 
@@ -173,3 +173,32 @@ def test_ddp_two_processes_gloo(tmp_path):
     sums = [float((tmp_path / f"rank{r}.txt").read_text()) for r in (0, 1)]
     assert sums[0] == sums[1]
     assert (tmp_path / "state").exists()
+
+
+def test_plateau_is_patience_epochs_without_a_lower_validation_loss():
+    h = [{"val_loss": v} for v in (1.0, 0.8, 0.9, 0.85)]
+    assert not plateaued(h, 3) and plateaued(h, 2) and not plateaued(h, None)
+    assert not plateaued([{"val_loss": 1.0}, {"val_loss": 0.5}], 1)
+
+
+def test_early_stopping_stops_on_a_plateau_and_a_resumed_run_stays_stopped(tmp_path):
+    recipe = Recipe(epochs=30, batch_size=8, lr=1.0, input_size=24, patience=2)   # lr far too high
+    res = _run(tmp_path / "s", recipe=recipe)
+    h = res.history
+    assert len(h) < 30
+    best = int(h["val_loss"].idxmin())
+    assert len(h) - 1 - best == 2                       # stopped exactly `patience` epochs after
+    again = _run(tmp_path / "s", recipe=recipe)         # the kept state: nothing more to train
+    assert len(again.history) == len(h) and again.resumed_from == len(h)
+
+
+def test_a_collapsed_network_did_not_learn():
+    import pandas as pd
+
+    labels = np.array([0] * 6 + [1] * 3 + [2] * 3)      # majority share 0.5
+    flat = pd.DataFrame({"val_acc": [0.5, 0.5], "val_top_share": [0.4, 1.0]})
+    assert "majority class" in did_not_learn(flat, labels)
+    one_class = pd.DataFrame({"val_acc": [0.6], "val_top_share": [0.95]})
+    assert "one class" in did_not_learn(one_class, labels)
+    learned = pd.DataFrame({"val_acc": [0.3, 0.75], "val_top_share": [1.0, 0.5]})
+    assert did_not_learn(learned, labels) is None       # judged at the last epoch

@@ -59,7 +59,7 @@ def group_ids(catalog: pd.DataFrame, group_by: str,
     return pd.Series([find(g) for g in base], index=catalog.index, name="group")
 
 
-def _one_fold(labels, groups, fraction: float, seed: int, key: str) -> np.ndarray:
+def hold_out_groups(labels, groups, fraction: float, seed: int, key: str) -> np.ndarray:
     """Boolean mask of one stratified group fold of about `fraction` of the data."""
     n_splits = max(2, int(round(1 / fraction)))
     n_groups = len(set(groups))
@@ -68,10 +68,14 @@ def _one_fold(labels, groups, fraction: float, seed: int, key: str) -> np.ndarra
                          f"(split.{key}={fraction}): lower it, or group by micrograph")
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     try:
-        _, held = next(cv.split(np.zeros(len(labels)), labels, groups))
+        folds = [held for _, held in cv.split(np.zeros(len(labels)), labels, groups)]
     except ValueError as exc:  # e.g. a class with fewer members than folds
         raise SplitError(f"cannot hold out 1/{n_splits} of the groups (split.{key}={fraction}): "
                          f"{exc}; raise split.{key} or use more micrographs") from None
+    # a class held in a few samples misses some folds: hold out the first fold that has every
+    # class (decided by labels and groups alone, never by any result)
+    every = set(labels)
+    held = next((f for f in folds if set(labels[f]) == every), folds[0])
     mask = np.zeros(len(labels), bool)
     mask[held] = True
     return mask
@@ -86,11 +90,11 @@ def assign_splits(catalog: pd.DataFrame, cfg: StudyConfig,
     labels = out["label"].astype(str).to_numpy()
     groups = out["group"].to_numpy()
     try:
-        test = _one_fold(labels, groups, sc.test_fraction, sc.seed, "test_fraction")
+        test = hold_out_groups(labels, groups, sc.test_fraction, sc.seed, "test_fraction")
         split = np.where(test, "test", "train").astype(object)
         if sc.val_fraction > 0:
             rest = ~test
-            val_rest = _one_fold(labels[rest], groups[rest], sc.val_fraction, sc.seed + 1,
+            val_rest = hold_out_groups(labels[rest], groups[rest], sc.val_fraction, sc.seed + 1,
                                      "val_fraction")
             split[np.flatnonzero(rest)[val_rest]] = "val"
     except SplitError as exc:
@@ -111,6 +115,22 @@ def _check_coverage(df: pd.DataFrame, cfg: StudyConfig) -> None:
                             f"with group_by={cfg.split.group_by} ({detail}). Use "
                             "group_by: micrograph, another seed, or leave the class out "
                             "(data.classes).")
+
+
+def kfold_assignment(micrographs: pd.DataFrame, k: int, seed: int) -> pd.Series:
+    """Fold (0..k-1) of every micrograph for the k-fold evaluation: stratified by label and
+    grouped like the split, so no sample (and no near-duplicate pair) is in two folds. Every arm
+    of a run uses these same folds, so in one fold every arm sees the same training micrographs."""
+    labels = micrographs["label"].astype(str).to_numpy()
+    groups = micrographs["group"].to_numpy()
+    n_groups = len(set(groups))
+    if n_groups < k:
+        raise SplitError(f"only {n_groups} groups for {k} folds: lower evaluation.kfold")
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    fold = np.empty(len(micrographs), int)
+    for f, (_, held) in enumerate(cv.split(np.zeros(len(labels)), labels, groups)):
+        fold[held] = f
+    return pd.Series(fold, index=micrographs.index, name="fold")
 
 
 def assert_disjoint(df: pd.DataFrame, column: str) -> None:

@@ -61,6 +61,12 @@ class TileSet:
         mask = (self.manifest[column] == name).to_numpy()
         return self.tiles[mask], self.manifest[mask].reset_index(drop=True)
 
+    def folds(self, k: int, seed: int) -> np.ndarray:
+        """Fold of every tile in the k-fold evaluation (its micrograph's, `kfold_assignment`)."""
+        by_micrograph = dict(zip(self.micrographs["micrograph_id"].astype(str),
+                                 splits_mod.kfold_assignment(self.micrographs, k, seed)))
+        return self.manifest["micrograph_id"].astype(str).map(by_micrograph).to_numpy()
+
     def labels(self, manifest: pd.DataFrame | None = None) -> np.ndarray:
         m = self.manifest if manifest is None else manifest
         return pd.Categorical(m["label"], categories=self.classes).codes.astype(np.int64)

@@ -1,66 +1,101 @@
-"""How much a leaky, tile-level split inflates accuracy: the same model and budget trained and
-tested on the grouped split and on a random tile split of the same tiles."""
+"""The leakage ladder: one classifier, the same tiles, four ways of cutting folds.
+
+Most published numbers on UHCSDB (DeCost et al. 2017 and after) come from random tile folds,
+where tiles of one micrograph, and micrographs of one sample, sit on both sides. The ladder
+shows what each step of grouping takes away, so the literature's numbers and this study's can
+be read side by side. Each classifier keeps one setting declared up front (nothing is tuned),
+so the protocol is the only thing that changes.
+"""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
 from ..config import StudyConfig
 from ..data.tileset import TileSet, cache_dir
 from ..glcm.svm import glcm_svm_pipeline
-from ..nets.arms import _input_transform, _network, training_data
+from ..grouped_cv import fixed, kfold_predictions
 from ..nets.probe import probe_pipeline
 from ..nets.registry import Arm
-from ..nets.budget import default_device
-from ..nets.training import Execution, evaluate, train
+from ..predictions import save_predictions
+from . import metrics as ev
 
-# one fixed GLCM+SVM setting, the same on both splits, no tuning: the contrast is the split
+# one fixed GLCM+SVM setting and one probe setting, the same under every protocol
 GLCM_SETTING = dict(glcm__levels=32, glcm__distances=(1, 2, 4), svc__C=10.0)
+PROBE_SETTING = dict(features__pooling="texture", clf__C=0.1)
+
+PROTOCOLS = {   # key -> how the literature or this study names it
+    "tiles": "random tiles",
+    "micrographs": "grouped by micrograph",
+    "samples": "grouped by sample (this study)",
+}
 
 
-def _shared_micrographs(tileset: TileSet, column: str) -> float:
-    m = tileset.manifest
-    train_ids = set(m.loc[m[column] == "train", "micrograph_id"])
-    test = m[m[column] == "test"]
-    return float(test["micrograph_id"].isin(train_ids).mean())
+def protocol_folds(tileset: TileSet, protocol: str, cfg: StudyConfig) -> np.ndarray:
+    """Fold of every tile under one protocol: random tiles (k = evaluation.ladder_random_folds,
+    stratified), or micrographs / samples kept whole (k = evaluation.kfold)."""
+    m, seed = tileset.manifest, cfg.split.seed
+    y = tileset.labels()
+    if protocol == "tiles":
+        cv = StratifiedKFold(cfg.evaluation.ladder_random_folds, shuffle=True, random_state=seed)
+        splits = cv.split(np.zeros(len(y)), y)
+    elif protocol in ("micrographs", "samples"):
+        groups = m["micrograph_id" if protocol == "micrographs" else "sample_key"].astype(str)
+        cv = StratifiedGroupKFold(cfg.evaluation.kfold, shuffle=True, random_state=seed)
+        splits = cv.split(np.zeros(len(y)), y, groups)
+    else:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    folds = np.empty(len(y), int)
+    for f, (_, held) in enumerate(splits):
+        folds[held] = f
+    return folds
 
 
-def _probe_accuracy(arm: Arm, cfg: StudyConfig, train_data, test_data) -> float:
-    """A probe with one fixed setting (texture pooling, the middle C of the profile's grid),
-    the same on both splits: its features are cached, so the contrast costs seconds."""
-    pipe = probe_pipeline(arm, cfg.weights_for(arm.architecture), str(cache_dir(cfg) / "features"),
-                          cfg.probe.batch_size, cfg.split.seed)
-    pipe.set_params(features__pooling="texture", clf__C=sorted(cfg.probe.C)[len(cfg.probe.C) // 2])
-    pipe.fit(*train_data)
-    return float((pipe.predict(test_data[0]) == test_data[1]).mean())
+def shared_share(manifest: pd.DataFrame, folds: np.ndarray, column: str) -> float:
+    """Share of tiles whose micrograph (or sample) also has tiles in that fold's training part."""
+    values = manifest[column].astype(str).to_numpy()
+    shared = 0
+    for f in np.unique(folds):
+        train = set(values[folds != f])
+        shared += int(np.isin(values[folds == f], list(train)).sum())
+    return shared / len(values)
 
 
-def leakage_contrast(tileset: TileSet, cfg: StudyConfig, feature_cache: str | None = None) -> pd.DataFrame:
-    if "leaky_split" not in tileset.manifest:
-        raise ValueError(f"the tile set has no leaky split: set split.leaky_tile_split: true in "
-                         f"{cfg.source}")
+def ladder_models(cfg: StudyConfig, probe_arm: str | None) -> dict:
+    models = {"GLCM+SVM": glcm_svm_pipeline(str(cache_dir(cfg) / "glcm"), cfg.glcm.n_jobs,
+                                            cfg.split.seed).set_params(**GLCM_SETTING)}
+    if probe_arm:
+        arm = Arm.parse(probe_arm)
+        models[probe_arm] = probe_pipeline(arm, cfg.weights_for(arm.architecture),
+                                           str(cache_dir(cfg) / "features"), cfg.probe.batch_size,
+                                           cfg.split.seed).set_params(**PROBE_SETTING)
+    return models
+
+
+def leakage_ladder(tileset: TileSet, cfg: StudyConfig, out, probe_arm: str | None,
+                   samples: dict, n_boot: int) -> pd.DataFrame:
+    """GLCM+SVM and `probe_arm` (the best probe by inner score) under every protocol; each run's
+    predictions saved as `ladder/<model>@<protocol>.csv`. One row per model and protocol."""
     rows = []
-    arm = Arm.parse(cfg.evaluation.leakage_arm)
-    recipe = cfg.recipe(arm).model_copy(update={"epochs": cfg.evaluation.leakage_epochs,
-                                                "seeds": 1, "head_init": "random"})
-    for column, name in (("split", "grouped by " + cfg.split.group_by), ("leaky_split", "random tiles (LEAKY)")):
-        (tr_x, tr_y), (va_x, va_y), (te_x, te_m) = training_data(tileset, recipe, cfg.split.seed, column)
-        te_y = tileset.labels(te_m)
-        share = _shared_micrographs(tileset, column)
-        svm = glcm_svm_pipeline(feature_cache, cfg.glcm.n_jobs, cfg.split.seed)
-        svm.set_params(**GLCM_SETTING)
-        svm.fit(tr_x, tr_y)
-        rows.append({"model": "GLCM+SVM", "split": name, "test_tiles": len(te_x),
-                     "test_tiles_from_training_micrographs": round(share, 3),
-                     "test_tile_accuracy": float((svm.predict(te_x) == te_y).mean())})
-        if arm.kind == "probe":
-            acc, label = _probe_accuracy(arm, cfg, (tr_x, tr_y), (te_x, te_y)), arm.name
-        else:
-            model, _, _ = _network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed)
-            transform = _input_transform(arm, recipe, model, tr_x)
-            ex = Execution(default_device(), "channels_last")
-            res = train(model, (tr_x, tr_y), (va_x, va_y), recipe, transform, cfg.split.seed, ex)
-            _, acc, _ = evaluate(res.model, te_x, te_y, res.transform, ex, recipe.tta)
-            label = f"{arm.name} ({recipe.epochs} epochs)"
-        rows.append({"model": label, "split": name,
-                     "test_tiles": len(te_x), "test_tiles_from_training_micrographs": round(share, 3),
-                     "test_tile_accuracy": acc})
+    folds = {p: protocol_folds(tileset, p, cfg) for p in PROTOCOLS}
+    for model, estimator in ladder_models(cfg, probe_arm).items():
+        for p, name in PROTOCOLS.items():
+            preds, _ = kfold_predictions(fixed(estimator), tileset.tiles, tileset.manifest,
+                                         folds[p], tileset.classes, model)
+            save_predictions(preds, out.root, "ladder", suffix=f"@{p}")
+            micro = ev.micrograph_predictions(preds, tileset.classes)
+            o = ev.sample_bootstrap(micro["true_label"], micro["pred_label"],
+                                    micro["micrograph_id"].astype(str).map(samples),
+                                    tileset.classes, n_boot, cfg.split.seed).set_index("metric")
+            tile_f1 = ev.tile_metrics(preds, tileset.classes)[0]["macro_f1"]
+            rows.append({"model": model, "protocol": name, "folds": len(np.unique(folds[p])),
+                         "test_tiles_with_micrograph_in_training":
+                             shared_share(tileset.manifest, folds[p], "micrograph_id"),
+                         "test_tiles_with_sample_in_training":
+                             shared_share(tileset.manifest, folds[p], "sample_key"),
+                         "tile_macro_f1": tile_f1,
+                         "micrograph_macro_f1": o.loc["macro_f1", "value"],
+                         "micrograph_macro_f1_ci95": f"[{o.loc['macro_f1', 'ci_low']:.3f}, "
+                                                     f"{o.loc['macro_f1', 'ci_high']:.3f}]"})
     return pd.DataFrame(rows)

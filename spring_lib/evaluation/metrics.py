@@ -1,16 +1,20 @@
-"""Metrics from the common prediction files, with uncertainty that respects micrographs.
+"""Metrics from the common prediction files, with uncertainty that respects samples.
 
-Tiles of one micrograph are not independent evidence, so intervals come from a bootstrap that
-resamples whole micrographs (within each class), never single tiles.
+The independent unit of UHCSDB is the sample: tiles of one micrograph are near copies, and
+micrographs of one sample are near-relatives. So a micrograph's label is scored once (the mean
+of its tiles' scores), and intervals come from a bootstrap that resamples whole samples, never
+tiles or micrographs. Paired comparisons resample the same samples for both arms, and a family
+of them is corrected with Holm's method.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-MACRO_F1 = "macro-F1 = (1/K) Σ_k F1_k, the unweighted mean of the per-class F1 scores"
+MACRO_F1 = ("macro-F1 = (1/K) Σ_k F1_k, the unweighted mean of the per-class F1 scores over the "
+            "K classes present in the truth being scored")
+LEVEL = 0.95
 
 
 def score_columns(preds: pd.DataFrame, classes: list[str]) -> list[str]:
@@ -33,139 +37,137 @@ def confusion(preds: pd.DataFrame, classes: list[str], normalize: str | None = N
                         columns=pd.Index(classes, name="predicted"))
 
 
-def _micrograph_counts(preds: pd.DataFrame, classes: list[str]):
-    """Per micrograph: its class and its tile confusion counts [n_micrographs, K, K]."""
-    k = {c: i for i, c in enumerate(classes)}
-    t = preds["true_label"].map(k).to_numpy()
-    p = preds["pred_label"].map(k).to_numpy()
-    ids, inv = np.unique(preds["micrograph_id"].astype(str).to_numpy(), return_inverse=True)
-    counts = np.zeros((len(ids), len(classes), len(classes)))
-    np.add.at(counts, (inv, t, p), 1)
-    micro_class = counts.sum(axis=2).argmax(axis=1)
-    return ids, micro_class, counts
-
-
-def bootstrap_weights(micro_class: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Multiplicity of each micrograph in each replicate [n_boot, n_micrographs], resampling
-    micrographs with replacement within each class (class composition kept)."""
-    rng = np.random.default_rng(seed)
-    W = np.zeros((n_boot, len(micro_class)))
-    for c in np.unique(micro_class):
-        members = np.flatnonzero(micro_class == c)
-        draws = rng.integers(0, len(members), size=(n_boot, len(members)))
-        for b in range(n_boot):
-            np.add.at(W[b], members[draws[b]], 1)
-    return W
-
-
-def _metrics_from_confusions(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """cm [..., K, K] -> accuracy, macro_f1 and per-class recall/precision/F1 [..., K]."""
-    tp = np.diagonal(cm, axis1=-2, axis2=-1)
-    support, predicted = cm.sum(-1), cm.sum(-2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(support > 0, tp / support, 0.0)
-        precision = np.where(predicted > 0, tp / predicted, 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return {"accuracy": tp.sum(-1) / cm.sum((-2, -1)), "macro_f1": f1.mean(-1),
-            "recall": recall, "precision": precision, "f1": f1}
-
-
-def bootstrap_ci(preds: pd.DataFrame, classes: list[str], n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """95 % percentile intervals of accuracy, macro-F1 and per-class metrics, by micrograph."""
-    _, micro_class, counts = _micrograph_counts(preds, classes)
-    W = bootstrap_weights(micro_class, n_boot, seed)
-    cms = np.einsum("bm,mij->bij", W, counts)
-    boot = _metrics_from_confusions(cms)
-    point = _metrics_from_confusions(counts.sum(0))
-    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    overall = pd.DataFrame([{"metric": m, "value": float(point[m]),
-                             "ci_low": float(np.percentile(boot[m], lo)),
-                             "ci_high": float(np.percentile(boot[m], hi))}
-                            for m in ("accuracy", "macro_f1")])
-    rows = []
-    for m in ("precision", "recall", "f1"):
-        for i, c in enumerate(classes):
-            rows.append({"class": c, "metric": m, "value": float(point[m][i]),
-                         "ci_low": float(np.percentile(boot[m][:, i], lo)),
-                         "ci_high": float(np.percentile(boot[m][:, i], hi))})
-    return overall, pd.DataFrame(rows)
-
-
-def paired_difference_ci(a: pd.DataFrame, b: pd.DataFrame, classes: list[str], n_boot: int = 1000,
-                         seed: int = 0, level: float = 0.95) -> dict:
-    """Accuracy of a minus accuracy of b on the same test tiles, with a micrograph bootstrap
-    that uses the same resample for both (a paired interval)."""
-    merged = a.merge(b, on=["tile_id", "micrograph_id", "true_label"], suffixes=("_a", "_b"))
-    if len(merged) != len(a) or len(merged) != len(b):
-        raise ValueError("the two arms were not evaluated on the same test tiles")
-    ids, inv = np.unique(merged["micrograph_id"].astype(str), return_inverse=True)
-    hit_a = (merged["pred_label_a"] == merged["true_label"]).to_numpy(float)
-    hit_b = (merged["pred_label_b"] == merged["true_label"]).to_numpy(float)
-    n = np.bincount(inv, minlength=len(ids))
-    da = np.bincount(inv, hit_a, minlength=len(ids))
-    db = np.bincount(inv, hit_b, minlength=len(ids))
-    cls = {c: i for i, c in enumerate(classes)}
-    micro_class = np.zeros(len(ids), int)
-    micro_class[inv] = merged["true_label"].map(cls).to_numpy()
-    W = bootstrap_weights(micro_class, n_boot, seed)
-    diff = (W @ da - W @ db) / (W @ n)
-    lo, hi = np.percentile(diff, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
-    return {"difference": float(hit_a.mean() - hit_b.mean()), "ci_low": float(lo),
-            "ci_high": float(hi)}
-
-
-def mcnemar(a: pd.DataFrame, b: pd.DataFrame) -> dict:
-    """Exact McNemar test: do a and b err on the same test tiles equally often?"""
-    merged = a.merge(b, on=["tile_id", "true_label"], suffixes=("_a", "_b"))
-    if len(merged) != len(a) or len(merged) != len(b):
-        raise ValueError("McNemar needs both arms' predictions on the same test tiles")
-    ok_a = merged["pred_label_a"] == merged["true_label"]
-    ok_b = merged["pred_label_b"] == merged["true_label"]
-    only_a, only_b = int((ok_a & ~ok_b).sum()), int((~ok_a & ok_b).sum())
-    p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
-    return {"only_first_right": only_a, "only_second_right": only_b, "p_value": float(p)}
-
-
-def micrograph_predictions(preds: pd.DataFrame, classes: list[str], how: str = "mean") -> pd.DataFrame:
-    """One prediction per micrograph: mean tile score (how="mean") or majority vote ("vote")."""
+def micrograph_predictions(preds: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    """One prediction per micrograph (and model): the class with the highest mean tile score,
+    the way a lab would label a whole micrograph. Keeps `fold` where the file has one."""
     cols = score_columns(preds, classes)
-    g = preds.groupby(["model", "micrograph_id", "true_label"], sort=False)
-    if how == "mean":
-        scores = g[cols].mean()
-        pred = np.asarray(classes, dtype=object)[scores.to_numpy().argmax(1)]
-    elif how == "vote":
-        votes = g["pred_label"].agg(lambda s: s.value_counts().reindex(classes, fill_value=0)
-                                    .to_numpy())
-        # ties go to the class with the higher mean score
-        means = g[cols].mean().to_numpy()
-        v = np.stack(votes.to_numpy())
-        pred = np.asarray(classes, dtype=object)[(v + means * 1e-6).argmax(1)]
-        scores = votes
-    else:
-        raise ValueError(f"how must be 'mean' or 'vote', got {how!r}")
+    keys = ["model", "micrograph_id", "true_label"] + (["fold"] if "fold" in preds else [])
+    g = preds.groupby(keys, sort=False)
+    scores = g[cols].mean()
     out = scores.index.to_frame(index=False)
-    out["pred_label"] = pred
+    out["pred_label"] = np.asarray(classes, dtype=object)[scores.to_numpy().argmax(1)]
     out["n_tiles"] = g.size().to_numpy()
     return out
 
 
-def results_table(preds: pd.DataFrame, classes: list[str], n_boot: int, seed: int) -> pd.DataFrame:
-    """One row per arm: tile accuracy and macro-F1 with CIs, micrograph accuracy (mean, vote)."""
+# ---------------------------------------------------------------- scores from confusion counts
+
+def scores_from_confusions(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """cm [..., K, K] (true x predicted counts) -> accuracy, macro_f1, balanced_accuracy and
+    per-class recall, precision and F1 [..., K]. Macro averages run over the classes present in
+    the truth of that confusion, so a resample that lacks a rare class is not scored as if the
+    class had been missed."""
+    cm = np.asarray(cm, float)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    support, predicted = cm.sum(-1), cm.sum(-2)
+    present = support > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(present, tp / support, 0.0)
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        n_present = present.sum(-1)
+        return {"accuracy": tp.sum(-1) / cm.sum((-2, -1)),
+                "macro_f1": (f1 * present).sum(-1) / n_present,
+                "balanced_accuracy": (recall * present).sum(-1) / n_present,
+                "recall": recall, "precision": precision, "f1": f1}
+
+
+def confusions_by_unit(true: pd.Series, pred: pd.Series, units: pd.Series,
+                       classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(unit ids, counts [n_units, K, K]): the confusion each unit (sample) contributes."""
+    k = {c: i for i, c in enumerate(classes)}
+    t, p = true.map(k).to_numpy(), pred.map(k).to_numpy()
+    if np.isnan(t.astype(float)).any() or np.isnan(p.astype(float)).any():
+        raise ValueError(f"labels outside the classes {classes}")
+    ids, inv = np.unique(units.astype(str).to_numpy(), return_inverse=True)
+    counts = np.zeros((len(ids), len(classes), len(classes)))
+    np.add.at(counts, (inv, t.astype(int), p.astype(int)), 1)
+    return ids, counts
+
+
+def bootstrap_weights(n_units: int, n_boot: int, seed: int) -> np.ndarray:
+    """Multiplicity of each unit in each replicate [n_boot, n_units]: units drawn with
+    replacement, as many as there are."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_units, size=(n_boot, n_units))
+    W = np.zeros((n_boot, n_units))
+    np.add.at(W, (np.repeat(np.arange(n_boot), n_units), draws.ravel()), 1)
+    return W
+
+
+def _interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    v = values[~np.isnan(values)]
+    lo, hi = np.percentile(v, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)
+
+
+def sample_bootstrap(true: pd.Series, pred: pd.Series, samples: pd.Series, classes: list[str],
+                     n_boot: int = 1000, seed: int = 0, level: float = LEVEL) -> pd.DataFrame:
+    """Point value and percentile interval of accuracy, macro-F1 and balanced accuracy, the
+    samples resampled with replacement (every row of a drawn sample comes along)."""
+    _, counts = confusions_by_unit(true, pred, samples, classes)
+    point = scores_from_confusions(counts.sum(0))
+    boot = scores_from_confusions(np.einsum("bs,sij->bij", bootstrap_weights(len(counts), n_boot,
+                                                                               seed), counts))
     rows = []
-    for model, p in preds.groupby("model", sort=False):
-        overall, _ = bootstrap_ci(p, classes, n_boot, seed)
-        o = overall.set_index("metric")
-        micro = {how: (lambda m: float((m["pred_label"] == m["true_label"]).mean()))(
-            micrograph_predictions(p, classes, how)) for how in ("mean", "vote")}
-        rows.append({"model": model, "test_tiles": len(p),
-                     "test_micrographs": p["micrograph_id"].nunique(),
-                     "tile_accuracy": o.loc["accuracy", "value"],
-                     "tile_accuracy_ci95": f"[{o.loc['accuracy', 'ci_low']:.3f}, "
-                                           f"{o.loc['accuracy', 'ci_high']:.3f}]",
-                     "macro_f1": o.loc["macro_f1", "value"],
-                     "macro_f1_ci95": f"[{o.loc['macro_f1', 'ci_low']:.3f}, "
-                                      f"{o.loc['macro_f1', 'ci_high']:.3f}]",
-                     "micrograph_accuracy_mean": micro["mean"],
-                     "micrograph_accuracy_vote": micro["vote"]})
-    return pd.DataFrame(rows).sort_values("tile_accuracy", ascending=False).reset_index(drop=True)
+    for m in ("macro_f1", "balanced_accuracy", "accuracy"):
+        lo, hi = _interval(boot[m], level)
+        rows.append({"metric": m, "value": float(point[m]), "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def paired_bootstrap(a: pd.DataFrame, b: pd.DataFrame, samples: dict, classes: list[str],
+                     metric: str = "macro_f1", n_boot: int = 1000, seed: int = 0,
+                     level: float = LEVEL) -> dict:
+    """`metric` of a minus that of b on the same micrographs, both resampled by the same
+    samples: the difference, its interval and a two-sided bootstrap p-value (the share of
+    replicates on the other side of zero, doubled; at least 1/n_boot)."""
+    merged = a.merge(b, on=["micrograph_id", "true_label"], suffixes=("_a", "_b"))
+    if len(merged) != len(a) or len(merged) != len(b):
+        raise ValueError("the two arms were not scored on the same micrographs")
+    units = merged["micrograph_id"].astype(str).map(samples)
+    if units.isna().any():
+        raise ValueError("micrographs without a sample: pass every micrograph's sample_key")
+    _, ca = confusions_by_unit(merged["true_label"], merged["pred_label_a"], units, classes)
+    _, cb = confusions_by_unit(merged["true_label"], merged["pred_label_b"], units, classes)
+    W = bootstrap_weights(len(ca), n_boot, seed)
+    diff = (scores_from_confusions(np.einsum("bs,sij->bij", W, ca))[metric]
+            - scores_from_confusions(np.einsum("bs,sij->bij", W, cb))[metric])
+    point = float(scores_from_confusions(ca.sum(0))[metric]
+                  - scores_from_confusions(cb.sum(0))[metric])
+    lo, hi = _interval(diff, level)
+    d = diff[~np.isnan(diff)]
+    p = min(1.0, max(2 * min((d <= 0).mean(), (d >= 0).mean()), 1 / len(d)))
+    return {"difference": point, "ci_low": lo, "ci_high": hi, "p_value": float(p)}
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (same order as given)."""
+    p = np.asarray(p_values, float)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def fold_scores(micro: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    """Micrograph macro-F1 and balanced accuracy of each fold (classes present in the fold)."""
+    rows = []
+    for fold, f in micro.groupby("fold"):
+        cm = confusion_matrix(f["true_label"], f["pred_label"], labels=classes)
+        s = scores_from_confusions(cm)
+        rows.append({"fold": fold, "micrographs": len(f), "macro_f1": float(s["macro_f1"]),
+                     "balanced_accuracy": float(s["balanced_accuracy"])})
+    return pd.DataFrame(rows)
+
+
+def per_class_scores(micro: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    """Micrograph-level precision, recall and F1 of every class."""
+    s = scores_from_confusions(confusion_matrix(micro["true_label"], micro["pred_label"],
+                                                labels=classes))
+    return pd.DataFrame({"class": classes, "precision": s["precision"], "recall": s["recall"],
+                         "f1": s["f1"]})

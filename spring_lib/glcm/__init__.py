@@ -1,7 +1,8 @@
-"""Stage 02: GLCM texture features and the tuned GLCM+SVM pipeline."""
+"""Stage 02: the classical arms: GLCM texture features with the tuned GLCM+SVM pipeline, and
+the pixel-size floor."""
 import importlib
 
-_SUBMODULES = ("features", "svm")
+_SUBMODULES = ("features", "svm", "pixel_size")
 
 
 def __getattr__(name):

@@ -9,16 +9,14 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ..config import GLCMConfig
-from ..grouped_cv import grouped_folds, grouped_search, kfold_predictions, tuning_pool
-from ..predictions import prediction_frame, save_predictions
+from ..grouped_cv import grouped_search, kfold_predictions, tuned
+from ..predictions import save_predictions
 from ..progress import Progress, arm_finished
 from .features import GLCMFeatures
 
@@ -43,34 +41,20 @@ def tune(tiles: np.ndarray, labels: np.ndarray, groups: np.ndarray, g: GLCMConfi
                           labels, groups, g.cv_folds, seed, "glcm.cv_folds")
 
 
-def with_probabilities(search: GridSearchCV, tiles: np.ndarray, labels: np.ndarray,
-                       groups: np.ndarray, g: GLCMConfig, seed: int = 0) -> CalibratedClassifierCV:
-    """The best pipeline with sigmoid-calibrated class probabilities.
-
-    Calibration scores come from the same grouped folds as tuning, so no micrograph is
-    scored by a model that saw it. Predictions are the argmax of these probabilities.
-    """
-    model = CalibratedClassifierCV(clone(search.best_estimator_), method="sigmoid",
-                                   cv=grouped_folds(labels, groups, g.cv_folds, seed, "glcm.cv_folds"),
-                                   ensemble=False)
-    return model.fit(tiles, labels)
-
-
 def run_glcm_arm(search: GridSearchCV, tileset, cfg, out, tune_seconds: float) -> pd.DataFrame:
-    """The tuned pipeline as the study's GLCM+SVM arm: calibrated on the tuning micrographs,
-    predicting the test split, and evaluated by grouped k-fold over every micrograph (with the
-    tuned parameters fixed). Returns the arm's row of the arms table."""
-    X, y, groups, _ = tuning_pool(tileset)
+    """The study's GLCM+SVM arm, evaluated by the run's sample-grouped k-fold over every
+    micrograph, its parameters tuned again inside each training fold (`search`, tuned on the
+    split's training micrographs, is what notebook 02 shows). Returns its arms-table row."""
     progress = Progress("GLCM+SVM", cfg.split.seed)
     t0 = time.perf_counter()
-    model = with_probabilities(search, X, y, groups, cfg.glcm, cfg.split.seed)
-    te_x, te_m = tileset.split("test")
-    proba = model.predict_proba(te_x)
-    save_predictions(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, "GLCM+SVM",
-                                      "probability"), out.root)
-    save_predictions(kfold_predictions(search.best_estimator_, tileset.tiles, tileset.manifest,
-                                       tileset.classes, "GLCM+SVM", cfg.evaluation.kfold,
-                                       cfg.split.seed), out.root, "kfold")
+    g, seed = cfg.glcm, cfg.split.seed
+    fit = tuned(glcm_svm_pipeline(search.estimator.named_steps["glcm"].cache_dir, g.n_jobs, seed),
+                param_grid(g), g.cv_folds, seed, "glcm.cv_folds")
+    preds, chosen = kfold_predictions(fit, tileset.tiles, tileset.manifest,
+                                      tileset.folds(cfg.evaluation.kfold, seed), tileset.classes,
+                                      "GLCM+SVM")
+    save_predictions(preds, out.root, "kfold")
+    out.table(chosen, "kfold_selection_GLCM+SVM")
     seconds = tune_seconds + time.perf_counter() - t0
     progress.done(seconds, status="fitted")
     arm_finished("GLCM+SVM", seconds, "fitted")
@@ -79,5 +63,5 @@ def run_glcm_arm(search: GridSearchCV, tileset, cfg, out, tune_seconds: float) -
         **{k.split("__")[1]: str(v) for k, v in search.best_params_.items()
            if k.split("__")[1] in ("levels", "distances", "rotation", "kernel", "C", "gamma")},
         "cv_accuracy": float(search.best_score_),
-        "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean()),
+        "inner_score": float(chosen["inner_accuracy"].mean()),
         "actual_minutes": seconds / 60}])

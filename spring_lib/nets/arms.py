@@ -16,7 +16,7 @@ import torch
 from ..config import Recipe, StudyConfig
 from ..data.tileset import TileSet, cache_dir
 from ..data.tiling import spread_sample
-from ..grouped_cv import cv_table, grouped_search, kfold_predictions, tuning_pool
+from ..grouped_cv import cv_table, grouped_search, kfold_predictions, tuned
 from ..predictions import prediction_frame, save_predictions
 from ..progress import Progress, arm_finished, emit
 from ..results import ResultsDir
@@ -25,48 +25,94 @@ from .checkpoint import Checkpoint
 from .models import WeightsUnavailable, build_model, freeze, input_statistics
 from .probe import FrozenFeatures, folded_head, probe_pipeline
 from .registry import Arm
-from .training import InputTransform, evaluate, train
+from .training import InputTransform, did_not_learn, evaluate, train
 
 NOT_RUN_WEIGHTS = "not run: weights unavailable"
 ARMS_COLUMNS = ["arm", "architecture", "kind", "status", "weights", "seeds"]   # of an empty table
 
 
+def capped(manifest: pd.DataFrame, index: np.ndarray, cap: int | None, classes: list[str],
+           seed: int) -> np.ndarray:
+    """`index` limited to `cap` tiles per class, spread over micrographs (None: all of it)."""
+    if not cap:
+        return index
+    m = manifest.iloc[index]
+    keep = [index[np.flatnonzero(m["label"].to_numpy() == c)[spread_sample(
+        m.loc[m["label"] == c, "micrograph_id"].to_numpy(), cap, np.random.default_rng(seed))]]
+        for c in classes]
+    return np.sort(np.concatenate(keep))
+
+
+def split_indices(tileset: TileSet, recipe: Recipe, seed: int, split_column: str = "split"):
+    """(train, val, test) tile indices of the held-out split for a network, training tiles
+    capped per class by the recipe."""
+    col = tileset.manifest[split_column].to_numpy()
+    train = capped(tileset.manifest, np.flatnonzero(col == "train"),
+                   recipe.max_train_tiles_per_class, tileset.classes, seed)
+    return train, np.flatnonzero(col == "val"), np.flatnonzero(col == "test")
+
+
+def fold_indices(tileset: TileSet, folds: np.ndarray, fold: int, recipe: Recipe,
+                 cfg: StudyConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) tile indices of one k-fold fold for a network: the fold's tiles are
+    the test; its own validation groups (samples) are held out of the other folds' micrographs,
+    for the best epoch and early stopping. Training tiles capped by the recipe, validation
+    tiles by split.val_tiles_per_class."""
+    from ..data.splits import hold_out_groups
+
+    m = tileset.manifest
+    pool, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+    held = hold_out_groups(m["label"].astype(str).to_numpy()[pool], m["group"].to_numpy()[pool],
+                           cfg.split.val_fraction or 0.15, cfg.split.seed + 1 + fold,
+                           "val_fraction")
+    seed = cfg.split.seed + fold
+    train = capped(m, pool[~held], recipe.max_train_tiles_per_class, tileset.classes, seed)
+    val = capped(m, pool[held], cfg.split.val_tiles_per_class, tileset.classes, seed)
+    return train, val, test
+
+
 def training_data(tileset: TileSet, recipe: Recipe, seed: int, split_column: str = "split"):
-    """(train tiles, labels), (val tiles, labels), (test tiles, manifest) for the networks;
-    training tiles capped per class by the recipe, spread over micrographs."""
-    tr_x, tr_m = tileset.split("train", split_column)
-    cap = recipe.max_train_tiles_per_class
-    if cap:
-        keep = np.concatenate([
-            np.flatnonzero(tr_m["label"] == c)[spread_sample(
-                tr_m.loc[tr_m["label"] == c, "micrograph_id"].to_numpy(), cap,
-                np.random.default_rng(seed))] for c in tileset.classes])
-        keep.sort()
-        tr_x, tr_m = tr_x[keep], tr_m.iloc[keep].reset_index(drop=True)
-    va_x, va_m = tileset.split("val", split_column)
-    te_x, te_m = tileset.split("test", split_column)
-    return (tr_x, tileset.labels(tr_m)), (va_x, tileset.labels(va_m)), (te_x, te_m)
+    """(train tiles, labels), (val tiles, labels), (test tiles, manifest) of the held-out split."""
+    tr, va, te = split_indices(tileset, recipe, seed, split_column)
+    return _data(tileset, tr, va, te)
+
+
+def _data(tileset: TileSet, tr, va, te):
+    m = tileset.manifest
+    return ((tileset.tiles[tr], tileset.labels(m.iloc[tr])),
+            (tileset.tiles[va], tileset.labels(m.iloc[va])),
+            (tileset.tiles[te], m.iloc[te].reset_index(drop=True)))
 
 
 def seeds(cfg: StudyConfig, recipe: Recipe) -> list[int]:
     return [cfg.split.seed + i for i in range(recipe.seeds)]
 
 
-def model_path(out: ResultsDir, arm: str, seed: int, primary: int):
+def model_path(out: ResultsDir, arm: str, seed: int | None = None, primary: int | None = None):
+    """models/<arm>.pt (the primary seed's), models/<arm>@seed<k>.pt (the others')."""
     return out.path(f"models/{arm}.pt" if seed == primary else f"models/{arm}@seed{seed}.pt")
 
 
 # ---------------------------------------------------------------- probes
 
-def fit_probe(arm: Arm, tileset: TileSet, cfg: StudyConfig, poolings: list[str] | None = None,
-              memory_format: str = "channels_last", splits: tuple[str, ...] = ("train", "val")):
-    """The probe pipeline tuned by grouped CV on the training micrographs (train + val: the
-    CV replaces the validation split, as for GLCM+SVM; ("train",) keeps validation unseen)."""
-    X, y, groups, _ = tuning_pool(tileset, splits)
-    pipe = probe_pipeline(arm, cfg.weights_for(arm.architecture), str(cache_dir(cfg) / "features"),
-                          cfg.probe.batch_size, cfg.split.seed, memory_format)
-    grid = {"features__pooling": poolings or cfg.probe.pooling, "clf__C": cfg.probe.C}
-    return grouped_search(pipe, grid, X, y, groups, cfg.probe.cv_folds, cfg.split.seed,
+def _probe_pipeline(arm: Arm, cfg: StudyConfig, memory_format: str = "channels_last",
+                    input_size: int | None = None):
+    return probe_pipeline(arm, cfg.weights_for(arm.architecture), str(cache_dir(cfg) / "features"),
+                          cfg.probe.batch_size, cfg.split.seed, memory_format, input_size)
+
+
+def _probe_grid(cfg: StudyConfig, poolings: list[str] | None = None) -> dict:
+    return {"features__pooling": poolings or cfg.probe.pooling, "clf__C": cfg.probe.C}
+
+
+def fit_probe(arm: Arm, tileset: TileSet, cfg: StudyConfig, index: np.ndarray,
+              poolings: list[str] | None = None, memory_format: str = "channels_last",
+              input_size: int | None = None):
+    """The probe pipeline tuned by grouped CV on the tiles `index` (samples kept whole)."""
+    m = tileset.manifest.iloc[index]
+    return grouped_search(_probe_pipeline(arm, cfg, memory_format, input_size),
+                          _probe_grid(cfg, poolings), tileset.tiles[index], tileset.labels(m),
+                          m["group"].to_numpy(), cfg.probe.cv_folds, cfg.split.seed,
                           "probe.cv_folds")
 
 
@@ -81,47 +127,42 @@ def probe_checkpoint(search, arm: Arm, tileset: TileSet, cfg: StudyConfig) -> Ch
     model.head.weight.data.copy_(W)
     model.head.bias.data.copy_(b)
     return Checkpoint(arm.name, tileset.classes, cfg.tiling.tile_size, cfg.tiling.um_per_px,
-                      cfg.data.databar, feats.pooling,
-                      feats.input_transform(cfg.tiling.tile_size).to_dict(), desc,
+                      cfg.data.databar, feats.pooling, feats.input_transform().to_dict(), desc,
                       model.state_dict(), cfg.split.seed, profile=cfg.profile)
 
 
 def run_probe(plan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict:
+    """Tuned on the split's training micrographs (the checkpoint, its test predictions and the
+    CV table notebook 04 shows), then evaluated by the run's k-fold, tuned inside each fold."""
     arm = plan.arm
     t0 = time.perf_counter()
     progress = Progress(arm.name, cfg.split.seed, plan.estimate_s)
     memory_format = plan.measurement.execution.memory_format
-    search = fit_probe(arm, tileset, cfg, memory_format=memory_format)
+    col = tileset.manifest["split"].to_numpy()
+    search = fit_probe(arm, tileset, cfg, np.flatnonzero(np.isin(col, ["train", "val"])),
+                       memory_format=memory_format)
     out.table(cv_table(search), f"probe_cv_{arm.name}")
     te_x, te_m = tileset.split("test")
     proba = search.predict_proba(te_x)
     save_predictions(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
                                       "probability"), out.root)
-    probe_checkpoint(search, arm, tileset, cfg).save(out.path(f"models/{arm.name}.pt"))
-    kfold = kfold_predictions(search.best_estimator_, tileset.tiles, tileset.manifest,
-                              tileset.classes, arm.name, cfg.evaluation.kfold, cfg.split.seed)
+    probe_checkpoint(search, arm, tileset, cfg).save(model_path(out, arm.name))
+    fit = tuned(_probe_pipeline(arm, cfg, memory_format), _probe_grid(cfg), cfg.probe.cv_folds,
+                cfg.split.seed, "probe.cv_folds")
+    kfold, chosen = kfold_predictions(fit, tileset.tiles, tileset.manifest,
+                                      tileset.folds(cfg.evaluation.kfold, cfg.split.seed),
+                                      tileset.classes, arm.name)
     save_predictions(kfold, out.root, "kfold")
+    out.table(chosen, f"kfold_selection_{arm.name}")
     seconds = time.perf_counter() - t0
     progress.done(status="probed")
     arm_finished(arm.name, seconds, "probed")
     best = search.best_params_
     return {"status": "probed", "pooling": best["features__pooling"], "C": best["clf__C"],
             "cv_accuracy": float(search.best_score_),
-            "val_acc": probe_val_accuracy(arm, tileset, cfg, memory_format)
-            if arm.sibling("TL") in cfg.cnn.arms else None,
+            "inner_score": float(chosen["inner_accuracy"].mean()),
             "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean()),
             "actual_minutes": seconds / 60}
-
-
-def probe_val_accuracy(arm: Arm, tileset: TileSet, cfg: StudyConfig,
-                       memory_format: str) -> float:
-    """The probe tuned and fitted on the training micrographs alone, scored on the validation
-    split: the number a fine-tuned twin, whose head starts from the same fit, must beat."""
-    va_x, va_m = tileset.split("val")
-    if not len(va_x):
-        return float("nan")
-    search = fit_probe(arm, tileset, cfg, memory_format=memory_format, splits=("train",))
-    return float((search.predict(va_x) == tileset.labels(va_m)).mean())
 
 
 # ---------------------------------------------------------------- budgets
@@ -174,25 +215,36 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
             raise
         plan.status, plan.weights = NOT_RUN_WEIGHTS, str(exc)
         return plan
+    k = cfg.evaluation.kfold
     if arm.kind == "probe":
         features = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
                                   cache_dir=str(cache_dir(cfg) / "features"))
         plan.images = features.uncached(tileset.tiles)
-        # timed as features are extracted: at the tile's own size, on the CPU, in fp32
+        plan.recipe = recipe.model_copy(update={"input_size": features.resolved_input_size()})
+        # timed as features are extracted: at the weights' native size, on the CPU
         plan.measurement = measure(model, recipe.model_copy(update={
-            "batch_size": cfg.probe.batch_size, "input_size": cfg.tiling.tile_size,
+            "batch_size": cfg.probe.batch_size, "input_size": features.resolved_input_size(),
             "precision": "fp32"}), train=False, device="cpu")
-        plan.estimate_s = plan.images / plan.measurement.eval_img_s
+        grid = len(cfg.probe.C) * len(cfg.probe.pooling)
+        fits = (k + 1) * (grid * cfg.probe.cv_folds + 1)
+        plan.estimate_s = (plan.images / plan.measurement.eval_img_s
+                           + fits * budget.linear_fit_seconds(len(tileset.tiles),
+                                                              features.width()))
     else:
-        (tr_x, _), (va_x, _), (te_x, _) = training_data(tileset, recipe, cfg.split.seed)
-        plan.images = len(tr_x) * recipe.epochs * recipe.seeds
+        folds = tileset.folds(k, cfg.split.seed)
+        runs = [split_indices(tileset, recipe, cfg.split.seed)] * recipe.seeds + [
+            fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]
+        plan.images = sum(len(tr) for tr, _, _ in runs) * recipe.epochs
         plan.measurement = measure(model, recipe)
         n_probe = 0
         if recipe.head_init == "probe":
             n_probe = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
-                                     cache_dir=str(cache_dir(cfg) / "features")).uncached(tileset.tiles)
-        plan.estimate_s = budget.training_seconds(recipe, plan.measurement, len(tr_x), len(va_x),
-                                                  len(te_x), n_probe)
+                                     cache_dir=str(cache_dir(cfg) / "features"),
+                                     input_size=recipe.input_size).uncached(tileset.tiles)
+        one = recipe.model_copy(update={"seeds": 1})
+        plan.estimate_s = n_probe / plan.measurement.eval_img_s + sum(
+            budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te))
+            for tr, va, te in runs)
     skip = budget.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)
     if skip:
         plan.status = skip
@@ -232,58 +284,104 @@ def _input_transform(arm: Arm, recipe: Recipe, model, train_tiles) -> InputTrans
     return InputTransform.fit(recipe.normalization, train_tiles, recipe.input_size, stats)
 
 
+def _train_run(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, index, seed: int,
+               state_name: str, progress_share: int):
+    """One training of the arm's network on the tiles `index` = (train, val, test): the head
+    from a probe fitted on these training tiles alone where the recipe says so. Returns the
+    result, the test predictions' probabilities and the input transform."""
+    arm, recipe = plan.arm, plan.recipe
+    tr, va, te = index
+    (tr_x, tr_y), (va_x, va_y), (te_x, te_m) = _data(tileset, tr, va, te)
+    model, weights, _ = _network(arm, cfg, recipe, len(tileset.classes), seed)
+    if recipe.head_init == "probe":
+        W, b = folded_head(fit_probe(arm, tileset, cfg, tr, [recipe.pooling],
+                                     input_size=recipe.input_size).best_estimator_)
+        model.head.weight.data.copy_(W)
+        model.head.bias.data.copy_(b)
+    transform = _input_transform(arm, recipe, model, tr_x)
+    progress = Progress(arm.name, seed, plan.estimate_s / progress_share)
+    res = train(model, (tr_x, tr_y), (va_x, va_y), recipe, transform, seed,
+                plan.measurement.execution, cache_dir(cfg) / "training" / state_name,
+                init=f"{weights}|{recipe.head_init}", progress=progress)
+    _, test_acc, proba = evaluate(res.model, te_x, tileset.labels(te_m), transform,
+                                  res.execution, recipe.tta)
+    progress.done(status="trained", best_val_acc=res.best_val_acc, test_tile_acc=test_acc)
+    return res, proba, te_m, weights, transform, did_not_learn(res.history, va_y)
+
+
 def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict:
+    """The held-out split first (training curves, the checkpoint, pictures), every seed the
+    recipe asks for; a network that did not learn there stops with that status and leaves no
+    predictions. Then the run's k-fold, one training per fold on that fold's training samples
+    (validation samples of its own for the best epoch and early stopping): the headline."""
     arm, recipe, m = plan.arm, plan.recipe, plan.measurement
     run_seeds = seeds(cfg, recipe)
-    (tr_x, tr_y), (va_x, va_y), (te_x, te_m) = training_data(tileset, recipe, cfg.split.seed)
-    print(f"    {len(tr_x)} training tiles x {recipe.epochs} epochs x {len(run_seeds)} seed(s) at "
-          f"{recipe.input_size} px; {m.train_img_s:.1f} img/s ({m.describe()}) -> estimated "
-          f"{plan.estimate_s / 60:.1f} min", flush=True)
+    k = cfg.evaluation.kfold
+    folds = tileset.folds(k, cfg.split.seed)
+    runs = len(run_seeds) + k
+    print(f"    {len(run_seeds)} seed(s) on the held-out split and {k} folds, <= {recipe.epochs} "
+          f"epochs at {recipe.input_size} px; {m.train_img_s:.1f} img/s ({m.describe()}) -> "
+          f"estimated {plan.estimate_s / 60:.1f} min", flush=True)
     t0 = time.perf_counter()
-    head = None
-    if recipe.head_init == "probe":
-        # fitted on the training micrographs alone: validation picks the best epoch
-        head = folded_head(fit_probe(arm, tileset, cfg, [recipe.pooling],
-                                     splits=("train",)).best_estimator_)
-    logs, results = [], []
+    split = split_indices(tileset, recipe, cfg.split.seed)
+    logs, results, pending = [], [], []
     for seed in run_seeds:
-        model, weights, _ = _network(arm, cfg, recipe, len(tileset.classes), seed)
-        if head is not None:
-            model.head.weight.data.copy_(head[0])
-            model.head.bias.data.copy_(head[1])
-        transform = _input_transform(arm, recipe, model, tr_x)
-        progress = Progress(arm.name, seed, plan.estimate_s / len(run_seeds))
-        state = cache_dir(cfg) / "training" / f"{arm.name}-seed{seed}"
-        res = train(model, (tr_x, tr_y), (va_x, va_y), recipe, transform, seed, m.execution,
-                    state, init=f"{weights}|{recipe.head_init}", progress=progress)
-        _, test_acc, proba = evaluate(res.model, te_x, tileset.labels(te_m), transform,
-                                      res.execution, recipe.tta)
+        res, proba, te_m, weights, transform, failed = _train_run(
+            plan, tileset, cfg, split, seed, f"{arm.name}-seed{seed}", runs)
+        logs.append(res.history.assign(arm=arm.name, seed=seed, fold="split"))
+        if failed:
+            minutes = (time.perf_counter() - t0) / 60
+            out.table(pd.concat(logs, ignore_index=True), f"training_log_{arm.name}")
+            status = f"did not learn within {minutes:.1f} min ({failed})"
+            arm_finished(arm.name, minutes * 60, status)
+            return {"status": status, "best_epoch": res.best_epoch,
+                    "epochs_run": len(res.history), "actual_minutes": minutes}
+        primary = seed == run_seeds[0]
         preds = prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
                                  "probability").assign(seed=seed)
-        primary = seed == run_seeds[0]
-        save_predictions(preds, out.root, "predictions" if primary else "seeds",
-                         suffix="" if primary else f"@seed{seed}")
-        Checkpoint(arm.name, tileset.classes, cfg.tiling.tile_size, cfg.tiling.um_per_px,
-                   cfg.data.databar, recipe.pooling, transform.to_dict(), weights,
-                   res.model.state_dict(), seed, res.best_epoch, res.best_val_acc,
-                   cfg.profile).save(model_path(out, arm.name, seed, run_seeds[0]))
-        progress.done(status="trained", best_val_acc=res.best_val_acc, test_tile_acc=test_acc)
-        logs.append(res.history.assign(arm=arm.name, seed=seed))
-        results.append((res, test_acc))
+        pending.append((preds, primary, seed, Checkpoint(
+            arm.name, tileset.classes, cfg.tiling.tile_size, cfg.tiling.um_per_px,
+            cfg.data.databar, recipe.pooling, transform.to_dict(), weights,
+            res.model.state_dict(), seed, res.best_epoch, res.best_val_acc, cfg.profile)))
+        results.append(res)
+    kfold, fold_rows = [], []
+    for fold in range(k):
+        index = fold_indices(tileset, folds, fold, recipe, cfg)
+        res, proba, te_m, _, _, failed = _train_run(
+            plan, tileset, cfg, index, cfg.split.seed, f"{arm.name}-fold{fold}", runs)
+        logs.append(res.history.assign(arm=arm.name, seed=cfg.split.seed, fold=str(fold)))
+        fold_rows.append({"fold": fold, "train_tiles": len(index[0]), "val_tiles": len(index[1]),
+                          "test_tiles": len(index[2]), "best_epoch": res.best_epoch,
+                          "epochs_run": len(res.history), "inner_accuracy": res.best_val_acc,
+                          "did_not_learn": failed or ""})
+        kfold.append(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
+                                      "probability").assign(fold=fold))
     seconds = time.perf_counter() - t0
     out.table(pd.concat(logs, ignore_index=True), f"training_log_{arm.name}")
-    res, test_acc = results[0]
-    val = [r.best_val_acc for r, _ in results]
+    out.table(pd.DataFrame(fold_rows).assign(model=arm.name), f"kfold_selection_{arm.name}")
+    failed_folds = [r["fold"] for r in fold_rows if r["did_not_learn"]]
+    if failed_folds:
+        status = (f"did not learn within {seconds / 60:.1f} min (folds {failed_folds}: "
+                  f"{fold_rows[failed_folds[0]]['did_not_learn']})")
+        arm_finished(arm.name, seconds, status)
+        return {"status": status, "actual_minutes": seconds / 60}
+    for preds, primary, seed, ck in pending:
+        save_predictions(preds, out.root, "predictions" if primary else "seeds",
+                         suffix="" if primary else f"@seed{seed}")
+        ck.save(model_path(out, arm.name, seed, run_seeds[0]))
+    save_predictions(pd.concat(kfold, ignore_index=True), out.root, "kfold")
+    res = results[0]
     resumed = res.resumed_from is not None
     status = "trained" + (f" (resumed after epoch {res.resumed_from})" if resumed else "")
     arm_finished(arm.name, seconds, status)
+    inner = [r["inner_accuracy"] for r in fold_rows]
     return {"status": status,
-            "seed_values": " ".join(map(str, run_seeds)), "train_tiles": len(tr_x),
-            "best_epoch": res.best_epoch,
+            "seed_values": " ".join(map(str, run_seeds)), "train_tiles": len(split[0]),
+            "best_epoch": res.best_epoch, "epochs_run": len(res.history),
             "best_val_acc": res.best_val_acc,
-            "val_acc_seed_mean": float(np.mean(val)),
-            "val_acc_seed_sd": float(np.std(val, ddof=1)) if len(val) > 1 else None,
-            "test_tile_acc": test_acc, "actual_minutes": seconds / 60}
+            "inner_score": float(np.mean(inner)),
+            "fold_best_epochs": " ".join(str(r["best_epoch"]) for r in fold_rows),
+            "actual_minutes": seconds / 60}
 
 
 def run_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict:
@@ -291,7 +389,7 @@ def run_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) 
     arm, recipe = plan.arm, plan.recipe
     row = dict(arm=arm.name, architecture=arm.architecture, kind=arm.kind, status=plan.status,
                weights=plan.weights,
-               input_size=cfg.tiling.tile_size if arm.kind == "probe" else recipe.input_size,
+               input_size=recipe.input_size,
                epochs=None if arm.kind == "probe" else recipe.epochs,
                seeds=None if arm.kind == "probe" else recipe.seeds,
                freeze=recipe.freeze if arm.kind == "TL" else None,
@@ -313,7 +411,7 @@ def recipe_table(cfg: StudyConfig, names: list[str]) -> pd.DataFrame:
     rows = []
     for name in names:
         arm, r = Arm.parse(name), cfg.recipe(name)
-        rows.append({"arm": name, **({"input_size": cfg.tiling.tile_size, "pooling": "tuned by CV",
+        rows.append({"arm": name, **({"input_size": "native", "pooling": "tuned by CV",
                                       "classifier": "logistic regression"} if arm.kind == "probe"
                                      else r.model_dump(exclude={"precision", "memory_format"}))})
     return pd.DataFrame(rows)
@@ -321,7 +419,7 @@ def recipe_table(cfg: StudyConfig, names: list[str]) -> pd.DataFrame:
 
 def training_logs(out: ResultsDir, arms: pd.DataFrame) -> pd.DataFrame:
     """Every trained arm's per-epoch log (all seeds), read back from this run's tables."""
-    trained = arms.loc[arms["status"].str.startswith("trained"), "arm"]
+    trained = arms.loc[arms["status"].str.startswith(("trained", "did not learn")), "arm"]
     if trained.empty:
         return pd.DataFrame(columns=["arm", "seed", "epoch", "val_acc", "val_loss", "train_acc"])
     return pd.concat([out.read_table(f"training_log_{a}") for a in trained], ignore_index=True)
@@ -338,10 +436,11 @@ def run_planned(plans: list[ArmPlan], tileset: TileSet, cfg: StudyConfig, out: R
     for i, plan in enumerate(plans, 1):
         print(f"[{i}/{len(plans)}] {plan.arm.name}: {plan.status}", flush=True)
         row = run_arm(plan, tileset, cfg, out)
-        if "test_tile_acc" in row:
+        if "actual_minutes" in row:
             est = row.get("estimate_minutes")
-            print(f"    {row['status']}: test tile accuracy {row['test_tile_acc']:.3f} in "
-                  f"{row['actual_minutes']:.1f} min" + (f" (estimated {est:.1f})" if est else ""),
-                  flush=True)
+            inner = row.get("inner_score")
+            print(f"    {row['status']}" + (f": inner score {inner:.3f}" if inner else "")
+                  + f" in {row['actual_minutes']:.1f} min"
+                  + (f" (estimated {est:.1f})" if est else ""), flush=True)
         rows.append(row)
     return out.table(pd.DataFrame(rows, columns=None if rows else ARMS_COLUMNS), table_name)

@@ -109,6 +109,20 @@ def training_seconds(recipe: Recipe, m: Measurement, n_train: int, n_val: int, n
     return recipe.seeds * per_seed + n_probe / m.eval_img_s
 
 
+def linear_fit_seconds(n: int, dim: int, classes: int = 5, seed: int = 0) -> float:
+    """Seconds of one logistic-regression fit of a probe's shape (n tiles x dim features),
+    timed here on synthetic features: the part of a probe's cost that is not the network."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    X = rng.normal(size=(n, dim)) + 0.5 * np.eye(classes, dim)[y]
+    t0 = time.perf_counter()
+    LogisticRegression(max_iter=3000).fit(X, y)
+    return time.perf_counter() - t0
+
+
 def over_cap(estimate_s: float, cap_minutes: float | None) -> str | None:
     """The not-run status of an arm whose estimate exceeds the cap, else None."""
     if cap_minutes is None or estimate_s <= cap_minutes * 60:

@@ -60,6 +60,17 @@ def input_statistics(arch: Architecture, net: nn.Module | None = None) -> tuple[
     return tuple(dc["mean"]), tuple(dc["std"])
 
 
+def native_input_size(arch: Architecture, net: nn.Module | None = None) -> int:
+    """The input edge the pretrained weights were made at (timm's data config; torchvision's
+    ImageNet models: 224). A deeper network fed below it is not a test of depth."""
+    if arch.library != "timm":
+        return 224
+    import timm
+
+    dc = timm.data.resolve_model_data_config(net if net is not None else bare_network(arch))
+    return int(dc["input_size"][-1])
+
+
 class PooledBackbone(nn.Module):
     """Pooled features of a network: `head` is the architecture's own pooling (what its
     classifier sees); `texture` adds the mean and standard deviation of each of the last two

@@ -1,13 +1,14 @@
 """Frozen-feature transfer (`<architecture>-probe`): the cheapest strong arm.
 
-A pretrained network embeds every tile once, at the tile's own resolution and in the
-normalisation its weights expect; a linear classifier is fitted on the pooled features, its
+A pretrained network embeds every tile once, resampled to the network's native input size
+(224, 240, 260 px for EfficientNet-Lite0/1/2) and in the normalisation its weights expect; a linear classifier is fitted on the pooled features, its
 regularisation and pooling chosen by grouped cross-validation. DeCost et al. (2017) classified
 UHCSDB this way (pretrained CNN features and an SVM).
 
 Features are cached on disk per tile, keyed by the architecture, the weights' content and the
 tile size; every pooling's features are kept, so any subset of tiles (a CV fold, the k-fold)
-and either pooling reuses them.
+and either pooling reuses them. A fine-tuned arm whose head starts from a probe asks for the
+features at its own input size instead.
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..progress import bar
-from .models import PooledBackbone, head_prefix, input_statistics, load_backbone, pretrained_state_dict
+from .models import (PooledBackbone, head_prefix, input_statistics, load_backbone,
+                     native_input_size, pretrained_state_dict)
 from .registry import Arm, architecture
 from .training import Execution, InputTransform
 
@@ -62,14 +64,22 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
 
     pooling="head": what the architecture's own classifier sees; "texture": those plus the
     mean and standard deviation of the last two feature stages (see `PooledBackbone`).
-    `weights`: as `cnn.weights` (None: the architecture's default).
+    `weights`: as `cnn.weights` (None: the architecture's default). `input_size`: the edge
+    tiles are resampled to (None: the weights' native size).
     """
 
     def __init__(self, architecture: str = "EfficientNet-Lite0", weights: str | None = None,
                  pooling: str = "texture", batch_size: int = 64, cache_dir: str | None = None,
-                 memory_format: str = "channels_last"):
+                 memory_format: str = "channels_last", input_size: int | None = None):
         self.architecture, self.weights, self.pooling = architecture, weights, pooling
         self.batch_size, self.cache_dir, self.memory_format = batch_size, cache_dir, memory_format
+        self.input_size = input_size
+
+    def resolved_input_size(self) -> int:
+        if self.input_size:
+            return self.input_size
+        backbone, _, _ = _extractor(self.architecture, self.weights)
+        return native_input_size(architecture(self.architecture), backbone.net)
 
     def fit(self, X, y=None):
         self.head_width_ = self._head_width()
@@ -80,18 +90,27 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         with torch.no_grad():
             return int(backbone.net(torch.zeros(1, 3, 64, 64)).shape[1])
 
+    def width(self) -> int:
+        """Number of features this pooling gives a tile."""
+        if self.pooling == "head":
+            return self._head_width()
+        backbone, _, _ = _extractor(self.architecture, self.weights)
+        with torch.no_grad():
+            return int(backbone(torch.zeros(1, 3, 64, 64)).shape[1])
+
     def transform(self, X):
         feats = self.texture_features(X)
         return feats if self.pooling == "texture" else feats[:, :self._head_width()]
 
-    def input_transform(self, tile_size: int) -> InputTransform:
+    def input_transform(self) -> InputTransform:
         backbone, _, _ = _extractor(self.architecture, self.weights)
         mean, std = input_statistics(architecture(self.architecture), backbone.net)
-        return InputTransform(tile_size, mean, std, "imagenet")   # the tile's own resolution
+        return InputTransform(self.resolved_input_size(), mean, std, "imagenet")
 
     def _cache(self, tile_size: int) -> "_FeatureCache":
         _, _, digest = _extractor(self.architecture, self.weights)
-        return _FeatureCache(self.cache_dir, f"{self.architecture}-{digest}-{tile_size}-"
+        size = self.resolved_input_size()
+        return _FeatureCache(self.cache_dir, f"{self.architecture}-{digest}-{tile_size}-{size}-"
                                              f"v{FEATURE_CACHE_VERSION}")
 
     def uncached(self, tiles: np.ndarray) -> int:
@@ -105,7 +124,7 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"frozen features need uint8 tiles shaped (n, h, w), got "
                              f"{tiles.dtype} {tiles.shape}")
         backbone, _, _ = _extractor(self.architecture, self.weights)
-        transform = self.input_transform(tiles.shape[1])
+        transform = self.input_transform()
         cache = self._cache(tiles.shape[1])
         keys = tile_digests(tiles)
         missing = [i for i, k in enumerate(keys) if k not in cache.index]
@@ -154,10 +173,12 @@ class _FeatureCache:
 
 
 def probe_pipeline(arm: Arm, weights: str | None, cache_dir: str | None, batch_size: int = 64,
-                   seed: int = 0, memory_format: str = "channels_last") -> Pipeline:
+                   seed: int = 0, memory_format: str = "channels_last",
+                   input_size: int | None = None) -> Pipeline:
     return Pipeline([
         ("features", FrozenFeatures(arm.architecture, weights, batch_size=batch_size,
-                                    cache_dir=cache_dir, memory_format=memory_format)),
+                                    cache_dir=cache_dir, memory_format=memory_format,
+                                    input_size=input_size)),
         ("scale", StandardScaler()),
         ("clf", LogisticRegression(max_iter=3000, random_state=seed))])
 

@@ -141,6 +141,40 @@ def evaluate(model: nn.Module, tiles: np.ndarray, labels: np.ndarray | None,
     return loss_sum / len(labels), float((p.argmax(1) == labels).mean()), p
 
 
+def top_share(proba: np.ndarray) -> float:
+    """Share of tiles given the most frequently predicted class (1.0: one class for all)."""
+    if not len(proba):
+        return float("nan")
+    return float(np.bincount(proba.argmax(1)).max() / len(proba))
+
+
+def plateaued(history: list[dict], patience: int | None) -> bool:
+    """Early stopping: the validation loss has not improved for `patience` epochs."""
+    if not patience or not history:
+        return False
+    losses = [r["val_loss"] for r in history]
+    if any(math.isnan(v) for v in losses):
+        return False
+    return len(losses) - 1 - int(np.argmin(losses)) >= patience
+
+
+def did_not_learn(history: pd.DataFrame, val_labels: np.ndarray, top_share_limit: float = 0.9
+                  ) -> str | None:
+    """Why a network counts as not having learned, or None: at its last epoch it is no better
+    on the validation tiles than always answering their majority class, or it gives one class
+    to nearly every tile. Such a network gets no predictions, row or verdict."""
+    if history.empty or not len(val_labels):
+        return None
+    last = history.iloc[-1]
+    majority = float(np.bincount(val_labels).max() / len(val_labels))
+    if last["val_acc"] <= majority:
+        return (f"validation accuracy {last['val_acc']:.3f} at its last epoch is no better than "
+                f"the majority class ({majority:.3f})")
+    if last["val_top_share"] >= top_share_limit:
+        return f"it gives one class to {last['val_top_share']:.0%} of the validation tiles"
+    return None
+
+
 def _dist():
     d = torch.distributed
     if d.is_available() and d.is_initialized():
@@ -268,7 +302,8 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
           seed: int = 0, execution: Execution = Execution(), state_dir: str | Path | None = None,
           init: str = "", on_step: Callable[[int, int], None] | None = None,
           progress: Progress | None = None) -> TrainResult:
-    """Train with Adam for `recipe.epochs`; return the best validation epoch's weights.
+    """Train with Adam for `recipe.epochs` (fewer where `recipe.patience` stops it on a
+    validation-loss plateau); return the best validation epoch's weights.
 
     With `state_dir`, the state after every epoch is kept in `<state_dir>/<fingerprint>.pt`, and
     an existing state of the same fingerprint is resumed (a finished one returns at once); a run
@@ -301,13 +336,16 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
                        best=copy.deepcopy(model.state_dict()), best_epoch=0, best_acc=-1.0,
                        fingerprint=fp, execution=asdict(execution))
     for epoch in range(state.epoch + 1, recipe.epochs + 1):
+        if plateaued(state.history, recipe.patience):   # also a resumed run that had stopped
+            break
         if progress:
             progress.epoch(epoch, recipe.epochs, len(tr_x))
         row = train_one_epoch(net, opt, transform, tr_x, tr_y, recipe, seed, epoch, execution,
                               on_step, progress)
         if sched:
             sched.step()
-        row["val_loss"], row["val_acc"], _ = evaluate(model, va_x, va_y, transform, execution)
+        row["val_loss"], row["val_acc"], val_p = evaluate(model, va_x, va_y, transform, execution)
+        row["val_top_share"] = top_share(val_p)
         row["lr"] = opt.param_groups[0]["lr"]
         state.history.append(row)
         if row["val_acc"] > state.best_acc or (math.isnan(row["val_acc"]) and epoch == recipe.epochs):
@@ -322,6 +360,7 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
             progress.epoch_done(row)
     model.load_state_dict(state.best)
     history = pd.DataFrame(state.history, columns=["epoch", "train_loss", "train_acc", "val_loss",
-                                                   "val_acc", "seconds", "img_per_s", "lr"])
+                                                   "val_acc", "val_top_share", "seconds",
+                                                   "img_per_s", "lr"])
     return TrainResult(model, history, transform, state.best_epoch, state.best_acc, execution,
                        resumed)

@@ -69,3 +69,17 @@ def test_kfold_tests_every_micrograph_once_and_keeps_groups_whole(smoke):
     groups = preds.merge(ts.manifest[["tile_id", "group"]], on="tile_id")
     assert (groups.groupby("group")["fold"].nunique() == 1).all()
     assert preds["fold"].nunique() == 3
+
+
+def test_damaged_feature_caches_each_kept_under_their_own_name(tmp_path, capsys):
+    from spring_lib.nets.probe import _FeatureCache
+
+    path = tmp_path / "features-k.npz"
+    for i in range(2):
+        path.write_bytes(b"not an npz %d" % i)
+        capsys.readouterr()
+        cache = _FeatureCache(str(tmp_path), "k")
+        err = capsys.readouterr().err
+        assert str(path) in err and "damaged" in err and len(cache.keys) == 0
+    copies = sorted(tmp_path.glob("features-k.npz.damaged*"))
+    assert sorted(p.read_bytes() for p in copies) == [b"not an npz 0", b"not an npz 1"]

@@ -26,6 +26,8 @@ CATALOG_COLUMNS = ["micrograph_id", "path", "label", "sample_key", "um_per_px",
 UHCSDB_NEAR_DUPLICATES = [("447", "1710"), ("597", "1468"), ("1128", "1558")]
 _UHCSDB_NAME = re.compile(r"^(cropped)?micrograph(\d+)$", re.IGNORECASE)
 _UNIT_TO_UM = {"um": 1.0, "µm": 1.0, "nm": 1e-3, "mm": 1e3}
+# SEM exports reach 12000 px and more; Pillow's bomb guard (89 Mpx) would refuse them
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, 2 ** 29)
 
 
 class DataError(RuntimeError):

@@ -70,9 +70,20 @@ class Predictor:
         proba = np.concatenate(parts) if parts else np.zeros((0, len(self.classes)), np.float32)
         return proba, origins
 
-    def predict(self, path: Path, um_per_px: float | None = None) -> tuple[dict, pd.DataFrame]:
-        img = self.image(path, um_per_px)
-        proba, origins = self.tile_probabilities(img, self.tile_size)
+    def _training_grid(self, img: np.ndarray, windows=None) -> tuple[np.ndarray, list]:
+        """Probabilities on the training grid, taken from a map's windows when they hold it."""
+        grid = tile_origins(*img.shape, self.tile_size, self.tile_size)
+        index = {o: i for i, o in enumerate(windows[1])} if windows else {}
+        if windows and all(o in index for o in grid):
+            return windows[0][[index[o] for o in grid]], grid
+        return self.tile_probabilities(img, self.tile_size)
+
+    def predict(self, path: Path, um_per_px: float | None = None, img: np.ndarray | None = None,
+                windows=None) -> tuple[dict, pd.DataFrame]:
+        """`img`, `windows`: the image and its map windows' (probabilities, origins) when the
+        caller has them already (a 12000 px micrograph takes seconds to decode)."""
+        img = self.image(path, um_per_px) if img is None else img
+        proba, origins = self._training_grid(img, windows)
         mean = proba.mean(0)
         row = {"image": str(path), "predicted_class": self.classes[int(mean.argmax())],
                "n_tiles": len(origins), **{f"p:{c}": float(v) for c, v in zip(self.classes, mean)}}
@@ -83,14 +94,13 @@ class Predictor:
             per_tile[f"p:{c}"] = proba[:, i]
         return row, per_tile
 
-    def class_grid(self, img: np.ndarray, stride_fraction: float = 0.5
+    def class_grid(self, img: np.ndarray, stride_fraction: float = 0.5, windows=None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(classes, row edges, column edges): the class map on the cells cut by the windows'
         edges. Every pixel of a cell lies in the same windows, so the map is exact, and its
         size grows with the number of windows, not with the pixels (a 12000 px micrograph
         would need one float per class and pixel, gigabytes)."""
-        stride = max(1, int(self.tile_size * stride_fraction))
-        proba, origins = self.tile_probabilities(img, stride, whole_image=True)
+        proba, origins = windows or self.map_windows(img, stride_fraction)
         t = self.tile_size
         edges = [np.unique(np.r_[0, n, [o[k] for o in origins], [o[k] + t for o in origins]])
                  for k, n in enumerate(img.shape)]
@@ -103,6 +113,11 @@ class Predictor:
             hits[y0:y1, x0:x1] += 1
         return np.where(hits > 0, acc.argmax(-1), -1), edges[0], edges[1]
 
+    def map_windows(self, img: np.ndarray, stride_fraction: float = 0.5) -> tuple[np.ndarray, list]:
+        """Probabilities of a sliding window over the whole image (stride a fraction of a tile)."""
+        stride = max(1, int(self.tile_size * stride_fraction))
+        return self.tile_probabilities(img, stride, whole_image=True)
+
     def class_map(self, img: np.ndarray, stride_fraction: float = 0.5) -> np.ndarray:
         """Per pixel, the class with the highest mean probability over the windows covering it."""
         grid, ys, xs = self.class_grid(img, stride_fraction)
@@ -110,14 +125,14 @@ class Predictor:
         return np.repeat(np.repeat(small, np.diff(ys), 0), np.diff(xs), 1)
 
     def phase_map(self, path: Path, um_per_px: float | None = None, stride_fraction: float = 0.5,
-                  title: str | None = None, ax=None):
+                  title: str | None = None, ax=None, img: np.ndarray | None = None, windows=None):
         """The micrograph with its class map overlaid, a colour per class and a legend."""
         import matplotlib.pyplot as plt
         from matplotlib.colors import ListedColormap
         from matplotlib.patches import Patch
 
-        img = self.image(path, um_per_px)
-        cmap, ys, xs = self.class_grid(img, stride_fraction)
+        img = self.image(path, um_per_px) if img is None else img
+        cmap, ys, xs = self.class_grid(img, stride_fraction, windows)
         colours = plt.cm.tab10(np.arange(len(self.classes)) % 10)
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 7 * img.shape[0] / img.shape[1] + 0.6))
@@ -236,11 +251,14 @@ def predict_cli(checkpoint: str, inputs: list[str], output: str | None, tiles_ou
     rows, tiles, failed = [], [], []
     for path in paths:
         try:
-            row, per_tile = predictor.predict(path, um_per_px)
+            img = predictor.image(path, um_per_px)
+            windows = predictor.map_windows(img, map_stride_fraction) if map_dir else None
+            row, per_tile = predictor.predict(path, um_per_px, img, windows)
             if map_dir:
                 import matplotlib.pyplot as plt
 
-                fig = predictor.phase_map(path, um_per_px, map_stride_fraction)
+                fig = predictor.phase_map(path, um_per_px, map_stride_fraction, img=img,
+                                          windows=windows)
                 fig.savefig(Path(map_dir) / f"{path.stem}.png", dpi=110, bbox_inches="tight")
                 plt.close(fig)
         except (DataError, OSError) as exc:

@@ -82,16 +82,17 @@ def _stop_kernels() -> str | None:
     return stopped
 
 
-def _kernel_gone() -> None:
-    """Raise if a kernel of this run ended while its notebook runs: the executor would wait
-    for its reply forever."""
+def _kernel_gone() -> BaseException | None:
+    """What to raise if a kernel of this run has ended while its notebook runs: the executor
+    would wait for its reply forever."""
     for km in _KERNELS:
         proc = getattr(getattr(km, "provisioner", None), "process", None)
         code = proc.poll() if proc is not None else None
         if code is not None:
             if code in (-signal.SIGTERM, -signal.SIGINT):
-                raise Interrupted(f"signal {signal.Signals(-code).name} to the kernel")
-            raise RuntimeError(f"the kernel died (exit code {code})")
+                return Interrupted(f"signal {signal.Signals(-code).name} to the kernel")
+            return RuntimeError(f"the kernel died (exit code {code})")
+    return None
 
 
 def _in_worker_thread(fn, *args, watch=None, **kwargs):
@@ -108,10 +109,16 @@ def _in_worker_thread(fn, *args, watch=None, **kwargs):
 
     worker = threading.Thread(target=work, name="notebook", daemon=True)
     worker.start()
+    gone_since = None
     while worker.is_alive():
         worker.join(0.2)
-        if watch and worker.is_alive():
-            watch()
+        problem = watch() if watch and worker.is_alive() else None
+        if problem is None:
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.time()
+        elif time.time() - gone_since > 3:   # not the kernel's normal end at a notebook's end
+            raise problem
     if "error" in box:
         raise box["error"]
     return box.get("result")

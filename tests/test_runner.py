@@ -527,8 +527,8 @@ KERNEL_DRIVER = textwrap.dedent('''
     params = nbformat.v4.new_code_cell("profile = 'cpu'\\nresults_dir = None")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(
-        "import pathlib, time\\npathlib.Path(%r).write_text('started')\\ntime.sleep(120)"
-        % args["marker"])]
+        "import pathlib, time\\npathlib.Path(%r).write_text('started')\\ntime.sleep(%d)\\n"
+        "pathlib.Path(results_dir, 'x.txt').write_text('done')" % (args["marker"], args["sleep"]))]
     nbformat.write(nb, nbdir / "01_sleep.ipynb")
     runner.notebooks_dir = lambda: nbdir
     stages.STAGES["01_sleep"] = stages.Stage("01_sleep", writes=("x.txt",))
@@ -539,19 +539,32 @@ KERNEL_DRIVER = textwrap.dedent('''
 ''')
 
 
+def _kernel_run(tmp_path, profile_file, sleep: int) -> tuple[subprocess.Popen, Path, Path]:
+    driver = tmp_path / "driver.py"
+    driver.write_text(KERNEL_DRIVER)
+    marker, results = tmp_path / "started", tmp_path / "results"
+    args = {"nbdir": str(tmp_path / "nbs"), "marker": str(marker), "profile": str(profile_file),
+            "results_root": str(results), "sleep": sleep}
+    proc = subprocess.Popen([sys.executable, str(driver), json.dumps(args)], cwd=project_root(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    return proc, marker, results
+
+
+def test_a_real_kernel_run_completes(profile_file, tmp_path):
+    """The control for the test below: the kernel's normal end is not taken for a death."""
+    proc, _, results = _kernel_run(tmp_path, profile_file, sleep=0)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    assert _record(results / PROFILE)["status"] == "ok"
+
+
 @pytest.mark.parametrize("target", ["group", "kernel"])
 def test_sigterm_to_runner_and_kernel_ends_run_within_10s(target, profile_file, tmp_path):
     """A process-group SIGTERM (Slurm, `docker stop`) or one to the kernel alone: the run ends
     at once with one line, and run.json says interrupted, naming the notebook and the cell."""
-    driver = tmp_path / "driver.py"
-    driver.write_text(KERNEL_DRIVER)
-    marker, results = tmp_path / "started", tmp_path / "results"
     ipc_before = set(project_root().glob("kernel-ipc*"))
-    args = {"nbdir": str(tmp_path / "nbs"), "marker": str(marker), "profile": str(profile_file),
-            "results_root": str(results)}
-    proc = subprocess.Popen([sys.executable, str(driver), json.dumps(args)], cwd=project_root(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc, marker, results = _kernel_run(tmp_path, profile_file, sleep=120)
     try:
         deadline = time.time() + 120
         while not marker.exists():

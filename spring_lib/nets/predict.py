@@ -65,8 +65,9 @@ class Predictor:
         origins = (covering_origins if whole_image else tile_origins)(*img.shape, self.tile_size,
                                                                        stride)
         # tiles are cut a chunk at a time: a large micrograph's windows never sit in memory at once
-        parts = [evaluate(self.model, cut_tiles(img, origins[s:s + 1024], self.tile_size), None,
-                          self.transform, Execution())[2] for s in range(0, len(origins), 1024)]
+        n = max(1, (64 << 20) // self.tile_size ** 2)   # about 64 MB of tiles at a time
+        parts = [evaluate(self.model, cut_tiles(img, origins[s:s + n], self.tile_size), None,
+                          self.transform, Execution())[2] for s in range(0, len(origins), n)]
         proba = np.concatenate(parts) if parts else np.zeros((0, len(self.classes)), np.float32)
         return proba, origins
 

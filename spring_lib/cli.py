@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .runner import run_study
 
-            out = run_study(args.profile, args.notebooks, args.results)
+            try:
+                out = run_study(args.profile, args.notebooks, args.results)
+            except KeyboardInterrupt:   # Ctrl-C, SIGTERM: run_study printed its one line
+                return 130
             print(f"results in {out}")
         elif args.command == "estimate":
             from .nets.arms import print_plan

@@ -379,14 +379,22 @@ def _check_name_is_its_own(cfg: StudyConfig, path: Path) -> None:
                           f"results/{cfg.profile}/")
 
 
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def load_config(profile: str | Path = "cpu") -> StudyConfig:
     path = profile_path(profile)
     if not path.exists():
         raise ConfigError(f"profile file {path} does not exist")
     try:
-        raw = yaml.load(path.read_text(), Loader=_ProfileLoader) or {}
+        raw = yaml.load(path.read_text(), Loader=_ProfileLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if raw is None:   # an empty file (or only comments): most likely a mistake, and a costly one
+        raise ConfigError(f"{path}: the profile is empty, which would run the paper's whole "
+                          "protocol; write the settings to change, or `{}` to run the defaults")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must be a mapping of sections, got {type(raw).__name__}")
     raw.setdefault("profile", path.stem)
@@ -397,10 +405,15 @@ def load_config(profile: str | Path = "cpu") -> StudyConfig:
         for err in exc.errors():
             key = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("function-", "literal[")))
             msg = err["msg"].removeprefix("Value error, ")
+            if not key and msg.startswith("profile name"):   # the check runs on the whole profile
+                key = "profile"
+            got = err.get("input")
+            # a section's whole content is no help: show only a value, and a short one
+            shown = "" if isinstance(got, dict) else f" (got {_short(got)})"
             if err["type"] == "extra_forbidden":
                 lines.append(f"{path}: {key}: unknown key (check its spelling and section)")
             else:
-                lines.append(f"{path}: {key or '<top>'}: {msg} (got {err.get('input')!r})")
+                lines.append(f"{path}: {key or '<top>'}: {msg}{shown}")
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
     cfg._source = path
     _check_name_is_its_own(cfg, path)

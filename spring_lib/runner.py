@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -48,15 +49,102 @@ def _ipc_kernel_manager():
         def _transport_default(self):
             return "ipc"
 
+        @default("ip")
+        def _ip_default(self):
+            # the sockets live in a temporary folder: a killed run leaves none in the checkout
+            return str(Path(tempfile.mkdtemp(prefix="spring-kernel-")) / "kernel-ipc")
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            _KERNELS.append(self)
+
     return IPCKernelManager
+
+
+_KERNELS: list = []   # kernel managers of this process, stopped if a run is interrupted
+
+
+def _stop_kernels() -> str | None:
+    """Kill the kernels an interrupted notebook left (the executor's own cleanup never ran)
+    and remove their socket folders. Returns the signal that ended a kernel, if one did."""
+    stopped = None
+    while _KERNELS:
+        km = _KERNELS.pop()
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        elif proc is not None and proc.returncode in (-signal.SIGTERM, -signal.SIGINT):
+            stopped = signal.Signals(-proc.returncode).name
+        ipc_dir = Path(km.ip).parent if km.transport == "ipc" else Path()
+        if ipc_dir.name.startswith("spring-kernel-"):
+            shutil.rmtree(ipc_dir, ignore_errors=True)
+    return stopped
+
+
+def _kernel_gone() -> BaseException | None:
+    """What to raise if a kernel of this run has ended while its notebook runs: the executor
+    would wait for its reply forever."""
+    for km in _KERNELS:
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        code = proc.poll() if proc is not None else None
+        if code is not None:
+            if code in (-signal.SIGTERM, -signal.SIGINT):
+                return Interrupted(f"signal {signal.Signals(-code).name} to the kernel")
+            return RuntimeError(f"the kernel died (exit code {code})")
+    return None
+
+
+def _in_worker_thread(fn, *args, watch=None, **kwargs):
+    """Call `fn` in a thread while this (main) thread waits for it. A signal then reaches a
+    thread that can act on it: raised inside papermill's event loop, an exception is swallowed
+    or leaves it waiting forever for a kernel that is gone."""
+    box: dict = {}
+
+    def work():
+        try:
+            box["result"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="notebook", daemon=True)
+    worker.start()
+    gone_since = None
+    while worker.is_alive():
+        worker.join(0.2)
+        problem = watch() if watch and worker.is_alive() else None
+        if problem is None:
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.time()
+        elif time.time() - gone_since > 3:   # not the kernel's normal end at a notebook's end
+            raise problem
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
+def _running_cell(executed: Path) -> int | None:
+    """The execution count (else the 1-based position) of the cell papermill marks running."""
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    code = [c for c in cells if c.get("cell_type") == "code"]
+    for i, c in enumerate(code, 1):
+        if c.get("metadata", {}).get("papermill", {}).get("status") == "running":
+            return c.get("execution_count") or i
+    return None
 
 
 class RunError(RuntimeError):
     """A run that could not start or did not finish; the message says which and why."""
 
 
-class Interrupted(BaseException):
-    """SIGTERM, turned into an exception so the run is recorded and set aside like SIGINT."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so the run is recorded and set aside like SIGINT.
+    A KeyboardInterrupt, because asyncio (papermill's executor) lets only that and SystemExit
+    out of its tasks: any other exception raised there is swallowed and the run hangs."""
 
 
 def notebooks_dir() -> Path:
@@ -184,7 +272,12 @@ def lock_held(results_root: Path, profile: str) -> bool:
 def _sigterm_raises():
     """A scheduler timeout or `docker stop` sends SIGTERM, which skips `finally` blocks;
     as an exception it is recorded and cleaned up like Ctrl-C."""
+    fired = []
+
     def handler(signum, frame):
+        if fired:   # a second one (a process group's, a scheduler's) must not cut the clean-up
+            return
+        fired.append(signum)
         raise Interrupted(f"signal {signal.Signals(signum).name}")
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -289,6 +382,8 @@ class _Monitor(threading.Thread):
             est = e.get("estimate_s")
             self.log(f"    {e['arm']} done in {_mmss(e['seconds'])}"
                      + (f" (estimated {_mmss(est)})" if est else "") + self._eta())
+        elif kind == "warning":   # e.g. a damaged cache moved aside inside a notebook
+            self.log(f"    warning: {e['message']}")
         elif kind == "arm_skip":
             self.pending.pop(e["arm"], None)
             self.log(f"    {e['arm']}: {e['status']}")
@@ -379,6 +474,9 @@ def run_study(profile: str, notebooks: list[str] | None = None,
         run_id = new_run_id()
         previous = _complete(current)
         subset = bool(notebooks) and len(nbs) < len(find_notebooks())
+        if subset and not previous:   # the set would be published, partial, as status ok
+            raise RunError(f"--notebooks {' '.join(notebooks)}: {current} holds no complete "
+                           "result set to start from; run every notebook first (no --notebooks)")
         record = {"run_id": run_id, "profile": cfg.profile,
                   "profile_file": _rel(Path(cfg.source), root), "status": "running",
                   "notebooks_selected": [nb.name for nb in nbs],
@@ -402,14 +500,14 @@ def run_study(profile: str, notebooks: list[str] | None = None,
         env_before = os.environ.get(PROGRESS_ENV)
         os.environ[PROGRESS_ENV] = str(progress)
         monitor.start()
-        t_run = time.time()
+        t_run, sigterm = time.time(), _sigterm_raises()
+        sigterm.__enter__()   # held through the clean-up below, which a second SIGTERM must not cut
         try:
-            with _sigterm_raises():
-                for i, nb in enumerate(nbs, 1):
-                    _run_notebook(nb, i, len(nbs), cfg, staging, record, monitor,
-                                  sum(durations.get(n.name, 0) for n in nbs[i:]), kernel_name, log)
-                monitor.close()
-                _finish(staging, cfg, record, progress, t_run, previous if subset else None, log)
+            for i, nb in enumerate(nbs, 1):
+                _run_notebook(nb, i, len(nbs), cfg, staging, record, monitor,
+                              sum(durations.get(n.name, 0) for n in nbs[i:]), kernel_name, log)
+            monitor.close()
+            _finish(staging, cfg, record, progress, t_run, previous if subset else None, log)
         except (Exception, KeyboardInterrupt, Interrupted) as exc:
             monitor.close()
             interrupted = isinstance(exc, (KeyboardInterrupt, Interrupted))
@@ -432,6 +530,7 @@ def run_study(profile: str, notebooks: list[str] | None = None,
                 os.environ.pop(PROGRESS_ENV, None)
             else:
                 os.environ[PROGRESS_ENV] = env_before
+            sigterm.__exit__(None, None, None)
         return _publish(staging, current, previous, results_root, cfg.profile, run_id, log)
 
 
@@ -491,8 +590,9 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
     monitor.start_notebook(label, later_s)
     t0 = time.time()
     try:
-        pm.execute_notebook(
-            str(nb), str(dest), kernel_name=kernel_name, cwd=str(root),
+        _in_worker_thread(
+            pm.execute_notebook, str(nb), str(dest), watch=_kernel_gone,
+            kernel_name=kernel_name, cwd=str(root),
             parameters={"profile": _rel(Path(cfg.source), root),
                         "results_dir": _rel(staging, root)},
             progress_bar=False, log_output=False, kernel_manager_class=_ipc_kernel_manager())
@@ -501,9 +601,21 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
                      error=f"{exc.ename}: {exc.evalue}")
         raise RunError(f"{nb.name} failed in cell [{exc.exec_count}]: {exc.ename}: "
                        f"{exc.evalue} (the executed notebook with the traceback is kept)") from None
-    except BaseException:
-        entry.update(status="interrupted", seconds=round(time.time() - t0, 1))
+    except BaseException as exc:
+        stopped = _stop_kernels()
+        entry.update(status="interrupted", seconds=round(time.time() - t0, 1),
+                     cell=_running_cell(dest))
+        where = nb.name + (f", cell [{entry['cell']}]" if entry["cell"] else "")
+        if type(exc).__name__ == "DeadKernelError" and stopped:   # SIGTERM reached the kernel
+            raise Interrupted(f"signal {stopped} to the kernel of {where}") from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(f"{exc or 'signal SIGINT'} in {where}") from None
+        entry["status"] = "failed"
+        if str(exc).startswith("the kernel died"):
+            raise RunError(f"{where}: {exc}") from None
         raise
+    finally:
+        _stop_kernels()   # after a normal end only their socket folders are left to remove
     unwritten = [p for p in st.writes if not (staging / p).exists()]
     if unwritten:
         entry.update(status="failed", seconds=round(time.time() - t0, 1),

@@ -1,6 +1,6 @@
 import pytest
 
-from spring_lib.config import ConfigError, load_config
+from spring_lib.config import ConfigError, load_config, project_root
 
 
 @pytest.mark.parametrize("profile", ["smoke", "lesson", "cpu", "paper"])
@@ -115,3 +115,37 @@ def test_paper_profile_takes_the_protocol_from_its_home():
     r = load_config("paper").recipe("SE-ResNeXt101-TL")
     assert (r.lr, r.batch_size, r.epochs, r.input_size) == (
         PROTOCOL.learning_rate, PROTOCOL.batch_size, PROTOCOL.epochs, PROTOCOL.tile_size)
+
+
+# ---------------------------------------------------------------- empty and noisy
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# a profile to fill in later\n"])
+def test_empty_profile_file_is_an_error(tmp_path, text):
+    """An empty file would run the paper's whole protocol (500 epochs, 10 arms) unasked."""
+    path = tmp_path / "blank.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(path) in str(exc.value) and "empty" in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("change, key, not_shown", [
+    ({"profile": "../evil"}, ": profile: ", "arms_baselines"),
+    ({"cnn": {"weights": {"NoSuchNet": "imagenet"}}}, ": cnn: ", "arms_baselines"),
+])
+def test_errors_in_a_full_profile_name_the_key_and_show_no_section(tmp_path, change, key,
+                                                                   not_shown):
+    import yaml
+
+    content = yaml.safe_load((project_root() / "params" / "smoke.yaml").read_text())
+    for section, value in change.items():
+        content[section] = ({**content.get(section, {}), **value} if isinstance(value, dict)
+                            else value)
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(content))
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    message = str(exc.value)
+    assert key in message and "<top>" not in message and not_shown not in message, message
+    assert "\n" not in message and len(message) < 400, message

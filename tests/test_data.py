@@ -201,3 +201,34 @@ def test_duplicate_ids_in_uhcsdb_are_refused(tmp_path, grey):
     pd.concat([rows, rows.iloc[[1]]]).to_csv(tmp_path / "labels.csv", index=False)
     with pytest.raises(DataError, match=r"labels.csv lists micrograph id\(s\) \['2'\]"):
         load_uhcsdb_catalog(tmp_path)
+
+
+# ---------------------------------------------------------------- links and twins in a lab's folders
+
+def test_link_at_the_data_root_is_not_a_class(tmp_path, grey):
+    """`ln -s . DATA/loop` made a class of duplicates of every class."""
+    root = _lab(tmp_path / "lab", grey, ["ferrite/a.png", "martensite/b.png"])
+    (root / "loop").symlink_to(".")
+    with pytest.raises(DataError) as exc:
+        load_folder_catalog(root)
+    message = str(exc.value)
+    assert "\n" not in message and str(root / "loop") in message and "real folder" in message
+
+
+def test_link_to_an_image_inside_the_root_is_refused(tmp_path, grey):
+    root = _lab(tmp_path / "lab", grey, ["ferrite/a.png", "martensite/b.png"])
+    (root / "martensite" / "c.png").symlink_to(root / "ferrite" / "a.png")
+    with pytest.raises(DataError, match="inside the data root") as exc:
+        load_folder_catalog(root)
+    assert str(root / "martensite" / "c.png") in str(exc.value)
+
+
+# ---------------------------------------------------------------- data bars of any grey
+
+@pytest.mark.parametrize("level, rows", [(60, 12), (0, 250), (128, 250), (255, 30)])
+def test_databar_of_any_flat_grey_and_height_is_cropped_whole(level, rows):
+    img = np.random.default_rng(1).integers(20, 236, size=(481, 645), dtype=np.uint8)
+    bar = np.full((rows, 645), level, np.uint8)
+    bar[3:9, 5:200] = 255 - level          # its text
+    assert databar_rows(np.vstack([img, bar])) == rows
+    assert databar_rows(img) == 0

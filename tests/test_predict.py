@@ -289,9 +289,33 @@ def _python_objects(d, ckpt):
     return d / "objects.pt"
 
 
+class RunsACommand:
+    """A pickle that would run a shell command when unpickled (a blocked module: posix)."""
+
+    def __reduce__(self):
+        return (os.system, ("echo this must never run",))
+
+
+def _malicious(d, ckpt):
+    torch.save({"format": "spring_lib.checkpoint/1", "x": RunsACommand()}, d / "evil.pt")
+    return d / "evil.pt"
+
+
 def _text_file(d, ckpt):
     (d / "notes.pt").write_text("hello this is a text file\n")
     return d / "notes.pt"
+
+
+def _tampered(**change):
+    """The checkpoint with its metadata changed (None: the key removed), as a hand edit would."""
+    def make(d, ckpt):
+        obj = torch.load(ckpt, map_location="cpu", weights_only=True)
+        for k, v in change.items():
+            obj.pop(k) if v is None else obj.__setitem__(k, v)
+        torch.save(obj, d / "tampered.pt")
+        return d / "tampered.pt"
+    make.__name__ = "_tampered_" + "_".join(f"{k}_{v}" for k, v in change.items())
+    return make
 
 
 @pytest.mark.parametrize("make, says", [
@@ -303,7 +327,13 @@ def _text_file(d, ckpt):
     (_bare_tensor, "bare Tensor"),
     (_foreign_dict, "not a spring_lib checkpoint"),
     (_other_architecture, "do not fit"),
-    (_python_objects, ""),
+    (_python_objects, "Python objects"),
+    (_malicious, "Python objects"),
+    (_tampered(tile_size=0), "tile_size"),
+    (_tampered(tile_size="abc"), "tile_size"),
+    (_tampered(transform=None), "transform"),
+    (_tampered(transform={"size": 64}), "transform"),
+    (_tampered(classes="abc"), "classes"),
 ], ids=lambda v: v.__name__.strip("_") if callable(v) else None)
 def test_bad_checkpoint_one_error(make, says, ckpt, micrographs, tmp_path, capsys):
     bad = make(tmp_path, ckpt)
@@ -311,7 +341,7 @@ def test_bad_checkpoint_one_error(make, says, ckpt, micrographs, tmp_path, capsy
     rc, stdout, err = cli(capsys, "--checkpoint", bad, micrographs[0], "--output", out)
     line = assert_one_error(rc, err, str(bad), says)
     assert not out.exists() and stdout == ""
-    if make is _python_objects:
+    if make in (_python_objects, _malicious):
         # refused without advising to turn the safety off
         assert "weights_only" not in line and "unpickl" in line, line
 
@@ -361,7 +391,7 @@ def test_tiles_output_in_read_only_folder(micrographs, tmp_path, capsys):
         ro.chmod(0o755)
 
 
-@pytest.mark.parametrize("scale", ["-0.5", "0"])
+@pytest.mark.parametrize("scale", ["-0.5", "0", "inf", "nan"])
 def test_non_positive_um_per_px(scale, ckpt, micrographs, tmp_path, capsys):
     out = tmp_path / "p.csv"
     rc, stdout, err = cli(capsys, "--checkpoint", ckpt, micrographs[0], "--output", out,
@@ -436,3 +466,47 @@ def test_scaled_model_end_to_end(scaled, data_root, tmp_path, capsys):
     expected = len(tile_origins(*resampled.shape, TILE, TILE))
     assert table["n_tiles"].iloc[0] == expected
     assert expected != 15                       # the resampling is what the count shows
+
+
+# ---------------------------------------------------------------- 6. outputs that would destroy
+
+@pytest.mark.parametrize("which", ["checkpoint", "image", "image-link", "tiles-output", "map"])
+def test_output_that_is_an_input_is_refused(which, ckpt, micrographs, tmp_path, capsys):
+    """An output that resolves to an input, the other output or a file in --map: refused
+    before any work, nothing changed."""
+    model = tmp_path / "model.pt"
+    shutil.copy(ckpt, model)
+    image = tmp_path / micrographs[0].name
+    shutil.copy(micrographs[0], image)
+    link = tmp_path / "link.png"
+    link.symlink_to(image)
+    maps, tiles = tmp_path / "maps", tmp_path / "tiles.csv"
+    output = {"checkpoint": model, "image": image, "image-link": link, "tiles-output": tiles,
+              "map": maps / "table.csv"}[which]
+    before = {p: p.read_bytes() for p in (model, image)}
+    extra = ["--tiles-output", tiles] if which == "tiles-output" else []
+    extra += ["--map", maps] if which == "map" else []
+    rc, stdout, err = cli(capsys, "--checkpoint", model, image, "--output", output, *extra)
+    assert_one_error(rc, err, "--output", str(output))
+    assert stdout == "" and {p: p.read_bytes() for p in before} == before
+    assert not tiles.exists() and not maps.exists()
+
+
+def test_unwritable_output_refused_before_any_work(micrographs, tmp_path, capsys):
+    """/proc refuses new files even to root: the refusal comes before the checkpoint is read."""
+    rc, stdout, err = cli(capsys, "--checkpoint", tmp_path / "missing.pt", micrographs[0],
+                          "--output", "/proc/x.csv")
+    assert_one_error(rc, err, "--output", "/proc/x.csv")
+    assert stdout == ""
+
+
+def test_map_of_a_large_micrograph_is_bounded(predictor, micrographs):
+    """The class map is computed on the cells the windows cut, not per pixel and class: its
+    size follows the windows, and expanding it gives the per-pixel map."""
+    img = np.tile(predictor.image(micrographs[0]), (6, 6))     # 2886 x 3870 px
+    grid, ys, xs = predictor.class_grid(img, 0.5)
+    assert grid.shape == (len(ys) - 1, len(xs) - 1) and grid.size < 200 * 200
+    assert ys[0] == 0 and ys[-1] == img.shape[0] and xs[-1] == img.shape[1]
+    cmap = predictor.class_map(img, 0.5)
+    assert cmap.shape == img.shape and cmap.itemsize == 1
+    assert cmap[ys[3], xs[5]] == grid[3, 5] and cmap[-1, -1] == grid[-1, -1]

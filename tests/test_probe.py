@@ -81,3 +81,17 @@ def test_kfold_tests_every_micrograph_once_tuning_inside_each_fold(smoke):
     for f, train_groups in enumerate(seen):  # no fold's test groups in its own tuning
         assert not train_groups & set(groups.loc[groups["fold"] == f, "group"])
     assert {"inner_accuracy", "strategy"} <= set(chosen.columns)
+
+
+def test_damaged_feature_caches_each_kept_under_their_own_name(tmp_path, capsys):
+    from spring_lib.nets.probe import _FeatureCache
+
+    path = tmp_path / "features-k.npz"
+    for i in range(2):
+        path.write_bytes(b"not an npz %d" % i)
+        capsys.readouterr()
+        cache = _FeatureCache(str(tmp_path), "k")
+        err = capsys.readouterr().err
+        assert str(path) in err and "damaged" in err and len(cache.keys) == 0
+    copies = sorted(tmp_path.glob("features-k.npz.damaged*"))
+    assert sorted(p.read_bytes() for p in copies) == [b"not an npz 0", b"not an npz 1"]

@@ -1,3 +1,5 @@
+import json
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,7 +12,7 @@ from PIL import Image
 from spring_lib import build_tileset, load_config
 from spring_lib.config import ConfigError
 from spring_lib.data import tileset as tileset_mod
-from spring_lib.data.catalogue import catalog_checksum, load_catalog, read_micrograph
+from spring_lib.data.catalogue import DataError, catalog_checksum, load_catalog, read_micrograph
 from spring_lib.data.tileset import CacheWarning, _cache_key
 from spring_lib.data.tiling import (choose_stride, cut_tiles, n_tiles, resample_to_scale,
                                spread_sample, tile_origins)
@@ -261,3 +263,31 @@ def test_given_data_checksum_is_not_recomputed(lab, tmp_path, write_profile, mon
     assert given.data_checksum == checksum
     with pytest.raises(ValueError, match="data_checksum"):
         build_tileset(cfg, data_checksum="unavailable: no data")
+
+
+def test_same_image_under_two_labels_is_refused_naming_both(lab, tmp_path, write_profile):
+    """A file copied into two class folders would train as both classes."""
+    twin = lab / "bainite" / "copy-of-img2.png"
+    shutil.copy(lab / "austenite" / "img2.png", twin)
+    with pytest.raises(DataError) as exc:
+        build_tileset(load_config(write_profile(_tiny(lab, tmp_path))))
+    message = str(exc.value)
+    assert "\n" not in message and "two labels" in message
+    assert str(lab / "austenite" / "img2.png") in message and str(twin) in message
+
+
+def test_cache_repair_warning_reaches_the_runner(lab, tmp_path, write_profile, monkeypatch):
+    """Under the runner the warning is also a progress event, which the runner prints."""
+    events = tmp_path / "progress.jsonl"
+    monkeypatch.setenv("SPRING_PROGRESS_FILE", str(events))
+    cfg = load_config(write_profile(_tiny(lab, tmp_path)))
+    first = build_tileset(cfg)
+    _garble(first.cache_path)
+    with pytest.warns(CacheWarning):
+        build_tileset(cfg)
+    [event] = [json.loads(l) for l in events.read_text().splitlines()]
+    assert event["kind"] == "warning" and first.cache_path.name in event["message"]
+    from spring_lib.runner import _Monitor
+    shown = []
+    _Monitor(events, shown.append).show(event)
+    assert len(shown) == 1 and "damaged tile cache" in shown[0]

@@ -202,3 +202,26 @@ def test_a_collapsed_network_did_not_learn():
     assert "one class" in did_not_learn(one_class, labels)
     learned = pd.DataFrame({"val_acc": [0.3, 0.75], "val_top_share": [1.0, 0.5]})
     assert did_not_learn(learned, labels) is None       # judged at the last epoch
+
+
+def test_damaged_state_is_named_moved_aside_and_rebuilt(tmp_path, capsys, monkeypatch):
+    """A truncated state file: named on stderr and in the runner's terminal, moved aside under
+    a name of its own (an earlier damaged copy is kept), and training starts afresh."""
+    events = tmp_path / "progress.jsonl"
+    monkeypatch.setenv("SPRING_PROGRESS_FILE", str(events))
+    fresh = _run(tmp_path / "s")
+    (state,) = (tmp_path / "s").glob("*.pt")
+    copies = []
+    for _ in range(2):
+        data = state.read_bytes()
+        state.write_bytes(data[: len(data) // 2])
+        capsys.readouterr()
+        again = _run(tmp_path / "s")
+        err = capsys.readouterr().err
+        assert str(state) in err and "damaged" in err and len(err.strip().splitlines()) == 1
+        assert again.resumed_from is None and _equal(_weights(again.model), _weights(fresh.model))
+        copies = sorted((tmp_path / "s").glob(f"{state.name}.damaged-*"))
+        assert state.exists()
+    assert len(copies) == 2                      # the second did not replace the first
+    warnings = [l for l in events.read_text().splitlines() if '"warning"' in l]
+    assert len(warnings) == 2 and state.name in warnings[0]

@@ -26,6 +26,8 @@ CATALOG_COLUMNS = ["micrograph_id", "path", "label", "sample_key", "um_per_px",
 UHCSDB_NEAR_DUPLICATES = [("447", "1710"), ("597", "1468"), ("1128", "1558")]
 _UHCSDB_NAME = re.compile(r"^(cropped)?micrograph(\d+)$", re.IGNORECASE)
 _UNIT_TO_UM = {"um": 1.0, "µm": 1.0, "nm": 1e-3, "mm": 1e3}
+# SEM exports reach 12000 px and more; Pillow's bomb guard (89 Mpx) would refuse them
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, 2 ** 29)
 
 
 class DataError(RuntimeError):
@@ -114,18 +116,20 @@ def read_micrograph(path: str | Path, databar: str | int = "none") -> np.ndarray
     return img
 
 
-def databar_rows(img: np.ndarray, max_fraction: float = 0.3, saturated_share: float = 0.6) -> int:
+def databar_rows(img: np.ndarray, max_fraction: float = 0.5, share: float = 0.6) -> int:
     """Rows of an SEM data bar at the bottom of `img`, 0 if none.
 
-    A data bar is a band of near-black or near-white rows carrying text; micrograph rows
-    almost never have most of their pixels saturated. Returns the length of the bottom run
-    of such rows, looked for only in the bottom `max_fraction` of the image.
+    A data bar is a band of rows most of whose pixels are one flat background (black, white
+    or any grey), carrying text; a micrograph row almost never is. Returns the length of the
+    bottom run of such rows, looked for only in the bottom `max_fraction` of the image.
     """
-    h = img.shape[0]
-    saturated = ((img <= 8) | (img >= 247)).mean(axis=1) >= saturated_share
+    h, w = img.shape
     run = 0
     for r in range(h - 1, int(h * (1 - max_fraction)) - 1, -1):
-        if not saturated[r]:
+        counts = np.bincount(img[r], minlength=256)
+        flat = np.convolve(counts, np.ones(5, np.int64), "same").max()   # one level, +-2
+        saturated = counts[:9].sum() + counts[247:].sum()
+        if max(flat, saturated) < share * w:
             break
         run += 1
     return run if run >= 4 else 0
@@ -214,12 +218,20 @@ def load_folder_catalog(root: Path) -> pd.DataFrame:
     """
     rows, empty = [], []
     seen: dict[str, Path] = {}
+    real_root = root.resolve()
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if class_dir.is_symlink():   # `ln -s . loop` would list every class again as a class
+            raise DataError(f"{class_dir} is a link to {os.path.realpath(class_dir)}, not a "
+                            "folder: a class is a real folder; replace the link with the folder "
+                            "or remove it")
         images = [p for p in sorted(class_dir.rglob("*"))
                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
         if not images:
             empty.append(class_dir)
         for p in images:
+            if p.is_symlink() and Path(os.path.realpath(p)).is_relative_to(real_root):
+                raise DataError(f"{p} is a link to {os.path.realpath(p)}, inside the data root: "
+                                "one image would count twice; remove the link")
             mid = p.relative_to(root).with_suffix("").as_posix()
             if mid in seen:
                 raise DataError(f"{seen[mid]} and {p} are one micrograph ({mid}): their names "

@@ -23,8 +23,25 @@ class SplitError(ValueError):
 def dhash(image: np.ndarray, size: tuple[int, int] = (16, 15)) -> np.ndarray:
     """Difference hash: signs of horizontal gradients on a tiny thumbnail (rows x cols+1)."""
     rows, cols = size[1], size[0]
+    k = max(1, min(image.shape[:2]) // 512)
+    if k > 1:   # block means first: smoothing a 12000 px micrograph whole takes minutes
+        h, w = image.shape[0] // k * k, image.shape[1] // k * k
+        image = image[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3), dtype=np.float32)
     small = resize(image.astype(np.float32), (rows, cols + 1), anti_aliasing=True)
     return (small[:, 1:] > small[:, :-1]).ravel()
+
+
+def identical_across_labels(hashes: dict[str, np.ndarray], labels: dict[str, str]
+                            ) -> list[tuple[str, str]]:
+    """Pairs of ids with the same hash (the same picture) but different labels."""
+    first: dict[bytes, str] = {}
+    pairs = []
+    for m, h in hashes.items():
+        key = np.packbits(h).tobytes()
+        if key in first and labels[first[key]] != labels[m]:
+            pairs.append((first[key], m))
+        first.setdefault(key, m)
+    return pairs
 
 
 def near_duplicate_pairs(hashes: dict[str, np.ndarray], max_distance: int) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from . import splits as splits_mod
 from ..config import StudyConfig, project_root
+from ..progress import emit
 from .catalogue import (UHCSDB_NEAR_DUPLICATES, DataError, catalog_checksum, databar_setting,
                         load_catalog, read_micrograph)
 from .tiling import choose_stride, resample_to_scale, spread_sample, tile_origins
@@ -196,6 +197,13 @@ def build_tileset(cfg: StudyConfig, use_cache: bool = True,
     images = _load_images(catalog, cfg)
     _check_tile_fits(cfg, images, catalog)
     hashes = {m: splits_mod.dhash(im) for m, im in images.items()}
+    twins = splits_mod.identical_across_labels(hashes, dict(zip(catalog["micrograph_id"],
+                                                                catalog["label"].astype(str))))
+    if twins:
+        path = dict(zip(catalog["micrograph_id"], catalog["path"]))
+        a, b = twins[0]
+        raise DataError(f"{path[a]} and {path[b]} are the same image under two labels "
+                        f"({len(twins)} such pair(s)): keep it in its one right class folder")
     linked = sorted(set(splits_mod.near_duplicate_pairs(hashes, NEAR_DUPLICATE_BITS))
                     | set(UHCSDB_NEAR_DUPLICATES if cfg.data.layout == "uhcsdb" else []))
     micro = splits_mod.assign_splits(catalog, cfg, linked)
@@ -279,8 +287,9 @@ def _move_aside(damaged: dict[Path, str]) -> None:
                             f"aside ({exc}): remove it, or set cache_dir elsewhere") from None
         moved.append(f"{path} ({why}) -> {dest.name}")
     if moved:
-        warnings.warn(f"damaged tile cache moved aside, rebuilding the tile set: "
-                      f"{'; '.join(moved)}", CacheWarning, stacklevel=4)
+        message = f"damaged tile cache moved aside, rebuilding the tile set: {'; '.join(moved)}"
+        emit("warning", message=message)   # the runner's terminal, not only the notebook
+        warnings.warn(message, CacheWarning, stacklevel=4)
 
 
 def _write_cache(ts: TileSet, npz: Path, csvs: list[Path]) -> None:

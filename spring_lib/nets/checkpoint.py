@@ -7,8 +7,10 @@ no code inside it ever runs.
 """
 from __future__ import annotations
 
+import math
+import numbers
 import pickle
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -40,6 +42,41 @@ class Checkpoint:
     val_acc: float | None = None
     profile: str = ""
 
+    def __post_init__(self):
+        """What `predict` relies on, checked once: a tampered or damaged field is one line."""
+        def whole(v):
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+        def bad(key, want):
+            shown = repr(getattr(self, key))
+            raise CheckpointError(f"metadata {key} is {shown[:60]}, expected {want}")
+        if not isinstance(self.arm, str):
+            bad("arm", "an arm name such as MobileNetV2-TL")
+        if not (isinstance(self.classes, (list, tuple)) and len(self.classes) >= 2
+                and all(isinstance(c, str) for c in self.classes)):
+            bad("classes", "a list of two or more class names")
+        if not whole(self.tile_size) or self.tile_size < 1:
+            bad("tile_size", "a positive whole number of pixels")
+        if self.um_per_px is not None and not (isinstance(self.um_per_px, numbers.Real)
+                                               and math.isfinite(self.um_per_px)
+                                               and self.um_per_px > 0):
+            bad("um_per_px", "null or a positive scale in µm/px")
+        if not (self.databar in ("none", "auto") or (whole(self.databar)
+                                                     and self.databar >= 0)):
+            bad("databar", "'none', 'auto' or a number of rows")
+        if not isinstance(self.pooling, str):
+            bad("pooling", "a pooling name")
+        t = self.transform
+        if not (isinstance(t, dict) and {"size", "mean", "std", "kind"} <= set(t)
+                and whole(t["size"]) and t["size"] > 0
+                and all(isinstance(t[k], (list, tuple)) and len(t[k]) in (1, 3)
+                        and all(isinstance(v, numbers.Real) and math.isfinite(v) for v in t[k])
+                        for k in ("mean", "std"))
+                and all(v > 0 for v in t["std"])):
+            bad("transform", "{size, mean, std, kind} as training writes it")
+        if not isinstance(self.state, dict):
+            bad("state", "the network's tensors")
+
     def save(self, path: str | Path) -> Path:
         return save_atomic({"format": FORMAT, **asdict(self)}, path)
 
@@ -55,8 +92,17 @@ class Checkpoint:
             keys = ", ".join(sorted(map(str, obj))[:6])
             raise CheckpointError(f"{path} is a PyTorch file but not a spring_lib checkpoint "
                                   f"(format {obj.get('format')!r}; keys: {keys})")
+        required = [f.name for f in fields(cls) if f.default is MISSING]
+        missing = [k for k in required if k not in obj]
+        if missing:
+            raise CheckpointError(f"{path}: checkpoint metadata lacks {', '.join(missing)}: the "
+                                  "file was altered; use the checkpoint as training wrote it")
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in obj.items() if k in names})
+        try:
+            return cls(**{k: v for k, v in obj.items() if k in names})
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {exc}: the file was altered; use the checkpoint as "
+                                  "training wrote it") from None
 
     def model(self) -> Classifier:
         """The network, in eval mode, with the checkpoint's weights."""
@@ -90,7 +136,7 @@ def _read(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "global" in str(exc):   # torch names the class it refused to import
+        if "global" in str(exc).lower():   # torch names the GLOBAL it refused to import
             raise CheckpointError(
                 f"{path} contains Python objects other than tensors and plain data. spring_lib "
                 "does not unpickle such objects, because unpickling can run arbitrary code; use a "

@@ -28,7 +28,7 @@ from ..progress import bar
 from .models import (PooledBackbone, head_prefix, input_statistics, load_backbone,
                      native_input_size, pretrained_state_dict)
 from .registry import Arm, architecture
-from .training import Execution, InputTransform
+from .training import Execution, InputTransform, move_damaged
 
 FEATURE_CACHE_VERSION = 1
 
@@ -152,10 +152,7 @@ class _FeatureCache:
                 with np.load(self.path) as f:
                     self.keys, self.rows = f["keys"], f["rows"]
             except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, not fatal
-                aside = self.path.with_name(self.path.name + ".damaged")
-                self.path.replace(aside)
-                print(f"feature cache {self.path} was unreadable ({type(exc).__name__}); moved to "
-                      f"{aside} and recomputed")
+                move_damaged(self.path, type(exc).__name__, "feature cache")
             self.index = {k: i for i, k in enumerate(self.keys)}
 
     def add(self, keys: np.ndarray, rows: np.ndarray) -> None:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -27,7 +28,7 @@ from torch import nn
 
 from ..config import Recipe
 from ..data.normalization import Standardizer, minmax_unit
-from ..progress import Progress
+from ..progress import Progress, emit
 
 # Recipe keys that do not change the weights an epoch produces (epochs: a constant-rate run
 # may be extended by raising it; a cosine schedule depends on it and keeps it).
@@ -220,10 +221,29 @@ class _State:
     execution: dict
 
 
+def move_damaged(path: Path, why: str, what: str) -> Path:
+    """Move a damaged cache file aside under a name no earlier damaged copy has, and say so
+    where the person running the study looks: stderr, and the runner's terminal."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    dest, n = path.with_name(f"{path.name}.damaged-{stamp}"), 1
+    while dest.exists():   # never replace an earlier damaged copy
+        dest, n = path.with_name(f"{path.name}.damaged-{stamp}-{n}"), n + 1
+    path.replace(dest)
+    message = f"{what} {path} is damaged ({why}): moved to {dest.name}, rebuilding it"
+    print(message, file=sys.stderr)
+    emit("warning", message=message)
+    return dest
+
+
 def _load_state(path: Path | None, fp: str, epochs: int) -> _State | None:
     if path is None or not path.exists():
         return None
-    state = _State(**torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        state = _State(**torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as exc:  # noqa: BLE001 - a truncated zip, garbage, a foreign dict alike
+        first = (str(exc).splitlines() or [""])[0][:100]
+        move_damaged(path, f"{type(exc).__name__}: {first}", "training state")
+        return None
     if state.fingerprint != fp:
         raise RuntimeError(f"{path} holds another run's state (fingerprint {state.fingerprint}, "
                            f"expected {fp}); move it aside (it is not overwritten)")

@@ -226,7 +226,16 @@ def hub_unreachable(host: str, port: int = 443, timeout_s: float = 5.0) -> str |
 
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:limit]}"
+    """The error and, where it wraps another (a hub client's "cannot find the file" over the
+    server's 500), the innermost cause too, on one line."""
+    def text(e):
+        return f"{type(e).__name__}: {' '.join(str(e).split())}"
+    root = exc
+    while (root.__cause__ or root.__context__) is not None:
+        root = root.__cause__ or root.__context__
+    if root is exc:
+        return text(exc)[:limit]
+    return f"{text(exc)[:limit // 3]}... caused by {text(root)[:limit]}"
 
 
 @contextmanager

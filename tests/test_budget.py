@@ -39,6 +39,21 @@ def test_layout_and_precision_follow_the_measurement():
         Execution("cpu", "channels_last", "fp32")
 
 
+@pytest.mark.parametrize("flags, precision", [({"avx2"}, "fp32"), ({"avx2", "avx512f"}, "fp32"),
+                                              ({"avx2", "amx_bf16"}, "bf16"),
+                                              ({"avx512_bf16"}, "bf16")])
+def test_probe_features_run_in_bf16_only_where_the_cpu_computes_it(flags, precision, monkeypatch):
+    import torch
+
+    from spring_lib import machine
+    from spring_lib.nets.probe import FrozenFeatures
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(machine, "cpu_flags", lambda: set(flags))
+    assert FrozenFeatures().execution() == Execution("cpu", "channels_last", precision)
+    assert FrozenFeatures(precision="fp32").execution().precision == "fp32"
+
+
 def test_estimate_counts_seeds_epochs_and_test_views():
     m = budget.Measurement(Execution(), 10.0, 100.0)
     r = Recipe(epochs=3, seeds=2, tta="flips", input_size=32)

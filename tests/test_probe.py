@@ -39,7 +39,10 @@ def test_feature_cache_is_reused_and_rebuilt_when_tiles_or_weights_change(smoke,
     assert np.array_equal(head.transform(tiles), first[:, :head.head_width_])
 
 
-def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke):
+def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke, monkeypatch):
+    from spring_lib import machine
+
+    monkeypatch.setattr(machine, "cpu_flags", set)   # fp32 features: the folding is exact there
     cfg, ts = smoke
     arm = Arm.parse("EfficientNet-Lite0-probe")
     search = A.fit_probe(arm, ts, cfg)
@@ -69,3 +72,17 @@ def test_kfold_tests_every_micrograph_once_and_keeps_groups_whole(smoke):
     groups = preds.merge(ts.manifest[["tile_id", "group"]], on="tile_id")
     assert (groups.groupby("group")["fold"].nunique() == 1).all()
     assert preds["fold"].nunique() == 3
+
+
+def test_bf16_features_are_cached_apart_and_close_to_fp32(smoke, tmp_path):
+    _, ts = smoke
+    tiles = ts.tiles[:16].copy()
+    fp32 = FrozenFeatures("EfficientNet-Lite0", cache_dir=str(tmp_path), precision="fp32")
+    bf16 = FrozenFeatures("EfficientNet-Lite0", cache_dir=str(tmp_path), precision="bf16")
+    a = fp32.texture_features(tiles)
+    assert bf16.uncached(tiles) == 16 and fp32.uncached(tiles) == 0   # a key per precision
+    b = bf16.texture_features(tiles)
+    assert len(list(tmp_path.glob("features-*-fp32-*.npz"))) == 1
+    assert len(list(tmp_path.glob("features-*-bf16-*.npz"))) == 1
+    assert not np.array_equal(a, b)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99

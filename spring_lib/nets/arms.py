@@ -178,10 +178,11 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
         features = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
                                   cache_dir=str(cache_dir(cfg) / "features"))
         plan.images = features.uncached(tileset.tiles)
-        # timed as features are extracted: at the tile's own size, on the CPU, in fp32
+        # timed as features are extracted: at the tile's own size, in the features' precision
+        ex = features.execution()
         plan.measurement = measure(model, recipe.model_copy(update={
             "batch_size": cfg.probe.batch_size, "input_size": cfg.tiling.tile_size,
-            "precision": "fp32"}), train=False, device="cpu")
+            "precision": ex.precision}), train=False, device=ex.device)
         plan.estimate_s = plan.images / plan.measurement.eval_img_s
     else:
         (tr_x, _), (va_x, _), (te_x, _) = training_data(tileset, recipe, cfg.split.seed)

@@ -31,6 +31,16 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def inference_execution(memory_format: str = "channels_last", precision: str = "auto",
+                        device: str | None = None) -> Execution:
+    """How inference (probe features) runs here: bf16 where the hardware computes it natively
+    (inference is where bf16 costs least accuracy and saves most time), fp32 elsewhere."""
+    device = device or default_device()
+    if precision == "auto":
+        precision = "bf16" if native_bf16(device) else "fp32"
+    return Execution(device, memory_format, precision)
+
+
 def candidates(recipe: Recipe, device: str | None = None,
                bf16_native: bool | None = None) -> list[Execution]:
     device = device or default_device()

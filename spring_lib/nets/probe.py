@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..progress import bar
 from .models import PooledBackbone, head_prefix, input_statistics, load_backbone, pretrained_state_dict
+from .budget import inference_execution
 from .registry import Arm, architecture
 from .training import Execution, InputTransform
 
@@ -62,14 +63,20 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
 
     pooling="head": what the architecture's own classifier sees; "texture": those plus the
     mean and standard deviation of the last two feature stages (see `PooledBackbone`).
-    `weights`: as `cnn.weights` (None: the architecture's default).
+    `weights`: as `cnn.weights` (None: the architecture's default). `precision`: "auto" is
+    bf16 where the CPU (AMX, AVX-512 BF16) or GPU computes it natively, else fp32; features of
+    each precision are cached apart.
     """
 
     def __init__(self, architecture: str = "EfficientNet-Lite0", weights: str | None = None,
                  pooling: str = "texture", batch_size: int = 64, cache_dir: str | None = None,
-                 memory_format: str = "channels_last"):
+                 memory_format: str = "channels_last", precision: str = "auto"):
         self.architecture, self.weights, self.pooling = architecture, weights, pooling
         self.batch_size, self.cache_dir, self.memory_format = batch_size, cache_dir, memory_format
+        self.precision = precision
+
+    def execution(self) -> Execution:
+        return inference_execution(self.memory_format, self.precision)
 
     def fit(self, X, y=None):
         self.head_width_ = self._head_width()
@@ -77,8 +84,9 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
 
     def _head_width(self) -> int:
         backbone, _, _ = _extractor(self.architecture, self.weights)
+        device = next(backbone.parameters()).device
         with torch.no_grad():
-            return int(backbone.net(torch.zeros(1, 3, 64, 64)).shape[1])
+            return int(backbone.net(torch.zeros(1, 3, 64, 64, device=device)).shape[1])
 
     def transform(self, X):
         feats = self.texture_features(X)
@@ -92,6 +100,7 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
     def _cache(self, tile_size: int) -> "_FeatureCache":
         _, _, digest = _extractor(self.architecture, self.weights)
         return _FeatureCache(self.cache_dir, f"{self.architecture}-{digest}-{tile_size}-"
+                                             f"{self.execution().precision}-"
                                              f"v{FEATURE_CACHE_VERSION}")
 
     def uncached(self, tiles: np.ndarray) -> int:
@@ -110,14 +119,14 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         keys = tile_digests(tiles)
         missing = [i for i, k in enumerate(keys) if k not in cache.index]
         if missing:
-            ex = Execution("cpu", self.memory_format, "fp32")
+            ex = self.execution()
             net = ex.prepare(backbone)
             out = []
-            with torch.no_grad():
+            with torch.no_grad(), ex.autocast():
                 for s in bar(range(0, len(missing), self.batch_size),
-                             desc=f"{self.architecture} features", unit="batch"):
+                             desc=f"{self.architecture} features ({ex.precision})", unit="batch"):
                     idx = missing[s:s + self.batch_size]
-                    out.append(net(ex.batch(transform(tiles[idx]))).float().numpy())
+                    out.append(net(ex.batch(transform(tiles[idx]))).float().cpu().numpy())
             cache.add(keys[missing], np.concatenate(out))
         return cache.get(keys)
 

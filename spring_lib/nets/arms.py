@@ -200,8 +200,19 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     return plan
 
 
-def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig) -> list[ArmPlan]:
-    plans = [plan_arm(Arm.parse(n), tileset, cfg) for n in names]
+def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: float = 0.0,
+              measure=None) -> list[ArmPlan]:
+    """Every arm planned here (rates measured once per machine, then read from the cache),
+    then the run's total budget filled in priority order; `spent_s`: seconds the arms of
+    earlier notebooks already used of it."""
+    if measure is None:
+        rates = budget.RateCache(cache_dir(cfg) / "rates.json")
+        measure = lambda *a, **k: budget.measure(*a, cache=rates, **k)  # noqa: E731
+    plans = [plan_arm(Arm.parse(n), tileset, cfg, measure) for n in names]
+    skip = budget.over_budget({p.arm.name: p.estimate_s for p in plans if p.status == "planned"},
+                              cfg.cnn.max_minutes_total, spent_s)
+    for p in plans:
+        p.status = skip.get(p.arm.name, p.status)
     emit("plan", arms=[dict(arm=p.arm.name, status=p.status, estimate_s=p.estimate_s)
                        for p in plans])
     return plans
@@ -222,7 +233,9 @@ def print_plan(profile: str) -> pd.DataFrame:
     print(f"profile {cfg.profile} on {cpu_model()} ({platform.machine()}, "
           f"{torch.get_num_threads()} threads):")
     print(table.drop(columns=["measured_rates"]).to_string(index=False))
-    print(f"estimated total for the network and probe arms that will run: {total:.1f} min")
+    print(f"estimated total for the network and probe arms that will run: {total:.1f} min"
+          + (f" (the run's budget: {cfg.cnn.max_minutes_total:g} min)"
+             if cfg.cnn.max_minutes_total else ""))
     return table
 
 

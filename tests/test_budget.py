@@ -202,3 +202,21 @@ def test_arms_over_the_runs_budget_are_recorded_with_their_estimates(tiny, tmp_p
     row = A.run_arm(plans[0], ts, cfg, ResultsDir(tmp_path))
     assert row["status"] == plans[0].status and row["estimate_minutes"] > 0
     assert not (tmp_path / "predictions").exists()
+
+
+def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_path, capsys):
+    import torch
+
+    from spring_lib.cli import main
+    from spring_lib.nets.registry import ARCHITECTURES
+
+    (tmp_path / "vgg19.pth").write_bytes(b"")
+    assert main(["estimate", "--profile", "cpu", "--with-weights", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "seresnext101_32x4d.pth" in err and "vgg19.pth" not in err
+    for a in ARCHITECTURES.values():
+        if a.in_paper:
+            torch.save({}, tmp_path / f"{a.model_name}.pth")
+    cfg = A.with_paper_weights(load_config("cpu"), str(tmp_path))
+    assert {a for a, w in cfg.cnn.weights.items() if w == str(tmp_path)} == {
+        a.name for a in ARCHITECTURES.values() if a.in_paper}

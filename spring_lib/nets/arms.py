@@ -218,8 +218,27 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: flo
     return plans
 
 
-def print_plan(profile: str) -> pd.DataFrame:
-    """`python -m spring_lib estimate`: every arm of the profile, timed here, not trained."""
+def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:
+    """The profile with `cnn.weights.<architecture>` set to `folder` for every paper
+    architecture: the plan of a machine that has every pretrained arm."""
+    from pathlib import Path
+
+    from .registry import ARCHITECTURES
+
+    paper = [a for a in ARCHITECTURES.values() if a.in_paper]
+    missing = [f"{a.model_name}.pth" for a in paper
+               if not any((Path(folder) / f"{a.model_name}{ext}").exists()
+                          for ext in (".pth", ".safetensors"))]
+    if missing:
+        raise FileNotFoundError(f"--with-weights {folder}: no {', '.join(missing)} there (write "
+                                "them with benchmarks/write_paper_weights.py)")
+    weights = {**cfg.cnn.weights, **{a.name: str(folder) for a in paper}}
+    return cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"weights": weights})})
+
+
+def print_plan(profile: str, with_weights: str | None = None) -> pd.DataFrame:
+    """`python -m spring_lib estimate`: every arm of the profile, timed here, not trained
+    (`with_weights`: a folder of weights for every paper architecture)."""
     import platform
 
     from ..config import load_config
@@ -227,6 +246,8 @@ def print_plan(profile: str) -> pd.DataFrame:
     from ..data.tileset import build_tileset
 
     cfg = load_config(profile)
+    if with_weights:
+        cfg = with_paper_weights(cfg, with_weights)
     tileset = build_tileset(cfg)
     table = pd.DataFrame([p.row() for p in plan_arms(cfg.cnn.arms, tileset, cfg)])
     total = table.loc[table["status"] == "planned", "estimate_minutes"].sum()

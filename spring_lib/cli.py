@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     est = sub.add_parser("estimate", help="measure this machine and print each arm's time, "
                                           "without training")
     est.add_argument("--profile", default="cpu")
+    est.add_argument("--with-weights", metavar="DIR",
+                     help="plan as if every paper architecture had pretrained weights: DIR holds "
+                          "<timm name>.pth for each (benchmarks/write_paper_weights.py writes them)")
     site = sub.add_parser("site", help="render results/<profile>/ as a static site")
     site.add_argument("--profile", default="cpu")
     site.add_argument("--results", default=None, help="results root (default: ./results)")
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "estimate":
             from .nets.arms import print_plan
 
-            print_plan(args.profile)
+            print_plan(args.profile, args.with_weights)
         elif args.command == "site":
             from .runner import render_result_site
 

@@ -184,6 +184,10 @@ class CNNConfig(Recipe):
         True, description="Record an arm without weights as not run, instead of stopping")
     max_minutes_per_arm: Optional[float] = Field(
         None, gt=0, description="An arm estimated (on this machine) to take longer is not run")
+    max_minutes_total: Optional[float] = Field(
+        None, gt=0, description="The network and probe arms of notebooks 03 and 04 together, "
+                                "filled in priority order (probes, TL/scratch pairs, the rest); "
+                                "null: no budget")
     overrides: dict[str, dict] = Field(
         {}, description="Recipe changes per arm kind (TL, probe, scratch), architecture or arm")
 

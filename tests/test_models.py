@@ -174,6 +174,48 @@ def test_unreachable_hub_fails_at_once_naming_the_host(monkeypatch):
     def refuse(*a, **k):
         raise OSError("no route")
     monkeypatch.setattr(socket, "create_connection", refuse)
-    with pytest.raises(WeightsUnavailable, match="huggingface.co is not reachable.*cnn.weights.VGG19"):
+    with pytest.raises(WeightsUnavailable, match="huggingface.co:443 is not reachable.*cnn.weights.VGG19"):
         build_model(Arm.parse("VGG19-probe"), 5)
     models.hub_unreachable.cache_clear()
+
+
+def test_hub_address_follows_the_endpoints_scheme_and_port(monkeypatch):
+    from spring_lib.nets.models import hub_address
+
+    for endpoint, address in [(None, ("huggingface.co", 443)),
+                              ("http://mirror:8080", ("mirror", 8080)),
+                              ("http://mirror", ("mirror", 80)),
+                              ("https://mirror.lab/", ("mirror.lab", 443))]:
+        if endpoint:
+            monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        else:
+            monkeypatch.delenv("HF_ENDPOINT", raising=False)
+        assert hub_address("timm") == address
+    assert hub_address("torchvision") == ("download.pytorch.org", 443)
+
+
+def test_a_local_file_missing_one_backbone_tensor_is_refused(tmp_path):
+    """timm loads a file non-strictly once its classifier is dropped; the gap must still show."""
+    state = _donor("MobileNetV2")
+    del state["blocks.6.0.conv_pwl.weight"]
+    torch.save(state, tmp_path / "w.pth")
+    with pytest.raises(WeightsUnavailable, match=r"does not fit.*missing \['blocks.6.0.conv_pwl"):
+        build_model(Arm.parse("MobileNetV2-TL"), 5, str(tmp_path / "w.pth"))
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsUnavailable, match="junk.pth is not a readable weights file"):
+        build_model(Arm.parse("MobileNetV2-TL"), 5, str(tmp_path / "junk.pth"))
+
+
+def test_hf_hub_offline_without_cache_names_the_cache(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hc
+
+    monkeypatch.delenv("SPRING_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torch"))
+    with pytest.raises(WeightsUnavailable, match="HF_HUB_OFFLINE=1 and they are not in the Hugging "
+                                                 "Face cache"):
+        build_model(Arm.parse("MobileNetV2-TL"), 5)
+    with pytest.raises(WeightsUnavailable, match="not in torchvision's cache"):
+        build_model(Arm.parse("AlexNet-TL"), 5)

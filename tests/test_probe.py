@@ -39,7 +39,10 @@ def test_feature_cache_is_reused_and_rebuilt_when_tiles_or_weights_change(smoke,
     assert np.array_equal(head.transform(tiles), first[:, :head.head_width_])
 
 
-def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke):
+def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke, monkeypatch):
+    from spring_lib import machine
+
+    monkeypatch.setattr(machine, "cpu_flags", set)   # fp32 features: the folding is exact there
     cfg, ts = smoke
     arm = Arm.parse("EfficientNet-Lite0-probe")
     col = ts.manifest["split"].to_numpy()
@@ -95,3 +98,17 @@ def test_damaged_feature_caches_each_kept_under_their_own_name(tmp_path, capsys)
         assert str(path) in err and "damaged" in err and len(cache.keys) == 0
     copies = sorted(tmp_path.glob("features-k.npz.damaged*"))
     assert sorted(p.read_bytes() for p in copies) == [b"not an npz 0", b"not an npz 1"]
+
+
+def test_bf16_features_are_cached_apart_and_close_to_fp32(smoke, tmp_path):
+    _, ts = smoke
+    tiles = ts.tiles[:16].copy()
+    fp32 = FrozenFeatures("EfficientNet-Lite0", cache_dir=str(tmp_path), precision="fp32")
+    bf16 = FrozenFeatures("EfficientNet-Lite0", cache_dir=str(tmp_path), precision="bf16")
+    a = fp32.texture_features(tiles)
+    assert bf16.uncached(tiles) == 16 and fp32.uncached(tiles) == 0   # a key per precision
+    b = bf16.texture_features(tiles)
+    assert len(list(tmp_path.glob("features-*-fp32-*.npz"))) == 1
+    assert len(list(tmp_path.glob("features-*-bf16-*.npz"))) == 1
+    assert not np.array_equal(a, b)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99

@@ -221,10 +221,11 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
                                   cache_dir=str(cache_dir(cfg) / "features"))
         plan.images = features.uncached(tileset.tiles)
         plan.recipe = recipe.model_copy(update={"input_size": features.resolved_input_size()})
-        # timed as features are extracted: at the weights' native size, on the CPU
+        # timed as features are extracted: at the weights' native size, in the features' precision
+        ex = features.execution()
         plan.measurement = measure(model, recipe.model_copy(update={
             "batch_size": cfg.probe.batch_size, "input_size": features.resolved_input_size(),
-            "precision": "fp32"}), train=False, device="cpu")
+            "precision": ex.precision}), train=False, device=ex.device)
         grid = len(cfg.probe.C) * len(cfg.probe.pooling)
         fits = (k + 1) * (grid * cfg.probe.cv_folds + 1)
         plan.estimate_s = (plan.images / plan.measurement.eval_img_s
@@ -251,15 +252,45 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     return plan
 
 
-def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig) -> list[ArmPlan]:
-    plans = [plan_arm(Arm.parse(n), tileset, cfg) for n in names]
+def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: float = 0.0,
+              measure=None) -> list[ArmPlan]:
+    """Every arm planned here (rates measured once per machine, then read from the cache),
+    then the run's total budget filled in priority order; `spent_s`: seconds the arms of
+    earlier notebooks already used of it."""
+    if measure is None:
+        rates = budget.RateCache(cache_dir(cfg) / "rates.json")
+        measure = lambda *a, **k: budget.measure(*a, cache=rates, **k)  # noqa: E731
+    plans = [plan_arm(Arm.parse(n), tileset, cfg, measure) for n in names]
+    skip = budget.over_budget({p.arm.name: p.estimate_s for p in plans if p.status == "planned"},
+                              cfg.cnn.max_minutes_total, spent_s)
+    for p in plans:
+        p.status = skip.get(p.arm.name, p.status)
     emit("plan", arms=[dict(arm=p.arm.name, status=p.status, estimate_s=p.estimate_s)
                        for p in plans])
     return plans
 
 
-def print_plan(profile: str) -> pd.DataFrame:
-    """`python -m spring_lib estimate`: every arm of the profile, timed here, not trained."""
+def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:
+    """The profile with `cnn.weights.<architecture>` set to `folder` for every paper
+    architecture: the plan of a machine that has every pretrained arm."""
+    from pathlib import Path
+
+    from .registry import ARCHITECTURES
+
+    paper = [a for a in ARCHITECTURES.values() if a.in_paper]
+    missing = [f"{a.model_name}.pth" for a in paper
+               if not any((Path(folder) / f"{a.model_name}{ext}").exists()
+                          for ext in (".pth", ".safetensors"))]
+    if missing:
+        raise FileNotFoundError(f"--with-weights {folder}: no {', '.join(missing)} there (write "
+                                "them with benchmarks/write_paper_weights.py)")
+    weights = {**cfg.cnn.weights, **{a.name: str(folder) for a in paper}}
+    return cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"weights": weights})})
+
+
+def print_plan(profile: str, with_weights: str | None = None) -> pd.DataFrame:
+    """`python -m spring_lib estimate`: every arm of the profile, timed here, not trained
+    (`with_weights`: a folder of weights for every paper architecture)."""
     import platform
 
     from ..config import load_config
@@ -267,13 +298,17 @@ def print_plan(profile: str) -> pd.DataFrame:
     from ..data.tileset import build_tileset
 
     cfg = load_config(profile)
+    if with_weights:
+        cfg = with_paper_weights(cfg, with_weights)
     tileset = build_tileset(cfg)
     table = pd.DataFrame([p.row() for p in plan_arms(cfg.cnn.arms, tileset, cfg)])
     total = table.loc[table["status"] == "planned", "estimate_minutes"].sum()
     print(f"profile {cfg.profile} on {cpu_model()} ({platform.machine()}, "
           f"{torch.get_num_threads()} threads):")
     print(table.drop(columns=["measured_rates"]).to_string(index=False))
-    print(f"estimated total for the network and probe arms that will run: {total:.1f} min")
+    print(f"estimated total for the network and probe arms that will run: {total:.1f} min"
+          + (f" (the run's budget: {cfg.cnn.max_minutes_total:g} min)"
+             if cfg.cnn.max_minutes_total else ""))
     return table
 
 

@@ -8,15 +8,20 @@ and says so with the numbers.
 from __future__ import annotations
 
 import copy
+import json
+import os
+import platform
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from ..config import Recipe
-from ..machine import cpu_bf16
+from ..machine import cpu_bf16, cpu_model
+from .registry import Arm
 from .training import Execution
 
 
@@ -29,6 +34,16 @@ def native_bf16(device: str = "cpu") -> bool:
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def inference_execution(memory_format: str = "channels_last", precision: str = "auto",
+                        device: str | None = None) -> Execution:
+    """How inference (probe features) runs here: bf16 where the hardware computes it natively
+    (inference is where bf16 costs least accuracy and saves most time), fp32 elsewhere."""
+    device = device or default_device()
+    if precision == "auto":
+        precision = "bf16" if native_bf16(device) else "fp32"
+    return Execution(device, memory_format, precision)
 
 
 def candidates(recipe: Recipe, device: str | None = None,
@@ -82,16 +97,78 @@ class Measurement:
         return f"{self.execution.memory_format}, {self.execution.precision}"
 
 
+class RateCache:
+    """Measured images per second, kept per machine in one JSON file (`<cache dir>/rates.json`),
+    so a second estimate or run measures nothing it already knows. A rate's key names the
+    machine (CPU model, architecture, threads, device, torch), the network (architecture,
+    pooling, trainable and total parameters), input size, batch, precision, memory format and
+    whether it trains."""
+
+    VERSION = 1
+
+    def __init__(self, path: Path | str | None):
+        self.path = Path(path) if path else None
+        self.rates: dict[str, float] = {}
+        if self.path and self.path.exists():
+            try:
+                data = json.loads(self.path.read_text())
+                if data.get("version") == self.VERSION:
+                    self.rates = {k: float(v) for k, v in data["rates"].items()}
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.rates = {}   # a damaged file is measured again, not fatal
+
+    @staticmethod
+    def machine(device: str) -> str:
+        dev = (torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
+               else "cpu")
+        return (f"{cpu_model()}|{platform.machine()}|{torch.get_num_threads()} threads|{dev}|"
+                f"torch {torch.__version__}")
+
+    @staticmethod
+    def network(model) -> str:
+        backbone = getattr(model, "backbone", None)
+        name = (f"{backbone.architecture}/{backbone.pooling}" if backbone is not None
+                else type(model).__name__)
+        params = list(model.parameters())
+        trainable = sum(p.numel() for p in params if p.requires_grad)
+        return f"{name}/{trainable}of{sum(p.numel() for p in params)}"
+
+    def key(self, model, ex: Execution, batch: int, size: int, train: bool) -> str:
+        return (f"{self.machine(ex.device)}|{self.network(model)}|{size}px|batch {batch}|"
+                f"{ex.precision}|{ex.memory_format}|{'train' if train else 'eval'}")
+
+    def rate(self, timer: Callable, model, ex: Execution, batch: int, size: int,
+             train: bool) -> float:
+        key = self.key(model, ex, batch, size, train)
+        if key not in self.rates:
+            self.rates[key] = timer(model, ex, batch, size, train)
+            self.save()
+        return self.rates[key]
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": self.VERSION, "rates": self.rates}, indent=1,
+                                  sort_keys=True))
+        tmp.replace(self.path)
+
+
 def measure(model, recipe: Recipe, train: bool = True, device: str | None = None,
-            timer: Callable = time_steps, bf16_native: bool | None = None) -> Measurement:
+            timer: Callable = time_steps, bf16_native: bool | None = None,
+            cache: RateCache | None = None) -> Measurement:
     """Time every candidate execution and keep the fastest (training rate where the arm
-    trains, else the forward rate)."""
+    trains, else the forward rate); rates already in `cache` are not measured again."""
     size = recipe.input_size
-    rates = {}
-    for ex in candidates(recipe, device, bf16_native):
-        rates[ex] = timer(model, ex, recipe.batch_size, size, train)
+
+    def timed(ex: Execution, training: bool) -> float:
+        args = (model, ex, recipe.batch_size, size, training)
+        return cache.rate(timer, *args) if cache is not None else timer(*args)
+
+    rates = {ex: timed(ex, train) for ex in candidates(recipe, device, bf16_native)}
     best = max(rates, key=rates.get)
-    eval_rate = (timer(model, best, recipe.batch_size, size, False) if train else rates[best])
+    eval_rate = timed(best, False) if train else rates[best]
     return Measurement(best, rates[best] if train else None, eval_rate,
                        {f"{e.memory_format}/{e.precision}": round(r, 1) for e, r in rates.items()})
 
@@ -129,3 +206,42 @@ def over_cap(estimate_s: float, cap_minutes: float | None) -> str | None:
         return None
     return (f"not run: estimated {estimate_s / 60:.1f} min on this machine exceeds the profile's "
             f"cap of {cap_minutes:g} min")
+
+
+# ---------------------------------------------------------------- the run's total budget
+
+def priority(names: list[str]) -> list[tuple[str, ...]]:
+    """Arms in the order the study needs them, as units that run together: every probe first,
+    then each TL arm with its scratch twin (the fair comparison of pretrained weights against
+    none), then the remaining fine-tuning and scratch arms, each group in the listed order."""
+    arms = [Arm.parse(n) for n in names]
+    listed = set(names)
+    probes = [(a.name,) for a in arms if a.kind == "probe"]
+    pairs = [(a.name, a.sibling("scratch")) for a in arms
+             if a.kind == "TL" and a.sibling("scratch") in listed]
+    paired = {n for pair in pairs for n in pair}
+    rest = [(a.name,) for a in arms if a.kind != "probe" and a.name not in paired]
+    return probes + pairs + rest
+
+
+def over_budget(estimates: dict[str, float], budget_minutes: float | None,
+                spent_s: float = 0.0) -> dict[str, str]:
+    """The not-run status of each arm that does not fit the run's total budget.
+
+    `estimates`: estimated seconds of the arms that would run, in the order they are listed;
+    `spent_s`: what arms of earlier notebooks already used. Units (see `priority`) are taken
+    in priority order while they fit; a unit that does not fit is skipped and a later, smaller
+    one may still fit. None: no budget."""
+    if budget_minutes is None:
+        return {}
+    left = budget_minutes * 60 - spent_s
+    out = {}
+    for unit in priority(list(estimates)):
+        cost = sum(estimates[n] for n in unit)
+        if cost <= left:
+            left -= cost
+            continue
+        for n in unit:
+            out[n] = (f"not run: the run's budget of {budget_minutes:g} min is spent (estimated "
+                      f"{estimates[n] / 60:.1f} min)")
+    return out

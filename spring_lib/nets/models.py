@@ -12,17 +12,22 @@ first convolution is used unchanged.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import re
 import socket
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
 from .registry import ARCHITECTURES, Architecture, Arm
 
-OFFLINE_ENV = ("SPRING_OFFLINE", "HF_HUB_OFFLINE")
+OFFLINE_ENV = "SPRING_OFFLINE"        # the project's "never touch the network"
+HUB_OFFLINE_ENV = "HF_HUB_OFFLINE"    # Hugging Face's "use the local cache only"
 POOLINGS = ("head", "texture")
 
 
@@ -207,47 +212,152 @@ def package_state_dict(arch: Architecture) -> dict:
     return map_package_keys(src, arch)
 
 
-def hub_host(library: str) -> str:
-    if library == "timm":
-        from urllib.parse import urlparse
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
-        return urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname
-    return "download.pytorch.org"
+
+def hub_address(library: str) -> tuple[str, int]:
+    """(host, port) the weights come from: HF_ENDPOINT with its own scheme and port for timm
+    (an internal mirror at http://mirror:8080 is asked on 8080), PyTorch's server otherwise."""
+    if library == "timm":
+        url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+        return url.hostname or "", url.port or (80 if url.scheme == "http" else 443)
+    return "download.pytorch.org", 443
 
 
 @lru_cache(maxsize=None)
-def hub_unreachable(host: str, timeout_s: float = 5.0) -> str | None:
-    """Why `host` cannot be reached, or None. Asked once per process: without it, every
+def hub_unreachable(host: str, port: int = 443, timeout_s: float = 5.0) -> str | None:
+    """Why `host:port` cannot be reached, or None. Asked once per process: without it, every
     pretrained arm on an offline machine waits through the hub client's retries (~45 s)."""
     try:
-        socket.create_connection((host, 443), timeout=timeout_s).close()
+        socket.create_connection((host, port), timeout=timeout_s).close()
     except OSError as exc:
-        return f"{host} is not reachable ({exc})"
+        return f"{host}:{port} is not reachable ({exc})"
     return None
 
 
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """The error and, where it wraps another (a hub client's "cannot find the file" over the
+    server's 500), the innermost cause too, on one line."""
+    def text(e):
+        return f"{type(e).__name__}: {' '.join(str(e).split())}"
+    root = exc
+    while (root.__cause__ or root.__context__) is not None:
+        root = root.__cause__ or root.__context__
+    if root is exc:
+        return text(exc)[:limit]
+    return f"{text(exc)[:limit // 3]}... caused by {text(root)[:limit]}"
+
+
+@contextmanager
+def _timm_load_report():
+    """timm loads a checkpoint non-strictly once the classifier is dropped and reports the keys
+    it could not use only in its log; collect that report so nothing is silently missing."""
+    log = logging.getLogger("timm.models._builder")
+    messages: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    saved = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield messages
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+
+
+def timm_backbone_state(arch: Architecture, source: str, **overlay) -> dict:
+    """The backbone's state dict as timm itself loads pretrained weights (its hub download and
+    cache, or `overlay["file"]`, with its own checkpoint filters), classifier dropped. Every
+    backbone tensor must load: a missing, unexpected or misshapen one is an error naming it."""
+    import timm
+
+    with _timm_load_report() as report:
+        try:
+            net = timm.create_model(arch.model_name, pretrained=True, num_classes=0,
+                                    pretrained_cfg_overlay=overlay or None)
+        except Exception as exc:  # noqa: BLE001 - unpickling refusals and corrupt files alike
+            if "size mismatch" in str(exc):
+                raise WeightsUnavailable(f"{source} does not fit this architecture: "
+                                         f"{_one_line(exc, 200)}") from None
+            if "file" not in overlay:
+                raise
+            raise WeightsUnavailable(f"{overlay['file']} is not a readable weights file "
+                                     f"({_one_line(exc, 120)}); give a state dict saved with "
+                                     "torch.save or a .safetensors file") from None
+    bad = {}
+    for msg in report:
+        m = re.match(r"(Missing|Unexpected) keys \((.*?)\) (discovered|found)", msg)
+        if m:
+            bad[m.group(1).lower()] = [k for k in m.group(2).split(", ")
+                                       if not k.endswith("num_batches_tracked")]
+    if bad.get("missing") or bad.get("unexpected"):
+        missing, extra = bad.get("missing", []), bad.get("unexpected", [])
+        raise WeightsUnavailable(
+            f"{source} does not fit this architecture: missing {missing[:3]}, unexpected "
+            f"{extra[:3]} ({len(missing)}/{len(extra)} keys)")
+    return net.state_dict()
+
+
 def _imagenet_state_dict(arch: Architecture) -> dict:
-    if any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in OFFLINE_ENV):
-        raise WeightsUnavailable(f"offline mode is set ({'/'.join(OFFLINE_ENV)}); ImageNet weights "
+    """ImageNet weights as timm / torchvision fetch them. SPRING_OFFLINE=1: never touch the
+    network. HF_HUB_OFFLINE=1: the local cache only (Hugging Face's convention; for
+    torchvision, its hub cache), unavailable only when the weights are not there."""
+    if _env_true(OFFLINE_ENV):
+        raise WeightsUnavailable(f"offline mode is set ({OFFLINE_ENV}); ImageNet weights "
                                  f"for {arch.name} need a model hub")
-    why = hub_unreachable(hub_host(arch.library))
+    cache_only = _env_true(HUB_OFFLINE_ENV)
+    if arch.library == "timm":
+        return _timm_imagenet(arch, cache_only)
+    return _torchvision_imagenet(arch, cache_only)
+
+
+def _hub_check(arch: Architecture) -> None:
+    host, port = hub_address(arch.library)
+    why = hub_unreachable(host, port)
     if why:
         raise WeightsUnavailable(f"ImageNet weights for {arch.name} need a model hub, and {why}. "
                                  f"Download them elsewhere and set cnn.weights.{arch.name} to the "
                                  "file or folder")
+
+
+def _timm_imagenet(arch: Architecture, cache_only: bool) -> dict:
+    if not cache_only:
+        _hub_check(arch)
     try:
-        if arch.library == "timm":
-            import timm
-
-            return timm.create_model(arch.model_name, pretrained=True).state_dict()
-        import torchvision
-
-        return getattr(torchvision.models, arch.model_name)(weights="IMAGENET1K_V1").state_dict()
+        return timm_backbone_state(arch, "ImageNet (model hub)")
+    except WeightsUnavailable:
+        raise
     except Exception as exc:  # noqa: BLE001 - hub, network and cache errors all mean the same here
+        where = (f"{HUB_OFFLINE_ENV}=1 and they are not in the Hugging Face cache"
+                 if cache_only else "they could not be downloaded")
         raise WeightsUnavailable(
-            f"ImageNet weights for {arch.name} could not be downloaded ({type(exc).__name__}: "
-            f"{str(exc)[:200]}). On a machine without a model hub, download them elsewhere and "
-            f"set cnn.weights.{arch.name} to the file or folder") from None
+            f"ImageNet weights for {arch.name}: {where} ({_one_line(exc, 200)}). On a machine "
+            f"without a model hub, download them elsewhere and set cnn.weights.{arch.name} to "
+            "the file or folder") from None
+
+
+def _torchvision_imagenet(arch: Architecture, cache_only: bool) -> dict:
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(arch.model_name).IMAGENET1K_V1
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+    if cache_only and not cached.exists():
+        raise WeightsUnavailable(f"ImageNet weights for {arch.name}: {HUB_OFFLINE_ENV}=1 and they "
+                                 f"are not in torchvision's cache ({cached}); set "
+                                 f"cnn.weights.{arch.name} to a file or folder")
+    if not cached.exists():
+        _hub_check(arch)
+    try:
+        return getattr(torchvision.models, arch.model_name)(weights=weights).state_dict()
+    except Exception as exc:  # noqa: BLE001
+        raise WeightsUnavailable(
+            f"ImageNet weights for {arch.name} could not be downloaded ({_one_line(exc, 200)}). "
+            f"On a machine without a model hub, download them elsewhere and set "
+            f"cnn.weights.{arch.name} to the file or folder") from None
 
 
 def pretrained_state_dict(arch: Architecture, weights: str | None = None) -> tuple[dict, str]:
@@ -260,7 +370,10 @@ def pretrained_state_dict(arch: Architecture, weights: str | None = None) -> tup
     if source == "imagenet":
         return _imagenet_state_dict(arch), "ImageNet (model hub)"
     path = _local_file(arch, Path(source).expanduser())
-    return _read_state_dict(path), f"file {path.parent.name}/{path.name}"
+    desc = f"file {path.parent.name}/{path.name}"
+    if arch.library == "timm":   # timm's own file mechanism, its checkpoint filters included
+        return timm_backbone_state(arch, desc, file=str(path)), desc
+    return _read_state_dict(path), desc
 
 
 def build_model(arm: Arm, num_classes: int, weights: str | None = None,

@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..progress import bar
+from .budget import inference_execution
 from .models import (PooledBackbone, head_prefix, input_statistics, load_backbone,
                      native_input_size, pretrained_state_dict)
 from .registry import Arm, architecture
@@ -65,15 +66,21 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
     pooling="head": what the architecture's own classifier sees; "texture": those plus the
     mean and standard deviation of the last two feature stages (see `PooledBackbone`).
     `weights`: as `cnn.weights` (None: the architecture's default). `input_size`: the edge
-    tiles are resampled to (None: the weights' native size).
+    tiles are resampled to (None: the weights' native size). `precision`: "auto" is bf16
+    where the CPU (AMX, AVX-512 BF16) or GPU computes it natively, else fp32; features of each
+    precision are cached apart.
     """
 
     def __init__(self, architecture: str = "EfficientNet-Lite0", weights: str | None = None,
                  pooling: str = "texture", batch_size: int = 64, cache_dir: str | None = None,
-                 memory_format: str = "channels_last", input_size: int | None = None):
+                 memory_format: str = "channels_last", input_size: int | None = None,
+                 precision: str = "auto"):
         self.architecture, self.weights, self.pooling = architecture, weights, pooling
         self.batch_size, self.cache_dir, self.memory_format = batch_size, cache_dir, memory_format
-        self.input_size = input_size
+        self.input_size, self.precision = input_size, precision
+
+    def execution(self) -> Execution:
+        return inference_execution(self.memory_format, self.precision)
 
     def resolved_input_size(self) -> int:
         if self.input_size:
@@ -87,16 +94,18 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
 
     def _head_width(self) -> int:
         backbone, _, _ = _extractor(self.architecture, self.weights)
+        device = next(backbone.parameters()).device
         with torch.no_grad():
-            return int(backbone.net(torch.zeros(1, 3, 64, 64)).shape[1])
+            return int(backbone.net(torch.zeros(1, 3, 64, 64, device=device)).shape[1])
 
     def width(self) -> int:
         """Number of features this pooling gives a tile."""
         if self.pooling == "head":
             return self._head_width()
         backbone, _, _ = _extractor(self.architecture, self.weights)
+        device = next(backbone.parameters()).device
         with torch.no_grad():
-            return int(backbone(torch.zeros(1, 3, 64, 64)).shape[1])
+            return int(backbone(torch.zeros(1, 3, 64, 64, device=device)).shape[1])
 
     def transform(self, X):
         feats = self.texture_features(X)
@@ -111,6 +120,7 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         _, _, digest = _extractor(self.architecture, self.weights)
         size = self.resolved_input_size()
         return _FeatureCache(self.cache_dir, f"{self.architecture}-{digest}-{tile_size}-{size}-"
+                                             f"{self.execution().precision}-"
                                              f"v{FEATURE_CACHE_VERSION}")
 
     def uncached(self, tiles: np.ndarray) -> int:
@@ -129,14 +139,14 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         keys = tile_digests(tiles)
         missing = [i for i, k in enumerate(keys) if k not in cache.index]
         if missing:
-            ex = Execution("cpu", self.memory_format, "fp32")
+            ex = self.execution()
             net = ex.prepare(backbone)
             out = []
-            with torch.no_grad():
+            with torch.no_grad(), ex.autocast():
                 for s in bar(range(0, len(missing), self.batch_size),
-                             desc=f"{self.architecture} features", unit="batch"):
+                             desc=f"{self.architecture} features ({ex.precision})", unit="batch"):
                     idx = missing[s:s + self.batch_size]
-                    out.append(net(ex.batch(transform(tiles[idx]))).float().numpy())
+                    out.append(net(ex.batch(transform(tiles[idx]))).float().cpu().numpy())
             cache.add(keys[missing], np.concatenate(out))
         return cache.get(keys)
 

@@ -8,7 +8,6 @@ connect anywhere but 127.0.0.1.
 """
 import hashlib
 import importlib
-import io
 import re
 import socket
 import threading

@@ -270,6 +270,13 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: flo
     return plans
 
 
+def spent_seconds(out: ResultsDir, *tables: str) -> float:
+    """What the arms of earlier notebooks of this run took (their arms tables), to be counted
+    against the run's total budget."""
+    return sum(60 * out.read_table(t)["actual_minutes"].fillna(0).sum() for t in tables
+               if out.has_table(t) and "actual_minutes" in out.read_table(t))
+
+
 def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:
     """The profile with `cnn.weights.<architecture>` set to `folder` for every paper
     architecture: the plan of a machine that has every pretrained arm."""

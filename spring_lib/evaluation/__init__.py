@@ -1,4 +1,4 @@
-"""Stage 05: metrics with micrograph-level uncertainty, the leakage contrast, REPORT.md."""
+"""Stage 05: micrograph-level metrics with sample-bootstrap intervals, the leakage ladder, REPORT.md."""
 import importlib
 
 _SUBMODULES = ("leakage", "metrics", "report", "summary")

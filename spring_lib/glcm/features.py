@@ -6,6 +6,8 @@ It is the paper's classical baseline, and the floor every network has to beat.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from joblib import Memory, Parallel, delayed
 from skimage.feature import graycomatrix, graycoprops
@@ -116,6 +118,9 @@ def glcm_features(tiles: np.ndarray, levels: int = 64, distances=(1, 2, 4),
     return np.concatenate(parts)
 
 
+_ROWS: dict[str, dict[str, np.ndarray]] = {}   # parameters -> tile digest -> feature row
+
+
 class GLCMFeatures(TransformerMixin, BaseEstimator):
     """GLCM texture features of uint8 tiles, for use first in a `Pipeline`.
 
@@ -159,10 +164,18 @@ class GLCMFeatures(TransformerMixin, BaseEstimator):
         kwargs = dict(levels=int(self.levels), distances=tuple(self.distances),
                       angles=tuple(np.deg2rad(self.angles_deg)), properties=tuple(self.properties),
                       rotation=self.rotation)
-        if self.cache_dir and len(X) > 1:
-            compute = Memory(self.cache_dir, verbose=0).cache(glcm_features, ignore=["n_jobs"])
-            return compute(X, n_jobs=self.n_jobs, **kwargs)
-        return glcm_features(X, n_jobs=self.n_jobs, **kwargs)
+        # nested tuning asks for many overlapping subsets of the same tiles: each tile's row is
+        # computed once per parameter set in this process (and kept on disk per batch computed)
+        memo = _ROWS.setdefault(repr(sorted(kwargs.items())), {})
+        keys = [hashlib.blake2b(t.tobytes(), digest_size=12).hexdigest() for t in X]
+        missing = sorted({k: i for i, k in enumerate(keys) if k not in memo}.values())
+        if missing:
+            compute = glcm_features
+            if self.cache_dir and len(missing) > 1:
+                compute = Memory(self.cache_dir, verbose=0).cache(glcm_features, ignore=["n_jobs"])
+            rows = compute(X[missing], n_jobs=self.n_jobs, **kwargs)
+            memo.update(zip((keys[i] for i in missing), rows))
+        return np.stack([memo[k] for k in keys])
 
     def get_feature_names_out(self, input_features=None):
         names = [f"{p}_d{d}" for p in self.properties for d in self.distances]

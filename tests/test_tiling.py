@@ -124,7 +124,7 @@ def test_cache_key_follows_tiling_and_split(write_profile, tmp_path):
     changed = [key(tiling={"tile_size": 112, "stride": 112}), key(tiling={"stride": 112}),
                key(tiling={"min_stride": 16}), key(tiling={"um_per_px": 0.1}),
                key(split={"seed": 1}), key(split={"test_fraction": 0.2}),
-               key(split={"group_by": "sample"}), key(split={"train_tiles_per_class": 10}),
+               key(split={"group_by": "micrograph"}), key(split={"train_tiles_per_class": 10}),
                key(data={"databar": "none"})]
     assert base not in changed and len(set(changed)) == len(changed)
     cfg = load_config(write_profile({}, "q"))

@@ -66,10 +66,14 @@ def input_statistics(arch: Architecture, net: nn.Module | None = None) -> tuple[
 
 
 def native_input_size(arch: Architecture, net: nn.Module | None = None) -> int:
-    """The input edge the pretrained weights were made at (timm's data config; torchvision's
-    ImageNet models: 224). A deeper network fed below it is not a test of depth."""
+    """The input edge the pretrained weights were made at, from the library's own metadata
+    (timm's data config, torchvision's weights transforms). A deeper network fed below it is
+    not a test of depth."""
     if arch.library != "timm":
-        return 224
+        import torchvision
+
+        weights = torchvision.models.get_model_weights(arch.model_name).DEFAULT
+        return int(weights.transforms().crop_size[0])
     import timm
 
     dc = timm.data.resolve_model_data_config(net if net is not None else bare_network(arch))
@@ -238,7 +242,7 @@ def hub_unreachable(host: str, port: int = 443, timeout_s: float = 5.0) -> str |
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:
     """The error and, where it wraps another (a hub client's "cannot find the file" over the
-    server's 500), the innermost cause too, on one line."""
+    server's HTTP error), the innermost cause too, on one line."""
     def text(e):
         return f"{type(e).__name__}: {' '.join(str(e).split())}"
     root = exc

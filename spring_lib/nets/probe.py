@@ -1,7 +1,7 @@
 """Frozen-feature transfer (`<architecture>-probe`): the cheapest strong arm.
 
 A pretrained network embeds every tile once, resampled to the network's native input size
-(224, 240, 260 px for EfficientNet-Lite0/1/2) and in the normalisation its weights expect; a linear classifier is fitted on the pooled features, its
+(the size its weights were made at, larger for the deeper EfficientNet-Lites) and in the normalisation its weights expect; a linear classifier is fitted on the pooled features, its
 regularisation and pooling chosen by grouped cross-validation. DeCost et al. (2017) classified
 UHCSDB this way (pretrained CNN features and an SVM).
 

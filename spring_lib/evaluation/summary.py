@@ -416,8 +416,8 @@ def what_differs(cfg, arms: pd.DataFrame) -> dict[int, str]:
     split = (f"{cfg.evaluation.kfold}-fold grouped by {cfg.split.group_by}, where the paper's "
              "split is not stated")
     pair = arms[(arms["kind"] == "scratch") & arms["status"].str.startswith(EVALUATED)]
-    budget = ("; ".join(f"{r.arm} at {r.input_size} px, at most {r.epochs} epochs with early "
-                        "stopping on a CPU" for r in pair.itertuples())
+    budget = ("; ".join(f"{r.arm} at {int(r.input_size)} px, at most {int(r.epochs)} epochs "
+                        "with early stopping on a CPU" for r in pair.itertuples())
               or "no scratch twin was evaluated")
     return {
         1: f"{data}; {budget}, against {PROTOCOL.epochs} GPU epochs in the paper; {split}.",

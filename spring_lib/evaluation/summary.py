@@ -217,14 +217,11 @@ def band_table(micro: pd.DataFrame, micrographs: pd.DataFrame, band: dict | None
     rows = []
     for model, m in inside.groupby("model", sort=False):
         units = m["micrograph_id"].astype(str).map(samples)
-        o = ev.sample_bootstrap(m["true_label"], m["pred_label"], units, band["classes"], n_boot,
-                                seed).set_index("metric") if m["pred_label"].isin(
-            band["classes"]).all() else None
-        if o is None:   # predictions outside the band's classes count as errors
-            labels = band["classes"] + ["(other class)"]
-            pred = m["pred_label"].where(m["pred_label"].isin(band["classes"]), "(other class)")
-            o = ev.sample_bootstrap(m["true_label"], pred, units, labels, n_boot,
-                                    seed).set_index("metric")
+        # a prediction outside the band's classes counts as an error (it is never a true class,
+        # so it adds no class to the macro average)
+        pred = m["pred_label"].where(m["pred_label"].isin(band["classes"]), "(other class)")
+        o = ev.sample_bootstrap(m["true_label"], pred, units, band["classes"] + ["(other class)"],
+                                n_boot, seed).set_index("metric")
         rows.append({"model": model, "micrographs": len(m), "samples": units.nunique(),
                      "macro_f1": o.loc["macro_f1", "value"], "macro_f1_ci95": _ci(o, "macro_f1"),
                      "chance": 1 / len(band["classes"])})

@@ -273,8 +273,8 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: flo
 def spent_seconds(out: ResultsDir, *tables: str) -> float:
     """What the arms of earlier notebooks of this run took (their arms tables), to be counted
     against the run's total budget."""
-    return sum(60 * out.read_table(t)["actual_minutes"].fillna(0).sum() for t in tables
-               if out.has_table(t) and "actual_minutes" in out.read_table(t))
+    frames = [out.read_table(t) for t in tables if out.has_table(t)]
+    return sum(60 * f["actual_minutes"].fillna(0).sum() for f in frames if "actual_minutes" in f)
 
 
 def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:

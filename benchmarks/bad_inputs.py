@@ -32,11 +32,12 @@ import yaml
 from PIL import Image
 
 from spring_lib.cli import main
-from spring_lib.config import ConfigError, load_config, project_root
+from spring_lib.config import ConfigError, load_config
+from spring_lib.core.paths import project_root
 from spring_lib.data.catalogue import DataError, databar_rows, load_catalog, read_micrograph
 from spring_lib.nets.checkpoint import Checkpoint
 from spring_lib.nets.models import build_model
-from spring_lib.nets.registry import Arm
+from spring_lib.core.architectures import Arm
 
 DATA = Path(os.environ.get("SPRING_DATA_ROOT", project_root() / "data" / "uhcsdb"))
 CASES: list[tuple[str, str, object]] = []   # (group, name, function returning None or a problem)
@@ -190,7 +191,8 @@ def _():
         import json, sys
         from pathlib import Path
         import nbformat
-        from spring_lib import runner, stages
+        from spring_lib.core import products as stages
+        from spring_lib.run import runner
         from spring_lib.cli import main
         a = json.loads(sys.argv[1])
         nbdir = Path(a["nbdir"]); nbdir.mkdir()
@@ -421,7 +423,7 @@ def _():
 @case("issue", "11 the tile-cache repair warning reaches the runner's terminal")
 def _():
     from spring_lib import build_tileset
-    from spring_lib.runner import _Monitor
+    from spring_lib.run.runner import _Monitor
     import warnings
 
     with tmpdir() as d:
@@ -450,7 +452,7 @@ def _():
 
 @case("issue", "11 kernel IPC sockets are not made in the checkout")
 def _():
-    from spring_lib.runner import _ipc_kernel_manager
+    from spring_lib.run.runner import _ipc_kernel_manager
 
     ip = Path(_ipc_kernel_manager()().ip)
     inside = ip.resolve().is_relative_to(project_root().resolve()) or not ip.is_absolute()
@@ -543,7 +545,7 @@ def _():
 
 @case("held", "a profile run twice at once: the lock refuses the second")
 def _():
-    from spring_lib.runner import RunError, run_lock
+    from spring_lib.run.runner import RunError, run_lock
 
     with tmpdir() as d:
         with run_lock(d, "probe"):
@@ -554,10 +556,10 @@ def _():
 
 @case("held", "a SIGKILLed run's lock is free")
 def _():
-    from spring_lib.runner import lock_held
+    from spring_lib.run.runner import lock_held
 
     with tmpdir() as d:
-        code = ("import os, signal; from pathlib import Path; from spring_lib.runner import run_lock\n"
+        code = ("import os, signal; from pathlib import Path; from spring_lib.run.runner import run_lock\n"
                 f"with run_lock(Path({str(d)!r}), 'probe'):\n    os.kill(os.getpid(), signal.SIGKILL)")
         subprocess.run([sys.executable, "-c", code], cwd=project_root())
         return "still held" if lock_held(d, "probe") else None

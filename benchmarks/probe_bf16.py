@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import spring_lib as sl
-from spring_lib.machine import cpu_info
+from spring_lib.core.machine import cpu_info
 from spring_lib.nets.probe import FrozenFeatures
 
 

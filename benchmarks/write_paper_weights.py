@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from spring_lib.nets.registry import ARCHITECTURES
+from spring_lib.core.architectures import ARCHITECTURES
 
 
 def main():

@@ -1,17 +1,18 @@
 """spring_lib: the library behind the spring-steel microstructure study notebooks.
 
-Sub-packages follow the notebook series: `data` (01), `glcm` (02), `nets` (03-04),
-`evaluation` (05), `paper` (06). They load on first use (`sl.nets.arms`), so validating a
-profile or reading a table never imports torch.
+Layers, bottom to top, each importing only from those below it: `core` (torch-free foundations),
+`config` (the profile), the stage packages that follow the notebook series -- `data` (01),
+`glcm` (02), `nets` (03-04), `paper` (06), `evaluation` (05) -- and `run` (runner, report, site).
+They load on first use (`sl.nets.arms`), so validating a profile or reading a table never
+imports torch.
 """
 import importlib
 
-_SUBMODULES = {"cli", "config", "data", "evaluation", "glcm", "grouped_cv", "nets", "paper",
-               "plots", "predictions", "progress", "results", "runner", "site", "stages", "study"}
+_SUBMODULES = {"cli", "config", "core", "data", "evaluation", "glcm", "nets", "paper", "run", "study"}
 _NAMES = {"ConfigError": "config", "StudyConfig": "config", "load_config": "config",
           "DataError": "data.catalogue", "load_catalog": "data.catalogue",
           "read_micrograph": "data.catalogue", "TileSet": "data.tileset",
-          "build_tileset": "data.tileset", "ResultsDir": "results", "Study": "study",
+          "build_tileset": "data.tileset", "ResultsDir": "core.results_dir", "Study": "study",
           "open_study": "study"}
 
 __all__ = sorted(_NAMES)

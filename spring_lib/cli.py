@@ -40,11 +40,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from .data.catalogue import DataError
     from .data.download import DownloadError
-    from .runner import RunError
+    from .run.runner import RunError
 
     try:
         if args.command == "run":
-            from .runner import run_study
+            from .run.runner import run_study
 
             try:
                 out = run_study(args.profile, args.notebooks, args.results)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print_plan(args.profile, args.with_weights)
         elif args.command == "site":
-            from .runner import render_result_site
+            from .run.runner import render_result_site
 
             problems = render_result_site(args.profile, args.results)
             for p in problems:

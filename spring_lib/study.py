@@ -12,9 +12,10 @@ from functools import cached_property
 import matplotlib
 import pandas as pd
 
-from .config import StudyConfig, load_config, project_root
+from .config import StudyConfig, load_config
+from .core.paths import project_root
 from .data.tileset import TileSet, build_tileset
-from .results import ResultsDir
+from .core.results_dir import ResultsDir
 
 
 @dataclass

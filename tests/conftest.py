@@ -39,7 +39,7 @@ def standin_weights(tmp_path_factory) -> Path:
     import torch
 
     from spring_lib.nets.models import bare_network, head_prefix
-    from spring_lib.nets.registry import ARCHITECTURES
+    from spring_lib.core.architectures import ARCHITECTURES
 
     folder = tmp_path_factory.mktemp("weights") / "standin-random-not-imagenet"
     folder.mkdir()
@@ -61,7 +61,7 @@ def smoke_profile_path(tmp_path_factory, data_root, standin_weights) -> Path:
     content = yaml.safe_load((REPO / "params" / "smoke.yaml").read_text())
     content["data"]["root"] = str(data_root)
     content["cache_dir"] = str(d / "cache")
-    from spring_lib.nets.registry import ARCHITECTURES
+    from spring_lib.core.architectures import ARCHITECTURES
     content.setdefault("cnn", {})["weights"] = {
         a.name: str(standin_weights) for a in ARCHITECTURES.values() if a.in_paper}
     path = d / "smoke-test.yaml"
@@ -78,7 +78,7 @@ def smoke_profile(smoke_profile_path):
 def smoke_run(smoke_profile_path, tmp_path_factory) -> Path:
     """The whole notebook series, run once per session as `make reproduce` runs it (profile
     smoke, paper architectures on stand-in weights); many tests read its result set."""
-    from spring_lib.runner import run_study
+    from spring_lib.run.runner import run_study
 
     logs = []
     out = run_study(str(smoke_profile_path), results_root=tmp_path_factory.mktemp("run") / "results",

@@ -8,9 +8,9 @@ from spring_lib import build_tileset, load_config
 from spring_lib.evaluation import summary
 from spring_lib.nets import arms as A
 from spring_lib.nets.budget import Measurement
-from spring_lib.nets.registry import Arm
+from spring_lib.core.architectures import Arm
 from spring_lib.nets.training import Execution
-from spring_lib.results import ResultsDir
+from spring_lib.core.results_dir import ResultsDir
 
 
 @pytest.fixture(scope="module")

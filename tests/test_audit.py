@@ -2,7 +2,7 @@
 import pandas as pd
 
 from spring_lib.paper import audit
-from spring_lib.paper import numbers as paper
+from spring_lib.core import paper_numbers as paper
 from spring_lib.paper.audit import AMBIGUOUS, CONSISTENT, INCONSISTENT, UNCHECKABLE
 
 

@@ -7,7 +7,7 @@ from spring_lib import build_tileset, load_config
 from spring_lib.config import Recipe
 from spring_lib.nets import arms as A
 from spring_lib.nets import budget
-from spring_lib.nets.registry import Arm
+from spring_lib.core.architectures import Arm
 from spring_lib.nets.training import Execution
 
 
@@ -45,7 +45,7 @@ def test_layout_and_precision_follow_the_measurement():
 def test_probe_features_run_in_bf16_only_where_the_cpu_computes_it(flags, precision, monkeypatch):
     import torch
 
-    from spring_lib import machine
+    from spring_lib.core import machine
     from spring_lib.nets.probe import FrozenFeatures
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -92,7 +92,7 @@ def _fake_measure(rate):
 
 
 def test_arm_over_its_cap_is_recorded_as_not_run_with_its_estimate(tiny, tmp_path):
-    from spring_lib.results import ResultsDir
+    from spring_lib.core.results_dir import ResultsDir
 
     cfg, ts = tiny
     plan = A.plan_arm(Arm.parse("MobileNetV2-scratch"), ts, cfg, measure=_fake_measure(0.01))
@@ -118,7 +118,7 @@ def test_frozen_tl_arm_trains_only_its_head(tiny, tmp_path, standin_weights, mon
 
     from spring_lib.nets.checkpoint import Checkpoint
     from spring_lib.nets.models import pretrained_state_dict
-    from spring_lib.results import ResultsDir
+    from spring_lib.core.results_dir import ResultsDir
 
     cfg, ts = tiny
     cfg = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"freeze": "head"})})
@@ -192,7 +192,7 @@ def test_the_total_budget_takes_probes_then_pairs_then_the_rest():
 
 
 def test_arms_over_the_runs_budget_are_recorded_with_their_estimates(tiny, tmp_path):
-    from spring_lib.results import ResultsDir
+    from spring_lib.core.results_dir import ResultsDir
 
     cfg, ts = tiny
     cfg = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"max_minutes_total": 1.0})})
@@ -211,7 +211,7 @@ def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_pat
     import torch
 
     from spring_lib.cli import main
-    from spring_lib.nets.registry import ARCHITECTURES
+    from spring_lib.core.architectures import ARCHITECTURES
 
     (tmp_path / "vgg19.pth").write_bytes(b"")
     assert main(["estimate", "--profile", "cpu", "--with-weights", str(tmp_path)]) == 1

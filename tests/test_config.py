@@ -1,6 +1,7 @@
 import pytest
 
-from spring_lib.config import ConfigError, load_config, project_root
+from spring_lib.config import ConfigError, load_config
+from spring_lib.core.paths import project_root
 
 
 @pytest.mark.parametrize("profile", ["smoke", "lesson", "cpu", "paper"])
@@ -11,7 +12,7 @@ def test_shipped_profiles_validate(profile):
 
 
 def test_paper_profile_is_the_papers_protocol():
-    from spring_lib.paper.numbers import PROTOCOL
+    from spring_lib.core.paper_numbers import PROTOCOL
     cfg = load_config("paper")
     assert (cfg.tiling.tile_size, cfg.split.train_tiles_per_class,
             cfg.split.test_tiles_per_class) == (PROTOCOL.tile_size, PROTOCOL.train_tiles_per_class,
@@ -111,7 +112,7 @@ def test_bad_overrides_are_named(write_profile, overrides, match):
 
 
 def test_paper_profile_takes_the_protocol_from_its_home():
-    from spring_lib.paper.numbers import PROTOCOL
+    from spring_lib.core.paper_numbers import PROTOCOL
     r = load_config("paper").recipe("SE-ResNeXt101-TL")
     assert (r.lr, r.batch_size, r.epochs, r.input_size) == (
         PROTOCOL.learning_rate, PROTOCOL.batch_size, PROTOCOL.epochs, PROTOCOL.tile_size)

@@ -150,8 +150,8 @@ def test_best_arm_is_chosen_by_inner_score_only():
 
 
 def test_best_arm_does_not_change_when_test_predictions_are_permuted(tmp_path, fixed):
-    from spring_lib.predictions import save_predictions
-    from spring_lib.results import ResultsDir
+    from spring_lib.core.predictions import save_predictions
+    from spring_lib.core.results_dir import ResultsDir
 
     out = ResultsDir(tmp_path)
     arms = pd.DataFrame({"arm": ["m", "n"], "kind": ["probe", "TL"], "status": ["probed", "trained"],
@@ -182,8 +182,8 @@ def test_best_arm_does_not_change_when_test_predictions_are_permuted(tmp_path, f
 
 
 def test_results_table_leads_with_micrographs_and_folds(tmp_path, fixed):
-    from spring_lib.predictions import save_predictions
-    from spring_lib.results import ResultsDir
+    from spring_lib.core.predictions import save_predictions
+    from spring_lib.core.results_dir import ResultsDir
 
     out = ResultsDir(tmp_path)
     save_predictions(fixed.assign(fold=[i % 3 for i in range(len(fixed))]), tmp_path, "kfold")

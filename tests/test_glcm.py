@@ -5,7 +5,7 @@ from skimage.feature import graycomatrix, graycoprops
 from spring_lib import build_tileset, load_config
 from spring_lib.glcm.features import PROPERTIES, GLCMFeatures, glcm_features, quantise
 from spring_lib.glcm.svm import tune
-from spring_lib.grouped_cv import cv_table, tuning_pool
+from spring_lib.core.grouped_cv import cv_table, tuning_pool
 
 
 def _props(f, levels_props=PROPERTIES, distances=(1,), n_angles=4):

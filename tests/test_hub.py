@@ -20,7 +20,7 @@ import torch
 
 from spring_lib.nets import models, probe
 from spring_lib.nets.models import WeightsUnavailable, build_model
-from spring_lib.nets.registry import ARCHITECTURES, Arm
+from spring_lib.core.architectures import ARCHITECTURES, Arm
 
 ARCH = ARCHITECTURES["MobileNetV2"]      # the smallest paper architecture whose hub repo timm knows
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

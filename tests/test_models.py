@@ -7,7 +7,7 @@ from skimage.transform import resize
 from spring_lib.nets.models import (PooledBackbone, WeightsUnavailable, bare_network, build_model,
                                     freeze, head_prefix, map_package_keys, package_state_dict,
                                     package_weights_file)
-from spring_lib.nets.registry import ARCHITECTURES, Arm
+from spring_lib.core.architectures import ARCHITECTURES, Arm
 
 LITES = [a for a in ARCHITECTURES.values() if a.weights_package]
 

@@ -5,7 +5,7 @@ import pytest
 
 from spring_lib import build_tileset, load_config
 from spring_lib.glcm.pixel_size import pixel_size_features, run_pixel_size_arm
-from spring_lib.results import ResultsDir
+from spring_lib.core.results_dir import ResultsDir
 
 
 @pytest.fixture(scope="module")

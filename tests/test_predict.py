@@ -25,7 +25,7 @@ from spring_lib.nets.arms import _input_transform, training_data
 from spring_lib.nets.checkpoint import Checkpoint
 from spring_lib.nets.models import build_model
 from spring_lib.nets.predict import Predictor
-from spring_lib.nets.registry import Arm
+from spring_lib.core.architectures import Arm
 from spring_lib.nets.training import train
 
 ARM = "MobileNetV2-scratch"

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from spring_lib import build_tileset, load_config
-from spring_lib.grouped_cv import kfold_predictions, tuned
+from spring_lib.core.grouped_cv import kfold_predictions, tuned
 from spring_lib.nets import arms as A
 from spring_lib.nets.models import PooledBackbone
 from spring_lib.nets.probe import FrozenFeatures
-from spring_lib.nets.registry import Arm
+from spring_lib.core.architectures import Arm
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_feature_cache_is_reused_and_rebuilt_when_tiles_or_weights_change(smoke,
 
 
 def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke, monkeypatch):
-    from spring_lib import machine
+    from spring_lib.core import machine
 
     monkeypatch.setattr(machine, "cpu_flags", set)   # fp32 features: the folding is exact there
     cfg, ts = smoke

@@ -1,7 +1,7 @@
 """The papermill runner's guarantees, with a fake executor in place of papermill.
 
 No notebook is executed: `papermill.execute_notebook` is replaced by a fake that copies the
-notebook to its output path and writes the products its `spring_lib.stages.Stage` declares (or
+notebook to its output path and writes the products its `spring_lib.core.products.Stage` declares (or
 fails, or writes nothing, as a test asks). What is tested is the runner around it: one coherent
 result set per run, archives, set-aside failed/interrupted/killed runs, the lock, the declared
 inputs and outputs, subset runs, and the product list in run.json.
@@ -26,10 +26,13 @@ import pandas as pd
 import papermill
 import pytest
 
-from spring_lib import runner, stages
-from spring_lib.config import ConfigError, load_config, project_root
-from spring_lib.predictions import load_predictions, prediction_frame, save_predictions
-from spring_lib.runner import lock_held, run_lock, RunError, run_study, verify_products
+from spring_lib.core import products as stages
+
+from spring_lib.run import runner
+from spring_lib.config import ConfigError, load_config
+from spring_lib.core.paths import project_root
+from spring_lib.core.predictions import load_predictions, prediction_frame, save_predictions
+from spring_lib.run.runner import lock_held, run_lock, RunError, run_study, verify_products
 
 PROFILE = "runnertest"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -244,8 +247,9 @@ DRIVER = textwrap.dedent('''
     from pathlib import Path
 
     import papermill
-    from spring_lib import runner, stages
-    from spring_lib.config import project_root
+    from spring_lib.core import products as stages
+    from spring_lib.run import runner
+    from spring_lib.core.paths import project_root
 
     args = json.loads(sys.argv[1])
     nbdir, marker = Path(args["nbdir"]), Path(args["marker"])
@@ -359,7 +363,7 @@ def test_lock_refuses_second_run_and_a_dead_runs_lock_is_free(study):
 
     # a run that died (SIGKILL) while holding the lock: the system freed it with the process
     code = ("import sys, os, signal; sys.path.insert(0, %r); from pathlib import Path; "
-            "from spring_lib.runner import run_lock\n"
+            "from spring_lib.run.runner import run_lock\n"
             "with run_lock(Path(%r), %r):\n    os.kill(os.getpid(), signal.SIGKILL)"
             % (str(project_root()), str(study.results_root), PROFILE))
     dead = subprocess.run([sys.executable, "-c", code])
@@ -517,7 +521,8 @@ KERNEL_DRIVER = textwrap.dedent('''
     from pathlib import Path
 
     import nbformat
-    from spring_lib import runner, stages
+    from spring_lib.core import products as stages
+    from spring_lib.run import runner
     from spring_lib.cli import main
 
     args = json.loads(sys.argv[1])

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..config import StudyConfig, project_root
+from ..config import StudyConfig
+from ..core.paths import project_root
 
 DATA_ROOT_ENV = "SPRING_DATA_ROOT"
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}

@@ -21,13 +21,13 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import splits as splits_mod
-from ..config import StudyConfig, project_root
-from ..progress import emit
+from ..config import StudyConfig
+from ..core.paths import cache_dir
+from ..core.progress import emit
 from .catalogue import (UHCSDB_NEAR_DUPLICATES, DataError, catalog_checksum, databar_setting,
                         load_catalog, read_micrograph)
 from .tiling import choose_stride, resample_to_scale, spread_sample, tile_origins
 
-CACHE_ENV = "SPRING_CACHE_DIR"
 CACHE_VERSION = 1
 # dHash (16x15 bits) distance at or below which two micrographs count as one field: on
 # UHCSDB the three known pairs are at 2, 3 and 7 bits. The bound also links the two next
@@ -71,13 +71,6 @@ class TileSet:
     def labels(self, manifest: pd.DataFrame | None = None) -> np.ndarray:
         m = self.manifest if manifest is None else manifest
         return pd.Categorical(m["label"], categories=self.classes).codes.astype(np.int64)
-
-
-def cache_dir(cfg: StudyConfig) -> Path:
-    d = cfg.cache_dir or os.environ.get(CACHE_ENV) or str(project_root() / ".cache")
-    path = Path(d).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _cache_key(cfg: StudyConfig, classes: list[str], checksum: str) -> str:

@@ -1,7 +1,7 @@
 """Stage 05: micrograph-level metrics with sample-bootstrap intervals, the leakage ladder, REPORT.md."""
 import importlib
 
-_SUBMODULES = ("leakage", "metrics", "report", "summary")
+_SUBMODULES = ("figures", "leakage", "metrics", "summary")
 
 
 def __getattr__(name):

@@ -13,12 +13,13 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from ..config import StudyConfig
-from ..data.tileset import TileSet, cache_dir
+from ..core.paths import cache_dir
+from ..data.tileset import TileSet
 from ..glcm.svm import glcm_svm_pipeline
-from ..grouped_cv import fixed, kfold_predictions
+from ..core.grouped_cv import fixed, kfold_predictions
 from ..nets.probe import probe_pipeline
-from ..nets.registry import Arm
-from ..predictions import save_predictions
+from ..core.architectures import Arm
+from ..core.predictions import save_predictions
 from . import metrics as ev
 
 # one fixed GLCM+SVM setting and one probe setting, the same under every protocol

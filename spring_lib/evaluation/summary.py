@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..nets.registry import ARM_KINDS
-from ..predictions import load_predictions
-from ..results import ResultsDir
-from ..stages import ARMS_TABLES
+from ..core.architectures import ARM_KINDS
+from ..core.predictions import load_predictions
+from ..core.results_dir import ResultsDir
+from ..core.products import ARMS_TABLES
 from . import metrics as ev
 
 EVALUATED = ("trained", "probed", "fitted")   # statuses of arms with predictions
@@ -255,7 +255,7 @@ def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str], per_c
     import matplotlib.pyplot as plt
 
     from ..nets.predict import Predictor
-    from ..plots import add_scale_bar
+    from ..data.figures import add_scale_bar
 
     if arm is None:
         return None
@@ -285,7 +285,7 @@ def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str], per_c
 # ---------------------------------------------------------------- the paper's claims
 
 def _paper_gain(model: str) -> str:
-    from ..paper.numbers import CLAIMS, T_GAIN_ASSIGNMENTS
+    from ..core.paper_numbers import CLAIMS, T_GAIN_ASSIGNMENTS
 
     t = CLAIMS["t_precision"][2]
     parts = [f"{t - g[model]:.2f} % ({section}: {t} - {g[model]})"
@@ -298,7 +298,7 @@ def claims_table(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame,
     """The paper's four claims, each with the paper's number, this run's number and interval,
     and a verdict, all read from this run's tables (a changed table changes the verdict).
     `differences`: one sentence per claim on what differs from the paper's setting."""
-    from ..paper.numbers import CLAIMS
+    from ..core.paper_numbers import CLAIMS
 
     rows = []
 
@@ -406,7 +406,7 @@ def reading(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame, band:
 
 def what_differs(cfg, arms: pd.DataFrame) -> dict[int, str]:
     """One sentence per claim on how this run's setting differs from the paper's."""
-    from ..paper.numbers import PROTOCOL
+    from ..core.paper_numbers import PROTOCOL
 
     data = ("UHCSDB ultrahigh-carbon steel micrographs, not 51CrMnV spring steel"
             if cfg.data.layout == "uhcsdb" else "this lab's micrographs, not 51CrMnV spring steel")

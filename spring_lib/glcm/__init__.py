@@ -2,7 +2,7 @@
 the pixel-size floor."""
 import importlib
 
-_SUBMODULES = ("features", "svm", "pixel_size")
+_SUBMODULES = ("features", "figures", "pixel_size", "svm")
 
 
 def __getattr__(name):

@@ -13,8 +13,9 @@ from joblib import Memory, Parallel, delayed
 from skimage.feature import graycomatrix, graycoprops
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ..config.schema import GLCM_PROPERTIES as PROPERTIES
+
 PARALLEL_MIN_TILES = 32  # below this, one thread is as quick
-PROPERTIES = ("contrast", "dissimilarity", "homogeneity", "energy", "correlation", "ASM")
 
 
 def check_tiles(X) -> np.ndarray:

@@ -16,9 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..grouped_cv import kfold_predictions, tuned
-from ..predictions import save_predictions
-from ..progress import Progress, arm_finished
+from ..core.grouped_cv import kfold_predictions, tuned
+from ..core.predictions import save_predictions
+from ..core.progress import Progress, arm_finished
 
 ARM = "pixel-size"
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]

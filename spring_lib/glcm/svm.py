@@ -15,9 +15,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ..config import GLCMConfig
-from ..grouped_cv import grouped_search, kfold_predictions, tuned
-from ..predictions import save_predictions
-from ..progress import Progress, arm_finished
+from ..core.grouped_cv import grouped_search, kfold_predictions, tuned
+from ..core.predictions import save_predictions
+from ..core.progress import Progress, arm_finished
 from .features import GLCMFeatures
 
 

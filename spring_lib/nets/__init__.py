@@ -1,7 +1,7 @@
 """Stages 03-04: the networks, their training, and one arm end to end; predict and Grad-CAM."""
 import importlib
 
-_SUBMODULES = ("arms", "budget", "checkpoint", "gradcam", "models", "predict", "probe", "registry", "training")
+_SUBMODULES = ("arms", "budget", "checkpoint", "figures", "gradcam", "models", "predict", "probe", "training")
 
 
 def __getattr__(name):

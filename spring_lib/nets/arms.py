@@ -14,17 +14,18 @@ import pandas as pd
 import torch
 
 from ..config import Recipe, StudyConfig
-from ..data.tileset import TileSet, cache_dir
+from ..core.paths import cache_dir
+from ..data.tileset import TileSet
 from ..data.tiling import spread_sample
-from ..grouped_cv import cv_table, grouped_search, kfold_predictions, tuned
-from ..predictions import prediction_frame, save_predictions
-from ..progress import Progress, arm_finished, emit
-from ..results import ResultsDir
+from ..core.grouped_cv import cv_table, grouped_search, kfold_predictions, tuned
+from ..core.predictions import prediction_frame, save_predictions
+from ..core.progress import Progress, arm_finished, emit
+from ..core.results_dir import ResultsDir
 from . import budget
 from .checkpoint import Checkpoint
 from .models import WeightsUnavailable, build_model, freeze, input_statistics
 from .probe import FrozenFeatures, folded_head, probe_pipeline
-from .registry import Arm
+from ..core.architectures import Arm
 from .training import InputTransform, did_not_learn, evaluate, train
 
 NOT_RUN_WEIGHTS = "not run: weights unavailable"
@@ -282,7 +283,7 @@ def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:
     architecture: the plan of a machine that has every pretrained arm."""
     from pathlib import Path
 
-    from .registry import ARCHITECTURES
+    from ..core.architectures import ARCHITECTURES
 
     paper = [a for a in ARCHITECTURES.values() if a.in_paper]
     missing = [f"{a.model_name}.pth" for a in paper
@@ -301,7 +302,7 @@ def print_plan(profile: str, with_weights: str | None = None) -> pd.DataFrame:
     import platform
 
     from ..config import load_config
-    from ..machine import cpu_model
+    from ..core.machine import cpu_model
     from ..data.tileset import build_tileset
 
     cfg = load_config(profile)

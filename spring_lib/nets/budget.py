@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Recipe
-from ..machine import cpu_bf16, cpu_model
-from .registry import Arm
+from ..core.machine import cpu_bf16, cpu_model
+from ..core.architectures import Arm
 from .training import Execution
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .models import Classifier, build_model
-from .registry import Arm
+from ..core.architectures import Arm
 from .training import InputTransform, save_atomic
 
 FORMAT = "spring_lib.checkpoint/1"

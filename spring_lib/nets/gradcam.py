@@ -26,7 +26,7 @@ def gradcam_panel(model, arm_name: str, tiles: np.ndarray, true: list[str], pred
                   classes: list[str], transform, um_per_px: Sequence[float] | None = None):
     """Tiles (top, with a scale bar from `um_per_px`, one per tile) and their Grad-CAM for the
     predicted class (bottom)."""
-    from ..plots import add_scale_bar
+    from ..data.figures import add_scale_bar
 
     scales = list(um_per_px) if um_per_px is not None else [None] * len(tiles)
     if len(scales) != len(tiles):

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from .registry import ARCHITECTURES, Architecture, Arm
+from ..core.architectures import ARCHITECTURES, Architecture, Arm
 
 OFFLINE_ENV = "SPRING_OFFLINE"        # the project's "never touch the network"
 HUB_OFFLINE_ENV = "HF_HUB_OFFLINE"    # Hugging Face's "use the local cache only"

@@ -24,11 +24,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..progress import bar
+from ..core.progress import bar
 from .budget import inference_execution
 from .models import (PooledBackbone, head_prefix, input_statistics, load_backbone,
                      native_input_size, pretrained_state_dict)
-from .registry import Arm, architecture
+from ..core.architectures import Arm, architecture
 from .training import Execution, InputTransform, move_damaged
 
 FEATURE_CACHE_VERSION = 1

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..config import Recipe
 from ..data.normalization import Standardizer, minmax_unit
-from ..progress import Progress, emit
+from ..core.progress import Progress, emit
 
 # Recipe keys that do not change the weights an epoch produces (epochs: a constant-rate run
 # may be extended by raising it; a cosine schedule depends on it and keeps it).

@@ -1,7 +1,7 @@
-"""Stage 06 and the paper itself: its numbers as data, their audit, Table 1."""
+"""Stage 06: the audit of the paper's numbers (`core.paper_numbers`) and its Table 1 recomputed."""
 import importlib
 
-_SUBMODULES = ("audit", "heat_treatment", "numbers")
+_SUBMODULES = ("audit", "heat_treatment")
 
 
 def __getattr__(name):

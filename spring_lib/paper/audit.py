@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from . import numbers as paper
+from ..core import paper_numbers as paper
 
 CONSISTENT, INCONSISTENT, UNCHECKABLE = "consistent", "inconsistent", "cannot be checked"
 AMBIGUOUS = "ambiguous"
@@ -318,7 +318,7 @@ def architecture_facts() -> dict:
     weights: the reference implementation whose ImageNet weights the paper's TL arms load."""
     import timm
 
-    from ..nets.registry import ARCHITECTURES
+    from ..core.architectures import ARCHITECTURES
 
     facts = {}
     for arch in ("SE-ResNeXt50", "SE-ResNeXt101"):

@@ -1,23 +1,23 @@
-"""Parameter profiles: `params/<profile>.yaml` -> one validated `StudyConfig`.
+"""The profile's schema: every section, key, default and cross-check of `params/<profile>.yaml`.
 
-Every notebook and library call takes its parameters from this object, so a typo in a
+Every notebook and library call takes its parameters from one `StudyConfig`, so a typo in a
 profile fails before any work starts, with the key and the file named. Defaults that are the
-paper's protocol come from `paper.numbers.PROTOCOL`, never from numbers typed here.
+paper's protocol come from `core.paper_numbers.PROTOCOL`, never from numbers typed here.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from .nets.registry import ARCHITECTURES, ARM_KINDS, Arm
-from .paper.numbers import PROTOCOL
+from ..core.architectures import ARCHITECTURES, ARM_KINDS, Arm
+from ..core.paper_numbers import PROTOCOL
+from ..core.paths import project_root
 
-PARAMS_DIR_ENV = "SPRING_PARAMS_DIR"
+# the texture properties skimage's graycoprops computes; glcm.features extracts exactly these
+GLCM_PROPERTIES = ("contrast", "dissimilarity", "homogeneity", "energy", "correlation", "ASM")
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -109,15 +109,13 @@ class GLCMConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self):
-        from .glcm.features import PROPERTIES
-
         if any(not 2 <= lv <= 256 for lv in self.levels):
             raise ValueError(f"levels must lie in 2..256, got {self.levels}")
         if any(not ds or min(ds) < 1 for ds in self.distances):
             raise ValueError(f"each distance set needs positive distances, got {self.distances}")
-        unknown = set(self.properties) - set(PROPERTIES)
+        unknown = set(self.properties) - set(GLCM_PROPERTIES)
         if unknown:
-            raise ValueError(f"unknown GLCM properties {sorted(unknown)}; known: {list(PROPERTIES)}")
+            raise ValueError(f"unknown GLCM properties {sorted(unknown)}; known: {list(GLCM_PROPERTIES)}")
         if any(c <= 0 for c in self.svm_C):
             raise ValueError("svm_C values must be > 0")
         return self
@@ -319,107 +317,3 @@ class StudyConfig(_Section):
     def error(self, key: str, message: str) -> ConfigError:
         """A ConfigError that names the key and the profile file, for checks made later."""
         return ConfigError(f"{self.source}: {key}: {message}")
-
-
-def project_root() -> Path:
-    """The checkout holding `params/` (editable install), else the working directory."""
-    here = Path(__file__).resolve().parents[1]
-    return here if (here / "params").is_dir() else Path.cwd()
-
-
-def params_dir() -> Path:
-    return Path(os.environ.get(PARAMS_DIR_ENV) or project_root() / "params")
-
-
-def profile_path(profile: str | Path) -> Path:
-    """A profile name (`cpu`) or a path to a YAML file."""
-    p = Path(profile)
-    if p.suffix in (".yaml", ".yml"):
-        return p
-    if not PROFILE_NAME.match(str(profile)):
-        raise ConfigError(f"'{profile}' is neither a profile name in {params_dir()} nor a .yaml file")
-    candidate = params_dir() / f"{profile}.yaml"
-    if not candidate.exists():
-        known = sorted(x.stem for x in params_dir().glob("*.yaml"))
-        raise ConfigError(f"no profile '{profile}' in {params_dir()} (known: {', '.join(known)})")
-    return candidate
-
-
-class _ProfileLoader(yaml.SafeLoader):
-    """YAML with two safeguards: a key given twice is an error (the second would silently
-    win), and `1e-3` is a number as in YAML 1.2 (PyYAML alone reads it as a string)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}'", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-_ProfileLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"), list("-+0123456789."))
-
-
-def _check_weights_paths(cfg: StudyConfig, path: Path) -> None:
-    for arch in cfg.cnn.weights:
-        source = cfg.weights_for(arch)
-        if source not in ("imagenet", "package") and not Path(source).exists():
-            raise ConfigError(f"{path}: cnn.weights.{arch}: {source!r} is neither 'imagenet', "
-                              "'package' nor an existing weights file or folder")
-
-
-def _check_name_is_its_own(cfg: StudyConfig, path: Path) -> None:
-    """Results go to results/<profile>/: a file naming itself after another shipped profile
-    would overwrite that profile's results."""
-    shipped = params_dir() / f"{cfg.profile}.yaml"
-    if shipped.exists() and shipped.resolve() != path.resolve():
-        raise ConfigError(f"{path}: profile '{cfg.profile}' is the name of {shipped}; give this "
-                          "file another name (or a `profile:` key) so it cannot overwrite "
-                          f"results/{cfg.profile}/")
-
-
-def _short(value, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def load_config(profile: str | Path = "cpu") -> StudyConfig:
-    path = profile_path(profile)
-    if not path.exists():
-        raise ConfigError(f"profile file {path} does not exist")
-    try:
-        raw = yaml.load(path.read_text(), Loader=_ProfileLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if raw is None:   # an empty file (or only comments): most likely a mistake, and a costly one
-        raise ConfigError(f"{path}: the profile is empty, which would run the paper's whole "
-                          "protocol; write the settings to change, or `{}` to run the defaults")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: must be a mapping of sections, got {type(raw).__name__}")
-    raw.setdefault("profile", path.stem)
-    try:
-        cfg = StudyConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("function-", "literal[")))
-            msg = err["msg"].removeprefix("Value error, ")
-            if not key and msg.startswith("profile name"):   # the check runs on the whole profile
-                key = "profile"
-            got = err.get("input")
-            # a section's whole content is no help: show only a value, and a short one
-            shown = "" if isinstance(got, dict) else f" (got {_short(got)})"
-            if err["type"] == "extra_forbidden":
-                lines.append(f"{path}: {key}: unknown key (check its spelling and section)")
-            else:
-                lines.append(f"{path}: {key or '<top>'}: {msg}{shown}")
-        raise ConfigError("\n".join(dict.fromkeys(lines))) from None
-    cfg._source = path
-    _check_name_is_its_own(cfg, path)
-    _check_weights_paths(cfg, path)
-    return cfg

@@ -9,7 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib_scalebar.scalebar import ScaleBar  # noqa: E402
 
-from spring_lib import plots  # noqa: E402
+from spring_lib.data import figures  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def _image_axes(width_px: int = 224):
                                               (0.5, "25 µm")])
 def test_scale_bar_label_and_length_follow_um_per_px(um_per_px, label):
     fig, ax = _image_axes(224)
-    bar = plots.add_scale_bar(ax, um_per_px)
+    bar = figures.add_scale_bar(ax, um_per_px)
     assert isinstance(bar, ScaleBar) and bar in ax.artists
     fig.canvas.draw()
     info = bar.info
@@ -45,7 +45,7 @@ def test_scale_bar_follows_the_image_width():
     labels = []
     for width in (224, 2240):
         fig, ax = _image_axes(width)
-        bar = plots.add_scale_bar(ax, 0.1)
+        bar = figures.add_scale_bar(ax, 0.1)
         fig.canvas.draw()
         labels.append(bar.info.value * {"µm": 1, "um": 1, "mm": 1e3, "nm": 1e-3}[bar.info.units])
     assert labels[1] == pytest.approx(10 * labels[0])
@@ -54,7 +54,7 @@ def test_scale_bar_follows_the_image_width():
 @pytest.mark.parametrize("missing", [None, np.nan, pd.NA, 0.0, -1.0])
 def test_unknown_scale_says_so_and_draws_no_bar(missing):
     fig, ax = _image_axes()
-    text = plots.add_scale_bar(ax, missing)
+    text = figures.add_scale_bar(ax, missing)
     assert not any(isinstance(a, ScaleBar) for a in ax.artists)
     assert text.get_text() == "scale unknown" and text in ax.texts
     fig.canvas.draw()
@@ -81,7 +81,7 @@ def _points(ax) -> np.ndarray:
 def test_um_per_px_by_class_one_point_per_micrograph_on_a_log_axis():
     micro = _micrographs()
     classes = ["pearlite", "network", "spheroidite"]
-    fig = plots.um_per_px_by_class(micro, classes)
+    fig = figures.um_per_px_by_class(micro, classes)
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     pts = _points(ax)
@@ -99,7 +99,7 @@ def test_um_per_px_by_class_one_point_per_micrograph_on_a_log_axis():
 def test_um_per_px_by_class_counts_micrographs_without_scale_and_other_classes_out():
     micro = _micrographs()
     micro.loc[0, "um_per_px"] = np.nan
-    fig = plots.um_per_px_by_class(micro, ["network", "pearlite"])
+    fig = figures.um_per_px_by_class(micro, ["network", "pearlite"])
     ax = fig.axes[0]
     assert len(_points(ax)) == 9 - 1 + 4
     assert ax.get_xticklabels()[0].get_text().splitlines() == [
@@ -110,21 +110,21 @@ def test_example_tiles_and_overlay_carry_scale_bars():
     tiles = np.zeros((4, 64, 64), np.uint8)
     manifest = pd.DataFrame({"micrograph_id": ["a", "b", "c", "d"],
                              "label": ["x", "x", "y", "y"], "um_per_px": [0.1, 0.1, 2.0, np.nan]})
-    fig = plots.example_tiles(tiles, manifest, ["x", "y"], per_class=2)
+    fig = figures.example_tiles(tiles, manifest, ["x", "y"], per_class=2)
     bars = [a for ax in fig.axes for a in ax.artists if isinstance(a, ScaleBar)]
     unknown = [t for ax in fig.axes for t in ax.texts if t.get_text() == "scale unknown"]
     assert sorted(b.dx for b in bars) == [0.1, 0.1, 2.0] and len(unknown) == 1
 
     # a tile of 64 px at 2 µm/px (resampled) spans 128 px of the micrograph: it is at 1 µm/px
     cut = pd.DataFrame({"x": [0], "y": [0], "size": [128], "tile_px": [64], "um_per_px": [2.0]})
-    fig = plots.tile_grid_overlay(np.zeros((256, 256), np.uint8), cut)
+    fig = figures.tile_grid_overlay(np.zeros((256, 256), np.uint8), cut)
     (bar,) = [a for a in fig.axes[0].artists if isinstance(a, ScaleBar)]
     assert bar.dx == pytest.approx(1.0)
 
 
 def test_um_per_px_by_class_without_any_scale_says_so():
     micro = _micrographs().assign(um_per_px=np.nan)
-    fig = plots.um_per_px_by_class(micro, ["network"])
+    fig = figures.um_per_px_by_class(micro, ["network"])
     ax = fig.axes[0]
     assert not any(len(c.get_offsets()) for c in ax.collections)
     assert [t.get_text() for t in ax.texts] == ["no micrograph has a known scale (µm/px)"]
@@ -136,7 +136,7 @@ def test_gradcam_panel_puts_each_tiles_scale_on_it():
 
     from spring_lib.nets.gradcam import gradcam_panel
     from spring_lib.nets.models import build_model
-    from spring_lib.nets.registry import Arm
+    from spring_lib.core.architectures import Arm
     from spring_lib.nets.training import InputTransform
 
     torch.manual_seed(0)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import StudyConfig
-from ..nets.registry import ARM_KINDS, Arm
-from ..paper.numbers import CITATION, CLASSES as PAPER_CLASSES, PROTOCOL, STEEL
-from ..results import ResultsDir
+from ..core.architectures import ARM_KINDS, Arm
+from ..core.paper_numbers import CITATION, CLASSES as PAPER_CLASSES, PROTOCOL, STEEL
+from ..core.results_dir import ResultsDir
 
 # (caption, figure name) in the order the report shows them, where the run made them
 FIGURES = [("Leakage ladder", "leakage_ladder"),
@@ -78,7 +78,7 @@ def budget_table(record: dict) -> pd.DataFrame:
 
 
 def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path:
-    from .summary import claims_markdown
+    from ..evaluation.summary import claims_markdown
 
     out = ResultsDir(result_dir)
     t = {name: out.read_table(name) for name in (

@@ -27,11 +27,12 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .config import load_config, project_root
-from .data.catalogue import catalog_checksum, file_sha256, load_catalog
-from .machine import cpu_info
-from .progress import PROGRESS_ENV
-from .stages import stage
+from ..config import load_config
+from ..core.paths import project_root
+from ..data.catalogue import catalog_checksum, file_sha256, load_catalog
+from ..core.machine import cpu_info
+from ..core.progress import PROGRESS_ENV
+from ..core.products import stage
 
 KERNEL_NAME = "spring-steel"
 PACKAGES = ["spring-lib", "torch", "torchvision", "timm", "numpy", "pandas", "scikit-learn",
@@ -630,7 +631,7 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
 def _finish(staging: Path, cfg, record: dict, progress: Path, t_run: float,
             earlier: dict | None, log) -> None:
     """After the last notebook: REPORT.md from this run's own tables, the site, the products."""
-    from .evaluation.report import write_report
+    from .report import write_report
     from .site import check_site, render_site
 
     record.update(finished=_now(), wall_seconds=round(time.time() - t_run, 1),

@@ -34,7 +34,8 @@ from PIL import Image
 from spring_lib.cli import main
 from spring_lib.config import ConfigError, load_config
 from spring_lib.core.paths import project_root
-from spring_lib.data.catalogue import DataError, databar_rows, load_catalog, read_micrograph
+from spring_lib.data.catalogue import DataError, load_catalog
+from spring_lib.data.images import databar_rows, read_micrograph
 from spring_lib.nets.checkpoint import Checkpoint
 from spring_lib.nets.models import build_model
 from spring_lib.core.architectures import Arm

@@ -11,7 +11,7 @@ import importlib
 _SUBMODULES = {"cli", "config", "core", "data", "evaluation", "glcm", "nets", "paper", "run", "study"}
 _NAMES = {"ConfigError": "config", "StudyConfig": "config", "load_config": "config",
           "DataError": "data.catalogue", "load_catalog": "data.catalogue",
-          "read_micrograph": "data.catalogue", "TileSet": "data.tileset",
+          "read_micrograph": "data.images", "TileSet": "data.tileset",
           "build_tileset": "data.tileset", "ResultsDir": "core.results_dir", "Study": "study",
           "open_study": "study"}
 

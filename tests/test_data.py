@@ -7,8 +7,9 @@ import tifffile
 from PIL import Image
 
 from spring_lib.config import ConfigError, load_config
-from spring_lib.data.catalogue import (DataError, databar_rows, load_catalog, load_folder_catalog,
-                             load_uhcsdb_catalog, read_micrograph, resolve_data_root)
+from spring_lib.data.catalogue import (DataError, load_catalog, load_folder_catalog,
+                                       load_uhcsdb_catalog, resolve_data_root)
+from spring_lib.data.images import databar_rows, read_micrograph
 
 
 @pytest.fixture

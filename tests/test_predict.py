@@ -19,7 +19,8 @@ from PIL import Image
 
 import spring_lib
 from spring_lib.cli import main
-from spring_lib.data.catalogue import load_uhcsdb_catalog, read_micrograph
+from spring_lib.data.catalogue import load_uhcsdb_catalog
+from spring_lib.data.images import read_micrograph
 from spring_lib.data.tiling import covering_origins, resample_to_scale, tile_origins
 from spring_lib.nets.arms import _input_transform, training_data
 from spring_lib.nets.checkpoint import Checkpoint

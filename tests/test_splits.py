@@ -8,7 +8,8 @@ from spring_lib import build_tileset, load_config
 from spring_lib.config import ConfigError
 from spring_lib.data.normalization import Standardizer, minmax_unit
 from spring_lib.data.splits import (assert_disjoint, dhash, group_ids, near_duplicate_pairs)
-from spring_lib.data.catalogue import UHCSDB_NEAR_DUPLICATES, read_micrograph
+from spring_lib.data.catalogue import UHCSDB_NEAR_DUPLICATES
+from spring_lib.data.images import read_micrograph
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Stage 01: micrograph catalogues, downloads, tiling, grouped splits and the cached tile set."""
 import importlib
 
-_SUBMODULES = ("catalogue", "download", "figures", "normalization", "overview", "splits", "tileset", "tiling")
+_SUBMODULES = ("catalogue", "download", "figures", "images", "normalization", "overview", "splits", "tileset", "tiling")
 
 
 def __getattr__(name):

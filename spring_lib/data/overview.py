@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .catalogue import databar_setting, read_micrograph
+from .catalogue import databar_setting
+from .images import read_micrograph
 from .normalization import Standardizer
 from .splits import assert_disjoint
 from .tileset import TileSet

@@ -25,7 +25,8 @@ from ..config import StudyConfig
 from ..core.paths import cache_dir
 from ..core.progress import emit
 from .catalogue import (UHCSDB_NEAR_DUPLICATES, DataError, catalog_checksum, databar_setting,
-                        load_catalog, read_micrograph)
+                        load_catalog)
+from .images import read_micrograph
 from .tiling import choose_stride, resample_to_scale, spread_sample, tile_origins
 
 CACHE_VERSION = 1

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.catalogue import IMAGE_SUFFIXES, DataError, read_micrograph
+from ..data.catalogue import IMAGE_SUFFIXES, DataError
+from ..data.images import read_micrograph
 from ..data.tiling import covering_origins, cut_tiles, resample_to_scale, tile_origins
 from .checkpoint import Checkpoint, CheckpointError
 from .training import Execution, InputTransform, evaluate

@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     pred.add_argument("--output", help="CSV, one row per micrograph (default: stdout)")
     pred.add_argument("--tiles-output", help="CSV, one row per tile")
     pred.add_argument("--um-per-px", type=float, help="image scale, if the model was trained at one")
+    pred.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                      help="auto: bf16 where the CPU or GPU computes it natively, else fp32")
     pred.add_argument("--map", metavar="DIR", help="write a phase map PNG per micrograph into DIR")
     pred.add_argument("--map-stride", type=float, default=0.5,
                       help="window step of the phase maps, as a fraction of the tile (default 0.5)")
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             from .nets.predict import predict_cli
 
             return predict_cli(args.checkpoint, args.images, args.output, args.tiles_output,
-                               args.um_per_px, args.map, args.map_stride)
+                               args.um_per_px, args.map, args.map_stride, args.precision)
     except (ConfigError, DataError, DownloadError, RunError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

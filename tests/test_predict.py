@@ -511,3 +511,29 @@ def test_map_of_a_large_micrograph_is_bounded(predictor, micrographs):
     cmap = predictor.class_map(img, 0.5)
     assert cmap.shape == img.shape and cmap.itemsize == 1
     assert cmap[ys[3], xs[5]] == grid[3, 5] and cmap[-1, -1] == grid[-1, -1]
+
+
+# ---------------------------------------------------------------- precision
+
+@pytest.mark.parametrize("flags, precision", [({"avx2"}, "fp32"), ({"avx2", "amx_bf16"}, "bf16"),
+                                              ({"avx512_bf16"}, "bf16")])
+def test_prediction_runs_in_bf16_only_where_the_cpu_computes_it(flags, precision, ckpt,
+                                                                 monkeypatch):
+    import torch
+
+    from spring_lib.core import machine
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(machine, "cpu_flags", lambda: set(flags))
+    assert Predictor.from_checkpoint(ckpt).execution.precision == precision
+    assert Predictor.from_checkpoint(ckpt, "fp32").execution.precision == "fp32"
+
+
+def test_bf16_prediction_agrees_with_fp32_on_real_micrographs(ckpt, micrographs):
+    fp32, bf16 = Predictor.from_checkpoint(ckpt, "fp32"), Predictor.from_checkpoint(ckpt, "bf16")
+    for path in micrographs[:2]:
+        a, ta = fp32.predict(path)
+        b, tb = bf16.predict(path)
+        cols = [c for c in ta.columns if c.startswith("p:")]
+        assert np.abs(ta[cols].to_numpy() - tb[cols].to_numpy()).max() < 0.05
+        assert (ta["predicted_class"] == tb["predicted_class"]).mean() >= 0.9

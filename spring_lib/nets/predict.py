@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -22,6 +22,7 @@ import torch
 from ..data.catalogue import IMAGE_SUFFIXES, DataError
 from ..data.images import read_micrograph
 from ..data.tiling import covering_origins, cut_tiles, resample_to_scale, tile_origins
+from .budget import inference_execution
 from .checkpoint import Checkpoint, CheckpointError
 from .training import Execution, InputTransform, evaluate
 
@@ -35,16 +36,20 @@ class Predictor:
     um_per_px: float | None
     databar: str | int
     arm: str
+    execution: Execution = field(default_factory=Execution)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path) -> "Predictor":
+    def from_checkpoint(cls, path: str | Path, precision: str = "auto") -> "Predictor":
+        """`precision` auto: bf16 where the hardware computes it natively (prediction is
+        inference, where bf16 costs least accuracy and saves most time), else fp32."""
         ck = Checkpoint.load(path)
         try:
             model = ck.model()
         except CheckpointError as exc:
             raise CheckpointError(f"{path}: {exc}") from None
-        return cls(model, ck.input_transform(), list(ck.classes), int(ck.tile_size), ck.um_per_px,
-                   ck.databar, ck.arm)
+        execution = inference_execution(precision=precision)
+        return cls(execution.prepare(model), ck.input_transform(), list(ck.classes),
+                   int(ck.tile_size), ck.um_per_px, ck.databar, ck.arm, execution)
 
     def image(self, path: Path, um_per_px: float | None = None) -> np.ndarray:
         """The micrograph as the model saw its training micrographs: data bar cut, rescaled."""
@@ -68,7 +73,7 @@ class Predictor:
         # tiles are cut a chunk at a time: a large micrograph's windows never sit in memory at once
         n = max(1, (64 << 20) // self.tile_size ** 2)   # about 64 MB of tiles at a time
         parts = [evaluate(self.model, cut_tiles(img, origins[s:s + n], self.tile_size), None,
-                          self.transform, Execution())[2] for s in range(0, len(origins), n)]
+                          self.transform, self.execution)[2] for s in range(0, len(origins), n)]
         proba = np.concatenate(parts) if parts else np.zeros((0, len(self.classes)), np.float32)
         return proba, origins
 
@@ -219,7 +224,7 @@ def _check_not_an_input(outputs: dict[str, str | None], checkpoint: str, images:
 
 def predict_cli(checkpoint: str, inputs: list[str], output: str | None, tiles_output: str | None,
                 um_per_px: float | None, map_dir: str | None = None,
-                map_stride_fraction: float = 0.5) -> int:
+                map_stride_fraction: float = 0.5, precision: str = "auto") -> int:
     """Predict every image; report unreadable ones and carry on. Exit 1 if any failed."""
     if um_per_px is not None and not (math.isfinite(um_per_px) and um_per_px > 0):
         raise DataError(f"--um-per-px must be a positive scale in µm per pixel, got {um_per_px}")
@@ -243,7 +248,7 @@ def predict_cli(checkpoint: str, inputs: list[str], output: str | None, tiles_ou
         if twice:
             raise DataError(f"--map: several images are named {twice[:3]}; their maps would "
                             "overwrite each other, predict them in separate runs")
-    predictor = Predictor.from_checkpoint(checkpoint)
+    predictor = Predictor.from_checkpoint(checkpoint, precision)
     if predictor.um_per_px and not um_per_px:
         raise DataError(f"{checkpoint} was trained on micrographs resampled to "
                         f"{predictor.um_per_px} µm/px: give the images' scale with --um-per-px")
@@ -276,6 +281,7 @@ def predict_cli(checkpoint: str, inputs: list[str], output: str | None, tiles_ou
         print(table.to_csv(index=False), end="")
     if tiles_output and tiles:
         pd.concat(tiles, ignore_index=True).to_csv(tiles_output, index=False)
-    print(f"{len(rows)} micrograph(s) predicted with {predictor.arm}, {len(failed)} failed",
+    print(f"{len(rows)} micrograph(s) predicted with {predictor.arm} "
+          f"({predictor.execution.precision}), {len(failed)} failed",
           file=sys.stderr)
     return 1 if failed else 0

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .data.catalogue import DataError
     from .data.download import DownloadError
-    from .run.runner import RunError
+    from .run.errors import RunError
 
     try:
         if args.command == "run":

@@ -5,7 +5,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from spring_lib.nets.checkpoint import Checkpoint
-from spring_lib.run.runner import verify_products
+from spring_lib.run.record import verify_products
 from spring_lib.run.site import check_site
 
 

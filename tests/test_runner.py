@@ -32,7 +32,10 @@ from spring_lib.run import runner
 from spring_lib.config import ConfigError, load_config
 from spring_lib.core.paths import project_root
 from spring_lib.core.predictions import load_predictions, prediction_frame, save_predictions
-from spring_lib.run.runner import lock_held, run_lock, RunError, run_study, verify_products
+from spring_lib.run.errors import RunError
+from spring_lib.run.lock import lock_held, run_lock
+from spring_lib.run.record import verify_products
+from spring_lib.run.runner import run_study
 
 PROFILE = "runnertest"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -363,7 +366,7 @@ def test_lock_refuses_second_run_and_a_dead_runs_lock_is_free(study):
 
     # a run that died (SIGKILL) while holding the lock: the system freed it with the process
     code = ("import sys, os, signal; sys.path.insert(0, %r); from pathlib import Path; "
-            "from spring_lib.run.runner import run_lock\n"
+            "from spring_lib.run.lock import run_lock\n"
             "with run_lock(Path(%r), %r):\n    os.kill(os.getpid(), signal.SIGKILL)"
             % (str(project_root()), str(study.results_root), PROFILE))
     dead = subprocess.run([sys.executable, "-c", code])

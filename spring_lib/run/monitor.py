@@ -1,10 +1,11 @@
 """The live monitor: the run's progress events printed as they come, with notebook and run ETAs."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
+
+from ..core.progress import read_events
 
 
 class Monitor(threading.Thread):
@@ -28,16 +29,12 @@ class Monitor(threading.Thread):
             self.poll()
 
     def poll(self):
-        if self.path.exists():
-            with open(self.path) as f:
-                f.seek(self.pos)
-                lines = f.readlines()
-                self.pos = f.tell()
-            for line in lines:
-                try:
-                    self.show(json.loads(line))
-                except (json.JSONDecodeError, KeyError):
-                    continue
+        events, self.pos = read_events(self.path, self.pos)
+        for e in events:
+            try:
+                self.show(e)
+            except KeyError:   # an event of another shape: not for the terminal
+                continue
         if self.notebook and time.time() - self.last_beat >= self.heartbeat_s:
             self.last_beat = time.time()
             self.log(f"    {self.notebook}: running for {mmss(time.time() - self.nb_t0)}"

@@ -108,31 +108,6 @@ def complete_record(folder: Path) -> dict | None:
     return record if record.get("status") == "ok" and record.get("run_id") else None
 
 
-def arm_budgets(progress_file: Path) -> list[dict]:
-    """Estimate against actual for every arm, from the run's own progress events."""
-    rows = {}
-    if not progress_file.exists():
-        return []
-    for line in progress_file.read_text().splitlines():
-        try:
-            e = json.loads(line)
-        except json.JSONDecodeError:   # a line cut short by the end of the run
-            continue
-        if e["kind"] == "plan":
-            for a in e["arms"]:
-                rows[a["arm"]] = {"arm": a["arm"], "status": a["status"],
-                                  "estimate_s": a["estimate_s"], "actual_s": 0.0}
-        elif e["kind"] == "arm_done":
-            r = rows.setdefault(e["arm"], {"arm": e["arm"], "status": "planned",
-                                           "estimate_s": e.get("estimate_s"), "actual_s": 0.0})
-            r["actual_s"] = round(r["actual_s"] + e["seconds"], 1)
-            r["status"] = e.get("status", "done")
-        elif e["kind"] == "arm_total":   # the whole arm, as its arms table records it
-            r = rows.setdefault(e["arm"], {"arm": e["arm"], "estimate_s": None})
-            r["actual_s"], r["status"] = e["seconds"], e["status"]
-    return list(rows.values())
-
-
 def check_same_study(previous: dict, record: dict) -> None:
     """A subset run builds on the last complete set only if that set was made from the same
     profile values and the same data; otherwise its carried products would not match."""

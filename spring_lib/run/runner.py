@@ -19,14 +19,14 @@ from ..config import load_config
 from ..core.machine import cpu_info
 from ..core.paths import project_root
 from ..core.products import stage
-from ..core.progress import PROGRESS_ENV
+from ..core.progress import PROGRESS_ENV, arm_budgets, read_events
 from ..data.catalogue import catalog_checksum, load_catalog
 from .errors import Interrupted, RunError
 from .kernel import (KERNEL_NAME, in_worker_thread, ipc_kernel_manager, kernel_gone, running_cell,
                      stop_kernels)
 from .lock import run_lock, set_aside_killed, sigterm_raises
 from .monitor import Monitor, mmss
-from .record import (arm_budgets, check_same_study, complete_record, git_commit, list_products, new_run_id,
+from .record import (check_same_study, complete_record, git_commit, list_products, new_run_id,
                      now, rel_path, versions, write_record)
 
 
@@ -103,7 +103,7 @@ def run_study(profile: str, notebooks: list[str] | None = None,
             interrupted = isinstance(exc, (KeyboardInterrupt, Interrupted))
             record.update(status="interrupted" if interrupted else "failed", finished=now(),
                           wall_seconds=round(time.time() - t_run, 1),
-                          reason=str(exc) or type(exc).__name__, arms=arm_budgets(progress))
+                          reason=str(exc) or type(exc).__name__, arms=arm_budgets(read_events(progress)[0]))
             write_record(staging, record)
             dest = results_root / ".failed" / staging.name
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +214,7 @@ def _finish(staging: Path, cfg, record: dict, progress: Path, t_run: float,
     from .site import check_site, render_site
 
     record.update(finished=now(), wall_seconds=round(time.time() - t_run, 1),
-                  arms=arm_budgets(progress))
+                  arms=arm_budgets(read_events(progress)[0]))
     write_report(staging, cfg, record)
     problems = check_site(render_site(staging))
     if problems:

@@ -15,7 +15,7 @@ import signal
 import time
 from pathlib import Path
 
-from ..config import load_config
+from ..config import load_config, snapshot, write_snapshot
 from ..core.machine import cpu_info
 from ..core.paths import project_root
 from ..core.products import stage
@@ -50,10 +50,11 @@ def find_notebooks(selection: list[str] | None = None) -> list[Path]:
     return sorted(set(chosen))
 
 
-def run_study(profile: str, notebooks: list[str] | None = None,
+def run_study(profile: str | Path, notebooks: list[str] | None = None,
               results_root: str | Path | None = None, kernel_name: str = KERNEL_NAME,
               log=print) -> Path:
-    """Execute the selected notebooks into a staging folder; publish it only if all succeed."""
+    """Execute the selected notebooks into a staging folder; publish it only if all succeed.
+    `profile`: a name or a YAML path, read and validated here once for the whole run."""
     cfg = load_config(profile)   # a bad profile fails here, before anything starts
     nbs = find_notebooks(notebooks)
     root = project_root()
@@ -67,12 +68,13 @@ def run_study(profile: str, notebooks: list[str] | None = None,
         if subset and not previous:   # the set would be published, partial, as status ok
             raise RunError(f"--notebooks {' '.join(notebooks)}: {current} holds no complete "
                            "result set to start from; run every notebook first (no --notebooks)")
+        config = snapshot(cfg, rel_path(Path(cfg.source), root))   # what every notebook reads
         record = {"run_id": run_id, "profile": cfg.profile,
-                  "profile_file": rel_path(Path(cfg.source), root), "status": "running",
+                  "profile_file": config["profile_file"], "status": "running",
                   "notebooks_selected": [nb.name for nb in nbs],
                   "started_from": previous["run_id"] if subset and previous else None,
                   "started": now(), "git_commit": git_commit(), "cpu": cpu_info(),
-                  "versions": versions(), "config": cfg.model_dump(), "notebooks": [],
+                  "versions": versions(), "config": config["config"], "notebooks": [],
                   "data_checksum": catalog_checksum(load_catalog(cfg))}   # once per run
         staging = results_root / ".staging" / f"{cfg.profile}-{run_id}"
         if subset and previous:
@@ -81,6 +83,7 @@ def run_study(profile: str, notebooks: list[str] | None = None,
             log(f"subset run: starting from the last complete result set of '{cfg.profile}' "
                 f"(run {previous['run_id']}); its other products are carried over")
         staging.mkdir(parents=True, exist_ok=True)
+        write_snapshot(staging, config)
         write_record(staging, record)
         progress = staging / "logs" / f"progress-{run_id}.jsonl"
         progress.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +106,8 @@ def run_study(profile: str, notebooks: list[str] | None = None,
             interrupted = isinstance(exc, (KeyboardInterrupt, Interrupted))
             record.update(status="interrupted" if interrupted else "failed", finished=now(),
                           wall_seconds=round(time.time() - t_run, 1),
-                          reason=str(exc) or type(exc).__name__, arms=arm_budgets(read_events(progress)[0]))
+                          reason=str(exc) or type(exc).__name__,
+                          arms=arm_budgets(read_events(progress)[0]))
             write_record(staging, record)
             dest = results_root / ".failed" / staging.name
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -173,8 +177,8 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
         in_worker_thread(
             pm.execute_notebook, str(nb), str(dest), watch=kernel_gone,
             kernel_name=kernel_name, cwd=str(root),
-            parameters={"profile": rel_path(Path(cfg.source), root),
-                        "results_dir": rel_path(staging, root)},
+            # the profile's name; its values come from the run's snapshot in results_dir
+            parameters={"profile": cfg.profile, "results_dir": rel_path(staging, root)},
             progress_bar=False, log_output=False, kernel_manager_class=ipc_kernel_manager())
     except pm.PapermillExecutionError as exc:
         entry.update(status="failed", seconds=round(time.time() - t0, 1), cell=exc.exec_count,

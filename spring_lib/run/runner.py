@@ -5,7 +5,8 @@ every selected notebook succeeded does it replace `results/<profile>/`, whose pr
 set moves whole to `results/.archive/<profile>-<its run id>/`. A failed or interrupted run
 (exception, SIGINT, SIGTERM) leaves the current results untouched and its own partial output in
 `results/.failed/<profile>-<run id>/`, its run.json saying why; a killed run's staging folder is
-moved there by the next run. `run.json` lists every product with its sha256.
+moved there by the next run. `run.json` lists every product with its sha256. The profile is read
+once, here: the notebooks read the run's `config.json` (`config.snapshot`).
 """
 from __future__ import annotations
 

@@ -230,7 +230,8 @@ def _finish(staging: Path, cfg, record: dict, progress: Path, t_run: float,
         f"{len(record['products'])} products")
 
 
-def render_result_site(profile: str, results_root: str | Path | None = None) -> list[str]:
+def render_result_site(profile: str | Path,
+                       results_root: str | Path | None = None) -> list[str]:
     """`make site`: re-render the site of the current result set. The site is derived from
     that run's products alone, so the re-rendered files are recorded under the same run."""
     from .site import check_site, render_site

@@ -424,7 +424,7 @@ def _():
 @case("issue", "11 the tile-cache repair warning reaches the runner's terminal")
 def _():
     from spring_lib import build_tileset
-    from spring_lib.run.runner import _Monitor
+    from spring_lib.run.monitor import Monitor
     import warnings
 
     with tmpdir() as d:
@@ -446,16 +446,16 @@ def _():
         finally:
             os.environ.pop("SPRING_PROGRESS_FILE")
         shown = []
-        monitor = _Monitor(events, shown.append)
+        monitor = Monitor(events, shown.append)
         monitor.poll()
         return None if any("damaged tile cache" in s for s in shown) else "not shown"
 
 
 @case("issue", "11 kernel IPC sockets are not made in the checkout")
 def _():
-    from spring_lib.run.runner import _ipc_kernel_manager
+    from spring_lib.run.kernel import ipc_kernel_manager
 
-    ip = Path(_ipc_kernel_manager()().ip)
+    ip = Path(ipc_kernel_manager()().ip)
     inside = ip.resolve().is_relative_to(project_root().resolve()) or not ip.is_absolute()
     shutil.rmtree(ip.parent, ignore_errors=True)
     return f"sockets at {ip}" if inside else None
@@ -546,7 +546,7 @@ def _():
 
 @case("held", "a profile run twice at once: the lock refuses the second")
 def _():
-    from spring_lib.run.runner import RunError, run_lock
+    from spring_lib.run.lock import run_lock
 
     with tmpdir() as d:
         with run_lock(d, "probe"):
@@ -557,10 +557,10 @@ def _():
 
 @case("held", "a SIGKILLed run's lock is free")
 def _():
-    from spring_lib.run.runner import lock_held
+    from spring_lib.run.lock import lock_held
 
     with tmpdir() as d:
-        code = ("import os, signal; from pathlib import Path; from spring_lib.run.runner import run_lock\n"
+        code = ("import os, signal; from pathlib import Path; from spring_lib.run.lock import run_lock\n"
                 f"with run_lock(Path({str(d)!r}), 'probe'):\n    os.kill(os.getpid(), signal.SIGKILL)")
         subprocess.run([sys.executable, "-c", code], cwd=project_root())
         return "still held" if lock_held(d, "probe") else None

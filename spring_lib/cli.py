@@ -7,22 +7,24 @@ from pathlib import Path
 
 from .config import ConfigError
 
+PROFILE_HELP = "a profile name in params/ or the path of a YAML file (default: %(default)s)"
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m spring_lib", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute the notebook series with papermill")
-    run.add_argument("--profile", default="cpu", help="params/<profile>.yaml or a YAML path")
+    run.add_argument("--profile", default="cpu", help=PROFILE_HELP)
     run.add_argument("--notebooks", nargs="*", help="numbers or names, e.g. 01 02 (default: all)")
     run.add_argument("--results", default=None, help="results root (default: ./results)")
     est = sub.add_parser("estimate", help="measure this machine and print each arm's time, "
                                           "without training")
-    est.add_argument("--profile", default="cpu")
+    est.add_argument("--profile", default="cpu", help=PROFILE_HELP)
     est.add_argument("--with-weights", metavar="DIR",
                      help="plan as if every paper architecture had pretrained weights: DIR holds "
                           "<timm name>.pth for each (benchmarks/write_paper_weights.py writes them)")
     site = sub.add_parser("site", help="render results/<profile>/ as a static site")
-    site.add_argument("--profile", default="cpu")
+    site.add_argument("--profile", default="cpu", help=PROFILE_HELP)
     site.add_argument("--results", default=None, help="results root (default: ./results)")
     data = sub.add_parser("data", help="download UHCSDB and verify every file's sha256")
     data.add_argument("--dest", default="data/uhcsdb", help="where to put it (default: %(default)s)")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .data.catalogue import DataError
     from .data.download import DownloadError
-    from .run.runner import RunError
+    from .run.errors import RunError
 
     try:
         if args.command == "run":

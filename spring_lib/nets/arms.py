@@ -19,7 +19,7 @@ from ..data.tileset import TileSet
 from ..data.tiling import spread_sample
 from ..core.grouped_cv import cv_table, grouped_search, kfold_predictions, tuned
 from ..core.predictions import prediction_frame, save_predictions
-from ..core.progress import Progress, arm_finished, emit
+from ..core.progress import Progress, arm_finished, arm_skipped, arms_planned
 from ..core.results_dir import ResultsDir
 from . import budget
 from .checkpoint import Checkpoint
@@ -266,8 +266,7 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: flo
                               cfg.cnn.max_minutes_total, spent_s)
     for p in plans:
         p.status = skip.get(p.arm.name, p.status)
-    emit("plan", arms=[dict(arm=p.arm.name, status=p.status, estimate_s=p.estimate_s)
-                       for p in plans])
+    arms_planned((p.arm.name, p.status, p.estimate_s) for p in plans)
     return plans
 
 
@@ -443,7 +442,7 @@ def run_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) 
                **{k: v for k, v in plan.row().items()
                   if k in ("execution", "measured_img_per_s", "estimate_minutes")})
     if plan.status != "planned":
-        emit("arm_skip", arm=arm.name, status=plan.status, estimate_s=plan.estimate_s)
+        arm_skipped(arm.name, plan.status, plan.estimate_s)
         return row
     runner = run_probe if arm.kind == "probe" else run_network
     return {**row, **runner(plan, tileset, cfg, out)}

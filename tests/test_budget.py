@@ -7,8 +7,9 @@ from spring_lib import build_tileset, load_config
 from spring_lib.config import Recipe
 from spring_lib.nets import arms as A
 from spring_lib.nets import budget
+from spring_lib.nets import planning as P
 from spring_lib.core.architectures import Arm
-from spring_lib.nets.training import Execution
+from spring_lib.nets.execution import Execution
 
 
 def _timer(rates):
@@ -95,19 +96,19 @@ def test_arm_over_its_cap_is_recorded_as_not_run_with_its_estimate(tiny, tmp_pat
     from spring_lib.core.results_dir import ResultsDir
 
     cfg, ts = tiny
-    plan = A.plan_arm(Arm.parse("MobileNetV2-scratch"), ts, cfg, measure=_fake_measure(0.01))
+    plan = P.plan_arm(Arm.parse("MobileNetV2-scratch"), ts, cfg, measure=_fake_measure(0.01))
     assert plan.status.startswith("not run: estimated") and "cap of 30 min" in plan.status
     row = A.run_arm(plan, ts, cfg, ResultsDir(tmp_path))
     assert row["status"] == plan.status and row["estimate_minutes"] > 30
     assert not (tmp_path / "predictions").exists()
-    ok = A.plan_arm(Arm.parse("MobileNetV2-scratch"), ts, cfg, measure=_fake_measure(1000.0))
+    ok = P.plan_arm(Arm.parse("MobileNetV2-scratch"), ts, cfg, measure=_fake_measure(1000.0))
     assert ok.status == "planned" and ok.estimate_s < 60
 
 
 def test_arm_without_weights_is_not_run(tiny, tmp_path):
     cfg, ts = tiny
-    plan = A.plan_arm(Arm.parse("VGG19-TL"), ts, cfg, measure=_fake_measure(1000.0))
-    assert plan.status == A.NOT_RUN_WEIGHTS and "offline" in plan.weights
+    plan = P.plan_arm(Arm.parse("VGG19-TL"), ts, cfg, measure=_fake_measure(1000.0))
+    assert plan.status == P.NOT_RUN_WEIGHTS and "offline" in plan.weights
 
 
 def test_frozen_tl_arm_trains_only_its_head(tiny, tmp_path, standin_weights, monkeypatch):
@@ -117,12 +118,12 @@ def test_frozen_tl_arm_trains_only_its_head(tiny, tmp_path, standin_weights, mon
     monkeypatch.setattr(A, "did_not_learn", lambda *args, **kwargs: None)
 
     from spring_lib.nets.checkpoint import Checkpoint
-    from spring_lib.nets.models import pretrained_state_dict
+    from spring_lib.nets.weights import pretrained_state_dict
     from spring_lib.core.results_dir import ResultsDir
 
     cfg, ts = tiny
     cfg = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"freeze": "head"})})
-    plan = A.plan_arm(Arm.parse("MobileNetV2-TL"), ts, cfg)
+    plan = P.plan_arm(Arm.parse("MobileNetV2-TL"), ts, cfg)
     assert plan.status == "planned"
     row = A.run_arm(plan, ts, cfg, ResultsDir(tmp_path))
     assert row["status"] == "trained" and row["trainable_params"] == 5 * 1280 + 5
@@ -197,9 +198,9 @@ def test_arms_over_the_runs_budget_are_recorded_with_their_estimates(tiny, tmp_p
     cfg, ts = tiny
     cfg = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"max_minutes_total": 1.0})})
     names = ["MobileNetV2-scratch", "AlexNet-scratch"]
-    plans = A.plan_arms(names, ts, cfg, measure=_fake_measure(1000.0))
+    plans = P.plan_arms(names, ts, cfg, measure=_fake_measure(1000.0))
     assert [p.status for p in plans] == ["planned", "planned"]
-    plans = A.plan_arms(names, ts, cfg, spent_s=60, measure=_fake_measure(1000.0))
+    plans = P.plan_arms(names, ts, cfg, spent_s=60, measure=_fake_measure(1000.0))
     assert all(p.status == "not run: the run's budget of 1 min is spent (estimated "
                f"{p.estimate_s / 60:.1f} min)" for p in plans)
     row = A.run_arm(plans[0], ts, cfg, ResultsDir(tmp_path))
@@ -220,6 +221,6 @@ def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_pat
     for a in ARCHITECTURES.values():
         if a.in_paper:
             torch.save({}, tmp_path / f"{a.model_name}.pth")
-    cfg = A.with_paper_weights(load_config("cpu"), str(tmp_path))
+    cfg = P.with_paper_weights(load_config("cpu"), str(tmp_path))
     assert {a for a, w in cfg.cnn.weights.items() if w == str(tmp_path)} == {
         a.name for a in ARCHITECTURES.values() if a.in_paper}

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import torch
 
-from spring_lib.nets import models, probe
-from spring_lib.nets.models import WeightsUnavailable, build_model
+from spring_lib.nets import probe, weights
+from spring_lib.nets.models import build_model
+from spring_lib.nets.weights import WeightsUnavailable
 from spring_lib.core.architectures import ARCHITECTURES, Arm
 
 ARCH = ARCHITECTURES["MobileNetV2"]      # the smallest paper architecture whose hub repo timm knows
@@ -124,12 +125,12 @@ def hub_env(monkeypatch, tmp_path, loopback_only):
         monkeypatch.setenv("HF_ENDPOINT", endpoint)
         monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
         importlib.reload(hc)
-        models.hub_unreachable.cache_clear()
+        weights.hub_unreachable.cache_clear()
         probe._extractor.cache_clear()
     yield use
     monkeypatch.undo()
     importlib.reload(hc)
-    models.hub_unreachable.cache_clear()
+    weights.hub_unreachable.cache_clear()
     probe._extractor.cache_clear()
 
 
@@ -162,8 +163,8 @@ def test_weights_from_a_hub_then_from_its_cache_offline(hub_env, served, tmp_pat
     with Hub(files) as hub:
         hub_env(hub.endpoint)
         # a mirror on a port of its own is asked there, and judged reachable
-        assert models.hub_address("timm") == ("127.0.0.1", int(hub.endpoint.rsplit(":", 1)[1]))
-        assert models.hub_unreachable(*models.hub_address("timm")) is None
+        assert weights.hub_address("timm") == ("127.0.0.1", int(hub.endpoint.rsplit(":", 1)[1]))
+        assert weights.hub_unreachable(*weights.hub_address("timm")) is None
         model, desc = build_model(Arm.parse(f"{ARCH.name}-probe"), 5, "imagenet")
         feats = probe.FrozenFeatures(ARCH.name, "imagenet", cache_dir=None).fit(tiles)
         online = feats.texture_features(tiles)

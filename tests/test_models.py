@@ -4,9 +4,9 @@ import torch
 from skimage import data
 from skimage.transform import resize
 
-from spring_lib.nets.models import (PooledBackbone, WeightsUnavailable, bare_network, build_model,
-                                    freeze, head_prefix, map_package_keys, package_state_dict,
-                                    package_weights_file)
+from spring_lib.nets.models import PooledBackbone, bare_network, build_model, freeze, head_prefix
+from spring_lib.nets.weights import (WeightsUnavailable, map_package_keys, package_state_dict,
+                                     package_weights_file)
 from spring_lib.core.architectures import ARCHITECTURES, Arm
 
 LITES = [a for a in ARCHITECTURES.values() if a.weights_package]
@@ -165,22 +165,22 @@ def test_probe_and_tl_arms_keep_the_package_backbone():
 def test_unreachable_hub_fails_at_once_naming_the_host(monkeypatch):
     import socket
 
-    from spring_lib.nets import models
+    from spring_lib.nets import weights
 
     monkeypatch.delenv("SPRING_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    models.hub_unreachable.cache_clear()
+    weights.hub_unreachable.cache_clear()
 
     def refuse(*a, **k):
         raise OSError("no route")
     monkeypatch.setattr(socket, "create_connection", refuse)
     with pytest.raises(WeightsUnavailable, match="huggingface.co:443 is not reachable.*cnn.weights.VGG19"):
         build_model(Arm.parse("VGG19-probe"), 5)
-    models.hub_unreachable.cache_clear()
+    weights.hub_unreachable.cache_clear()
 
 
 def test_hub_address_follows_the_endpoints_scheme_and_port(monkeypatch):
-    from spring_lib.nets.models import hub_address
+    from spring_lib.nets.weights import hub_address
 
     for endpoint, address in [(None, ("huggingface.co", 443)),
                               ("http://mirror:8080", ("mirror", 8080)),

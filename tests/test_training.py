@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from spring_lib.config import Recipe
-from spring_lib.nets.training import (Execution, InputTransform, TrainResult, did_not_learn,
-                                      evaluate, fingerprint, plateaued, symmetry_views, train)
+from spring_lib.nets.execution import Execution, InputTransform, evaluate, symmetry_views
+from spring_lib.nets.training import TrainResult, did_not_learn, plateaued, train
+from spring_lib.nets.training_state import fingerprint
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..config import Recipe
 from ..core.machine import cpu_bf16, cpu_model
 from ..core.architectures import Arm
-from .training import Execution
+from .execution import Execution
 
 
 def native_bf16(device: str = "cpu") -> bool:

@@ -22,7 +22,7 @@ import torch
 from ..data.catalogue import IMAGE_SUFFIXES, DataError, read_micrograph
 from ..data.tiling import covering_origins, cut_tiles, resample_to_scale, tile_origins
 from .checkpoint import Checkpoint, CheckpointError
-from .training import Execution, InputTransform, evaluate
+from .execution import Execution, InputTransform, evaluate
 
 
 @dataclass

@@ -1,30 +1,32 @@
-"""Running one arm end to end: weights, budget, training (or probing), logs and predictions.
+"""Running one probe or network arm end to end: training (or probing), logs, checkpoints and
+predictions, measured against its plan.
 
-Notebooks 03 and 04 call `planning.plan_arms`, then `run_planned`; every arm therefore measures its
-budget, trains (or probes), logs, checkpoints and predicts the same way, and lands as one row of
-the notebook's arms table.
+`core.arm_kinds.run_arm` calls `run_probe_arm` and `run_network_arm` (notebooks 03 and 04, after
+`planning.plan_arms`); every arm therefore trains (or probes), logs, checkpoints and predicts the
+same way, and ends as one `ArmResult`, one row of the notebook's arms table.
 """
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..config import StudyConfig
-from ..core.grouped_cv import cv_table, kfold_predictions, tuned
+from ..core.arm_kinds import kfold_evaluation
+from ..core.arm_result import TRAINED_OR_TRIED, ArmResult, ArmStatus
+from ..core.grouped_cv import cv_table, tuned
 from ..core.paths import cache_dir
 from ..core.predictions import prediction_frame, save_predictions
-from ..core.progress import Progress, arm_finished, emit
+from ..core.progress import Progress, emit
 from ..core.results_dir import ResultsDir
 from ..data.tileset import TileSet
 from .arm_inputs import fold_indices, input_transform, network, seeds, split_indices, tile_data
 from .checkpoint import Checkpoint
-from .planning import ArmPlan
+from .planning import ArmPlan, plan_arms
 from .probe import arm_probe_pipeline, fit_probe, folded_head, probe_checkpoint, probe_grid
 from .training import did_not_learn, evaluate, train
-
-ARMS_COLUMNS = ["arm", "architecture", "kind", "status", "weights", "seeds"]   # of an empty table
 
 
 def model_path(out: ResultsDir, arm: str, seed: int | None = None, primary: int | None = None):
@@ -32,7 +34,54 @@ def model_path(out: ResultsDir, arm: str, seed: int | None = None, primary: int 
     return out.path(f"models/{arm}.pt" if seed == primary else f"models/{arm}@seed{seed}.pt")
 
 
-def run_probe(plan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict:
+def _relative(out: ResultsDir, path: Path) -> str:
+    return Path(path).relative_to(out.root).as_posix()
+
+
+def _result(plan: ArmPlan, status: ArmStatus, note: str = "", outcome: dict | None = None,
+            seconds: float | None = None, paths: list[str] | None = None) -> ArmResult:
+    """The arm's result: its plan's settings and estimate, with what running it gave."""
+    arm, recipe = plan.arm, plan.recipe
+    probe, tl = arm.kind == "probe", arm.kind == "TL"
+    settings = dict(input_size=recipe.input_size,
+                    epochs=None if probe else recipe.epochs,
+                    seeds=None if probe else recipe.seeds,
+                    freeze=recipe.freeze if tl else None,
+                    head_init=recipe.head_init if tl else None,
+                    tta=None if probe else recipe.tta,
+                    normalization="imagenet" if probe else recipe.normalization,
+                    trainable_params=plan.trainable_params, **plan.measured())
+    return ArmResult(arm.name, arm.kind, status, note, arm.architecture, plan.weights, settings,
+                     planned=True, estimate_s=plan.estimate_s, outcome=outcome or {},
+                     actual_s=seconds, paths=paths or [])
+
+
+def _run_planned(arm: str, tileset: TileSet, cfg: StudyConfig, out: ResultsDir,
+                 plan: ArmPlan | None, body) -> ArmResult:
+    """`body(plan, ...)` where the plan says the arm runs; otherwise its not-run result. Without
+    a plan, the arm is planned alone here (nothing of the run's budget counted as spent)."""
+    plan = plan if plan is not None else plan_arms([arm], tileset, cfg)[0]
+    if plan.arm.name != arm:
+        raise ValueError(f"the plan given for {arm} is {plan.arm.name}'s")
+    if plan.status is not ArmStatus.PLANNED:
+        emit("arm_skip", arm=arm, status=plan.describe(), estimate_s=plan.estimate_s)
+        return _result(plan, plan.status, plan.note)
+    return body(plan, tileset, cfg, out)
+
+
+def run_probe_arm(arm: str, tileset: TileSet, cfg: StudyConfig, out: ResultsDir,
+                  plan: ArmPlan | None = None) -> ArmResult:
+    """A probe arm (registered in `core.arm_kinds`): see `_probe`."""
+    return _run_planned(arm, tileset, cfg, out, plan, _probe)
+
+
+def run_network_arm(arm: str, tileset: TileSet, cfg: StudyConfig, out: ResultsDir,
+                    plan: ArmPlan | None = None) -> ArmResult:
+    """A TL or scratch arm (registered in `core.arm_kinds`): see `_network_arm`."""
+    return _run_planned(arm, tileset, cfg, out, plan, _network_arm)
+
+
+def _probe(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> ArmResult:
     """Tuned on the split's training micrographs (the checkpoint, its test predictions and the
     CV table notebook 04 shows), then evaluated by the run's k-fold, tuned inside each fold."""
     arm = plan.arm
@@ -45,25 +94,21 @@ def run_probe(plan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict
     out.table(cv_table(search), f"probe_cv_{arm.name}")
     te_x, te_m = tileset.split("test")
     proba = search.predict_proba(te_x)
-    save_predictions(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
-                                      "probability"), out.root)
-    probe_checkpoint(search, arm, tileset, cfg).save(model_path(out, arm.name))
+    paths = [save_predictions(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba,
+                                               arm.name, "probability"), out.root)]
+    paths.append(probe_checkpoint(search, arm, tileset, cfg).save(model_path(out, arm.name)))
     fit = tuned(arm_probe_pipeline(arm, cfg, memory_format), probe_grid(cfg), cfg.probe.cv_folds,
                 cfg.split.seed, "probe.cv_folds")
-    kfold, chosen = kfold_predictions(fit, tileset.tiles, tileset.manifest,
-                                      tileset.folds(cfg.evaluation.kfold, cfg.split.seed),
-                                      tileset.classes, arm.name)
-    save_predictions(kfold, out.root, "kfold")
-    out.table(chosen, f"kfold_selection_{arm.name}")
+    chosen, kfold = kfold_evaluation(fit, tileset.tiles, tileset, cfg, out, arm.name)
     seconds = time.perf_counter() - t0
-    progress.done(status="probed")
-    arm_finished(arm.name, seconds, "probed")
+    progress.done(status=ArmStatus.PROBED.value)
     best = search.best_params_
-    return {"status": "probed", "pooling": best["features__pooling"], "C": best["clf__C"],
-            "cv_accuracy": float(search.best_score_),
-            "inner_score": float(chosen["inner_accuracy"].mean()),
-            "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean()),
-            "actual_minutes": seconds / 60}
+    return _result(plan, ArmStatus.PROBED, outcome={
+        "pooling": best["features__pooling"], "C": best["clf__C"],
+        "cv_accuracy": float(search.best_score_),
+        "inner_score": float(chosen["inner_accuracy"].mean()),
+        "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean())},
+        seconds=seconds, paths=[_relative(out, p) for p in paths] + [kfold]).finished()
 
 
 def _train_run(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, index, seed: int,
@@ -87,11 +132,12 @@ def _train_run(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, index, seed: i
                 init=f"{weights}|{recipe.head_init}", progress=progress)
     _, test_acc, proba = evaluate(res.model, te_x, tileset.labels(te_m), transform,
                                   res.execution, recipe.tta)
-    progress.done(status="trained", best_val_acc=res.best_val_acc, test_tile_acc=test_acc)
+    progress.done(status=ArmStatus.TRAINED.value, best_val_acc=res.best_val_acc, test_tile_acc=test_acc)
     return res, proba, te_m, weights, transform, did_not_learn(res.history, va_y)
 
 
-def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict:
+def _network_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig,
+                 out: ResultsDir) -> ArmResult:
     """The held-out split first (training curves, the checkpoint, pictures), every seed the
     recipe asks for; a network that did not learn there stops with that status and leaves no
     predictions. Then the run's k-fold, one training per fold on that fold's training samples
@@ -112,12 +158,11 @@ def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsD
             plan, tileset, cfg, split, seed, f"{arm.name}-seed{seed}", runs)
         logs.append(res.history.assign(arm=arm.name, seed=seed, fold="split"))
         if failed:
-            minutes = (time.perf_counter() - t0) / 60
+            seconds = time.perf_counter() - t0
             out.table(pd.concat(logs, ignore_index=True), f"training_log_{arm.name}")
-            status = f"did not learn within {minutes:.1f} min ({failed})"
-            arm_finished(arm.name, minutes * 60, status)
-            return {"status": status, "best_epoch": res.best_epoch,
-                    "epochs_run": len(res.history), "actual_minutes": minutes}
+            return _result(
+                plan, ArmStatus.DID_NOT_LEARN, f"within {seconds / 60:.1f} min: {failed}",
+                {"best_epoch": res.best_epoch, "epochs_run": len(res.history)}, seconds).finished()
         primary = seed == run_seeds[0]
         preds = prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
                                  "probability").assign(seed=seed)
@@ -143,71 +188,31 @@ def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsD
     out.table(pd.DataFrame(fold_rows).assign(model=arm.name), f"kfold_selection_{arm.name}")
     failed_folds = [r["fold"] for r in fold_rows if r["did_not_learn"]]
     if failed_folds:
-        status = (f"did not learn within {seconds / 60:.1f} min (folds {failed_folds}: "
-                  f"{fold_rows[failed_folds[0]]['did_not_learn']})")
-        arm_finished(arm.name, seconds, status)
-        return {"status": status, "actual_minutes": seconds / 60}
+        return _result(
+            plan, ArmStatus.DID_NOT_LEARN, f"within {seconds / 60:.1f} min, folds {failed_folds}: "
+            f"{fold_rows[failed_folds[0]]['did_not_learn']}", seconds=seconds).finished()
+    paths = []
     for preds, primary, seed, ck in pending:
-        save_predictions(preds, out.root, "predictions" if primary else "seeds",
-                         suffix="" if primary else f"@seed{seed}")
-        ck.save(model_path(out, arm.name, seed, run_seeds[0]))
-    save_predictions(pd.concat(kfold, ignore_index=True), out.root, "kfold")
+        paths.append(save_predictions(preds, out.root, "predictions" if primary else "seeds",
+                                      suffix="" if primary else f"@seed{seed}"))
+        paths.append(ck.save(model_path(out, arm.name, seed, run_seeds[0])))
+    paths.append(save_predictions(pd.concat(kfold, ignore_index=True), out.root, "kfold"))
     res = results[0]
     resumed = res.resumed_from is not None
-    status = "trained" + (f" (resumed after epoch {res.resumed_from})" if resumed else "")
-    arm_finished(arm.name, seconds, status)
     inner = [r["inner_accuracy"] for r in fold_rows]
-    return {"status": status,
-            "seed_values": " ".join(map(str, run_seeds)), "train_tiles": len(split[0]),
-            "best_epoch": res.best_epoch, "epochs_run": len(res.history),
-            "best_val_acc": res.best_val_acc,
-            "inner_score": float(np.mean(inner)),
-            "fold_best_epochs": " ".join(str(r["best_epoch"]) for r in fold_rows),
-            "actual_minutes": seconds / 60}
-
-
-def run_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -> dict:
-    """Train or probe one planned arm (or record why it did not run); returns its row."""
-    arm, recipe = plan.arm, plan.recipe
-    row = dict(arm=arm.name, architecture=arm.architecture, kind=arm.kind, status=plan.status,
-               weights=plan.weights,
-               input_size=recipe.input_size,
-               epochs=None if arm.kind == "probe" else recipe.epochs,
-               seeds=None if arm.kind == "probe" else recipe.seeds,
-               freeze=recipe.freeze if arm.kind == "TL" else None,
-               head_init=recipe.head_init if arm.kind == "TL" else None,
-               tta=None if arm.kind == "probe" else recipe.tta,
-               normalization="imagenet" if arm.kind == "probe" else recipe.normalization,
-               trainable_params=plan.trainable_params,
-               **{k: v for k, v in plan.row().items()
-                  if k in ("execution", "measured_img_per_s", "estimate_minutes")})
-    if plan.status != "planned":
-        emit("arm_skip", arm=arm.name, status=plan.status, estimate_s=plan.estimate_s)
-        return row
-    runner = run_probe if arm.kind == "probe" else run_network
-    return {**row, **runner(plan, tileset, cfg, out)}
+    return _result(
+        plan, ArmStatus.TRAINED, f"resumed after epoch {res.resumed_from}" if resumed else "",
+        {"seed_values": " ".join(map(str, run_seeds)), "train_tiles": len(split[0]),
+         "best_epoch": res.best_epoch, "epochs_run": len(res.history),
+         "best_val_acc": res.best_val_acc,
+         "inner_score": float(np.mean(inner)),
+         "fold_best_epochs": " ".join(str(r["best_epoch"]) for r in fold_rows)},
+        seconds, [_relative(out, p) for p in paths]).finished()
 
 
 def training_logs(out: ResultsDir, arms: pd.DataFrame) -> pd.DataFrame:
     """Every trained arm's per-epoch log (all seeds), read back from this run's tables."""
-    trained = arms.loc[arms["status"].str.startswith(("trained", "did not learn")), "arm"]
+    trained = arms.loc[arms["status"].isin(TRAINED_OR_TRIED), "arm"]
     if trained.empty:
         return pd.DataFrame(columns=["arm", "seed", "epoch", "val_acc", "val_loss", "train_acc"])
     return pd.concat([out.read_table(f"training_log_{a}") for a in trained], ignore_index=True)
-
-
-def run_planned(plans: list[ArmPlan], tileset: TileSet, cfg: StudyConfig, out: ResultsDir,
-                table_name: str) -> pd.DataFrame:
-    """Run planned arms in order; one row per arm, written as the notebook's arms table."""
-    rows = []
-    for i, plan in enumerate(plans, 1):
-        print(f"[{i}/{len(plans)}] {plan.arm.name}: {plan.status}", flush=True)
-        row = run_arm(plan, tileset, cfg, out)
-        if "actual_minutes" in row:
-            est = row.get("estimate_minutes")
-            inner = row.get("inner_score")
-            print(f"    {row['status']}" + (f": inner score {inner:.3f}" if inner else "")
-                  + f" in {row['actual_minutes']:.1f} min"
-                  + (f" (estimated {est:.1f})" if est else ""), flush=True)
-        rows.append(row)
-    return out.table(pd.DataFrame(rows, columns=None if rows else ARMS_COLUMNS), table_name)

@@ -11,6 +11,7 @@ import torch
 
 from ..config import Recipe, StudyConfig
 from ..core.architectures import Arm
+from ..core.arm_result import ArmStatus, describe
 from ..core.paths import cache_dir
 from ..core.progress import emit
 from ..core.results_dir import ResultsDir
@@ -20,29 +21,34 @@ from .arm_inputs import fold_indices, network, split_indices
 from .probe import FrozenFeatures
 from .weights import WeightsUnavailable
 
-NOT_RUN_WEIGHTS = "not run: weights unavailable"
-
-
 @dataclass
 class ArmPlan:
     """An arm as measured on this machine before it runs: its recipe, the execution chosen,
-    the measured rate and the estimated time, or why it will not run."""
+    the measured rate and the estimated time, or why it will not run (status and note)."""
     arm: Arm
     recipe: Recipe
-    status: str = "planned"
+    status: ArmStatus = ArmStatus.PLANNED
+    note: str = ""
     weights: str = ""
     trainable_params: int | None = None
     measurement: budget.Measurement | None = None
     images: int = 0
     estimate_s: float | None = None
 
+    def describe(self) -> str:
+        return describe(self.status, self.note)
+
+    def measured(self) -> dict:
+        """The execution chosen here and its measured rate (None before a measurement)."""
+        m = self.measurement
+        return dict(execution=m.describe() if m else None,
+                    measured_img_per_s=round(m.train_img_s or m.eval_img_s, 1) if m else None)
+
     def row(self) -> dict:
         m = self.measurement
-        return dict(arm=self.arm.name, kind=self.arm.kind, status=self.status,
-                    input_size=self.recipe.input_size, images=self.images,
-                    execution=m.describe() if m else None,
-                    measured_img_per_s=round(m.train_img_s or m.eval_img_s, 1) if m else None,
-                    measured_rates=str(m.rates) if m else None,
+        return dict(arm=self.arm.name, kind=self.arm.kind, status=self.status.value,
+                    note=self.note, input_size=self.recipe.input_size, images=self.images,
+                    **self.measured(), measured_rates=str(m.rates) if m else None,
                     estimate_minutes=(None if self.estimate_s is None
                                       else self.estimate_s / 60))
 
@@ -58,7 +64,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     except WeightsUnavailable as exc:
         if not cfg.cnn.skip_unavailable:
             raise
-        plan.status, plan.weights = NOT_RUN_WEIGHTS, str(exc)
+        plan.status, plan.weights = ArmStatus.NOT_RUN_WEIGHTS, str(exc)
         return plan
     k = cfg.evaluation.kfold
     if arm.kind == "probe":
@@ -91,9 +97,9 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
         plan.estimate_s = n_probe / plan.measurement.eval_img_s + sum(
             budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te))
             for tr, va, te in runs)
-    skip = budget.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)
-    if skip:
-        plan.status = skip
+    over = budget.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)
+    if over:
+        plan.status, plan.note = ArmStatus.NOT_RUN_OVER_CAP, over
     return plan
 
 
@@ -106,11 +112,13 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: flo
         rates = budget.RateCache(cache_dir(cfg) / "rates.json")
         measure = lambda *a, **k: budget.measure(*a, cache=rates, **k)  # noqa: E731
     plans = [plan_arm(Arm.parse(n), tileset, cfg, measure) for n in names]
-    skip = budget.over_budget({p.arm.name: p.estimate_s for p in plans if p.status == "planned"},
+    over = budget.over_budget({p.arm.name: p.estimate_s for p in plans
+                               if p.status is ArmStatus.PLANNED},
                               cfg.cnn.max_minutes_total, spent_s)
     for p in plans:
-        p.status = skip.get(p.arm.name, p.status)
-    emit("plan", arms=[dict(arm=p.arm.name, status=p.status, estimate_s=p.estimate_s)
+        if p.arm.name in over:
+            p.status, p.note = ArmStatus.NOT_RUN_OVER_BUDGET, over[p.arm.name]
+    emit("plan", arms=[dict(arm=p.arm.name, status=p.describe(), estimate_s=p.estimate_s)
                        for p in plans])
     return plans
 
@@ -170,7 +178,7 @@ def print_plan(profile: str, with_weights: str | None = None) -> pd.DataFrame:
         cfg = with_paper_weights(cfg, with_weights)
     tileset = build_tileset(cfg)
     table = pd.DataFrame([p.row() for p in plan_arms(cfg.cnn.arms, tileset, cfg)])
-    total = table.loc[table["status"] == "planned", "estimate_minutes"].sum()
+    total = table.loc[table["status"] == ArmStatus.PLANNED.value, "estimate_minutes"].sum()
     print(f"profile {cfg.profile} on {cpu_model()} ({platform.machine()}, "
           f"{torch.get_num_threads()} threads):")
     print(table.drop(columns=["measured_rates"]).to_string(index=False))

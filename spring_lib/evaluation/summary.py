@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 
 from ..core.architectures import ARM_KINDS
+from ..core.arm_result import EVALUATED, ArmStatus, describe
 from ..core.predictions import load_predictions
 from ..core.results_dir import ResultsDir
 from ..core.products import ARMS_TABLES
 from . import metrics as ev
 
-EVALUATED = ("trained", "probed", "fitted")   # statuses of arms with predictions
 NETWORK_KINDS = ARM_KINDS
 FLOOR = "pixel-size"
 
@@ -29,12 +29,12 @@ def arms_of_run(out: ResultsDir) -> pd.DataFrame:
 
 
 def evaluated(arms: pd.DataFrame) -> list[str]:
-    return arms.loc[arms["status"].str.startswith(EVALUATED), "arm"].tolist()
+    return arms.loc[arms["status"].isin(EVALUATED), "arm"].tolist()
 
 
 def not_run(arms: pd.DataFrame) -> pd.DataFrame:
     """Arms without predictions and why: no weights, over budget, or did not learn."""
-    return arms.loc[~arms["status"].str.startswith(EVALUATED), ["arm", "status", "weights"]]
+    return arms.loc[~arms["status"].isin(EVALUATED), ["arm", "status", "note", "weights"]]
 
 
 def samples_of(tileset) -> dict[str, str]:
@@ -316,13 +316,14 @@ def claims_table(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame,
                 "interval": f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]", "verdict": verdict,
                 "why": ""}
 
-    scratch_status = arms.loc[arms["kind"] == "scratch", ["arm", "status"]]
-    failed = scratch_status[scratch_status["status"].str.startswith("did not learn")]
+    failed = arms[(arms["kind"] == "scratch")
+                  & (arms["status"] == ArmStatus.DID_NOT_LEARN.value)]
     rows.append(from_pair(
         1, "1. Transfer learning beats training from scratch (SE-ResNeXt101-TL over SE-ResNeXt101)",
         _paper_gain("SE-ResNeXt101-scratch"),
-        ("no scratch twin learned: " + "; ".join(f"{a}: {s}" for a, s in failed.itertuples(
-            index=False))) if len(failed) else "no pretrained arm has an evaluated scratch twin"))
+        ("no scratch twin learned: " + "; ".join(f"{r.arm}: {describe(r.status, r.note)}"
+                                                 for r in failed.itertuples()))
+        if len(failed) else "no pretrained arm has an evaluated scratch twin"))
     rows.append(from_pair(
         2, "2. A deeper pretrained network beats a shallower one (SE-ResNeXt101 over 50)",
         _paper_gain("SE-ResNeXt50-TL"),
@@ -412,7 +413,7 @@ def what_differs(cfg, arms: pd.DataFrame) -> dict[int, str]:
             if cfg.data.layout == "uhcsdb" else "this lab's micrographs, not 51CrMnV spring steel")
     split = (f"{cfg.evaluation.kfold}-fold grouped by {cfg.split.group_by}, where the paper's "
              "split is not stated")
-    pair = arms[(arms["kind"] == "scratch") & arms["status"].str.startswith(EVALUATED)]
+    pair = arms[(arms["kind"] == "scratch") & arms["status"].isin(EVALUATED)]
     budget = ("; ".join(f"{r.arm} at {int(r.input_size)} px, at most {int(r.epochs)} epochs "
                         "with early stopping on a CPU" for r in pair.itertuples())
               or "no scratch twin was evaluated")

@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..core.grouped_cv import kfold_predictions, tuned
-from ..core.predictions import save_predictions
-from ..core.progress import Progress, arm_finished
+from ..core.arm_kinds import kfold_evaluation
+from ..core.arm_result import ArmResult, ArmStatus
+from ..core.grouped_cv import tuned
+from ..core.progress import Progress
 
 ARM = "pixel-size"
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
@@ -39,27 +39,21 @@ def pixel_size_pipeline(seed: int = 0) -> Pipeline:
                      ("clf", LogisticRegression(max_iter=1000, random_state=seed))])
 
 
-def run_pixel_size_arm(tileset, cfg, out) -> pd.DataFrame:
-    """The arm evaluated by the run's k-fold, C chosen by grouped CV inside each training fold.
-    Returns its arms-table row; without a scale for every micrograph it is recorded as not run."""
+def run_pixel_size_arm(tileset, cfg, out) -> ArmResult:
+    """The arm (registered in `core.arm_kinds`) evaluated by the run's k-fold, C chosen by
+    grouped CV inside each training fold; without a scale for every micrograph it is not run."""
     X = pixel_size_features(tileset)
-    row = {"arm": ARM, "kind": "classical", "weights": None}
     missing = int(np.isnan(X).sum())
     if missing:
-        return pd.DataFrame([{**row, "status": f"not run: {missing} tiles come from micrographs "
-                                               "with no known scale (µm/px)"}])
+        return ArmResult(ARM, "classical", ArmStatus.NOT_RUN_NO_SCALE,
+                         f"{missing} tiles come from micrographs with no known scale (µm/px)")
     t0 = time.perf_counter()
     progress = Progress(ARM, cfg.split.seed)
     fit = tuned(pixel_size_pipeline(cfg.split.seed), {"clf__C": C_GRID}, cfg.probe.cv_folds,
                 cfg.split.seed, "probe.cv_folds")
-    preds, chosen = kfold_predictions(fit, X, tileset.manifest,
-                                      tileset.folds(cfg.evaluation.kfold, cfg.split.seed),
-                                      tileset.classes, ARM)
-    save_predictions(preds, out.root, "kfold")
-    out.table(chosen, f"kfold_selection_{ARM}")
+    chosen, path = kfold_evaluation(fit, X, tileset, cfg, out, ARM)
     seconds = time.perf_counter() - t0
-    progress.done(seconds, status="fitted")
-    arm_finished(ARM, seconds, "fitted")
-    return pd.DataFrame([{**row, "status": "fitted",
-                          "inner_score": float(chosen["inner_accuracy"].mean()),
-                          "actual_minutes": seconds / 60}])
+    progress.done(seconds, status=ArmStatus.FITTED.value)
+    return ArmResult(ARM, "classical", ArmStatus.FITTED,
+                     outcome={"inner_score": float(chosen["inner_accuracy"].mean())},
+                     actual_s=seconds, paths=[path]).finished()

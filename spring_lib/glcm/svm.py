@@ -8,17 +8,20 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ..config import GLCMConfig
-from ..core.grouped_cv import grouped_search, kfold_predictions, tuned
-from ..core.predictions import save_predictions
-from ..core.progress import Progress, arm_finished
+from ..core.arm_kinds import kfold_evaluation
+from ..core.arm_result import ArmResult, ArmStatus
+from ..core.grouped_cv import cv_table, grouped_search, tuned, tuning_pool
+from ..core.paths import cache_dir
+from ..core.progress import Progress
 from .features import GLCMFeatures
+
+ARM = "GLCM+SVM"
 
 
 def glcm_svm_pipeline(cache_dir: str | None = None, n_jobs: int = 1, seed: int = 0) -> Pipeline:
@@ -41,27 +44,26 @@ def tune(tiles: np.ndarray, labels: np.ndarray, groups: np.ndarray, g: GLCMConfi
                           labels, groups, g.cv_folds, seed, "glcm.cv_folds")
 
 
-def run_glcm_arm(search: GridSearchCV, tileset, cfg, out, tune_seconds: float) -> pd.DataFrame:
-    """The study's GLCM+SVM arm, evaluated by the run's sample-grouped k-fold over every
-    micrograph, its parameters tuned again inside each training fold (`search`, tuned on the
-    split's training micrographs, is what notebook 02 shows). Returns its arms-table row."""
-    progress = Progress("GLCM+SVM", cfg.split.seed)
+def run_glcm_arm(tileset, cfg, out) -> ArmResult:
+    """The study's GLCM+SVM arm (registered in `core.arm_kinds`): tuned by grouped CV on the
+    split's training and validation micrographs (the `glcm_svm_cv` table notebook 02 shows),
+    then evaluated by the run's sample-grouped k-fold over every micrograph, its parameters tuned
+    again inside each training fold. Its time counts both."""
     t0 = time.perf_counter()
     g, seed = cfg.glcm, cfg.split.seed
-    fit = tuned(glcm_svm_pipeline(search.estimator.named_steps["glcm"].cache_dir, g.n_jobs, seed),
-                param_grid(g), g.cv_folds, seed, "glcm.cv_folds")
-    preds, chosen = kfold_predictions(fit, tileset.tiles, tileset.manifest,
-                                      tileset.folds(cfg.evaluation.kfold, seed), tileset.classes,
-                                      "GLCM+SVM")
-    save_predictions(preds, out.root, "kfold")
-    out.table(chosen, "kfold_selection_GLCM+SVM")
-    seconds = tune_seconds + time.perf_counter() - t0
-    progress.done(seconds, status="fitted")
-    arm_finished("GLCM+SVM", seconds, "fitted")
-    return pd.DataFrame([{
-        "arm": "GLCM+SVM", "kind": "classical", "status": "fitted", "weights": None,
+    progress = Progress(ARM, seed)
+    features = str(cache_dir(cfg) / "glcm")
+    X, y, groups, _ = tuning_pool(tileset)
+    search = tune(X, y, groups, g, features, seed)
+    out.table(cv_table(search), "glcm_svm_cv")
+    fit = tuned(glcm_svm_pipeline(features, g.n_jobs, seed), param_grid(g), g.cv_folds, seed,
+                "glcm.cv_folds")
+    chosen, path = kfold_evaluation(fit, tileset.tiles, tileset, cfg, out, ARM)
+    seconds = time.perf_counter() - t0
+    progress.done(seconds, status=ArmStatus.FITTED.value)
+    return ArmResult(ARM, "classical", ArmStatus.FITTED, outcome={
         **{k.split("__")[1]: str(v) for k, v in search.best_params_.items()
            if k.split("__")[1] in ("levels", "distances", "rotation", "kernel", "C", "gamma")},
         "cv_accuracy": float(search.best_score_),
-        "inner_score": float(chosen["inner_accuracy"].mean()),
-        "actual_minutes": seconds / 60}])
+        "inner_score": float(chosen["inner_accuracy"].mean())},
+        actual_s=seconds, paths=[path]).finished()

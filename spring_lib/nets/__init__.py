@@ -1,7 +1,8 @@
 """Stages 03-04: the networks, their training, and one arm end to end; predict and Grad-CAM."""
 import importlib
 
-_SUBMODULES = ("arms", "budget", "checkpoint", "figures", "gradcam", "models", "predict", "probe", "training")
+_SUBMODULES = ("arm_inputs", "arms", "budget", "checkpoint", "execution", "figures", "gradcam", "models",
+               "planning", "predict", "probe", "training", "training_state", "weights")
 
 
 def __getattr__(name):

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..config import Recipe
 from ..core.machine import cpu_bf16, cpu_model
 from ..core.architectures import Arm
-from .training import Execution
+from .execution import Execution
 
 
 def native_bf16(device: str = "cpu") -> bool:
@@ -201,10 +201,10 @@ def linear_fit_seconds(n: int, dim: int, classes: int = 5, seed: int = 0) -> flo
 
 
 def over_cap(estimate_s: float, cap_minutes: float | None) -> str | None:
-    """The not-run status of an arm whose estimate exceeds the cap, else None."""
+    """Why an arm whose estimate exceeds the cap is not run (its note), else None."""
     if cap_minutes is None or estimate_s <= cap_minutes * 60:
         return None
-    return (f"not run: estimated {estimate_s / 60:.1f} min on this machine exceeds the profile's "
+    return (f"estimated {estimate_s / 60:.1f} min on this machine exceeds the profile's "
             f"cap of {cap_minutes:g} min")
 
 
@@ -226,7 +226,7 @@ def priority(names: list[str]) -> list[tuple[str, ...]]:
 
 def over_budget(estimates: dict[str, float], budget_minutes: float | None,
                 spent_s: float = 0.0) -> dict[str, str]:
-    """The not-run status of each arm that does not fit the run's total budget.
+    """Why each arm that does not fit the run's total budget is not run (its note).
 
     `estimates`: estimated seconds of the arms that would run, in the order they are listed;
     `spent_s`: what arms of earlier notebooks already used. Units (see `priority`) are taken
@@ -242,6 +242,6 @@ def over_budget(estimates: dict[str, float], budget_minutes: float | None,
             left -= cost
             continue
         for n in unit:
-            out[n] = (f"not run: the run's budget of {budget_minutes:g} min is spent (estimated "
-                      f"{estimates[n] / 60:.1f} min)")
+            out[n] = (f"estimated {estimates[n] / 60:.1f} min; the run's budget of "
+                      f"{budget_minutes:g} min is spent")
     return out

@@ -17,7 +17,8 @@ import torch
 
 from .models import Classifier, build_model
 from ..core.architectures import Arm
-from .training import InputTransform, save_atomic
+from .execution import InputTransform
+from .training_state import save_atomic
 
 FORMAT = "spring_lib.checkpoint/1"
 

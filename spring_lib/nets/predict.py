@@ -24,7 +24,7 @@ from ..data.images import read_micrograph
 from ..data.tiling import covering_origins, cut_tiles, resample_to_scale, tile_origins
 from .budget import inference_execution
 from .checkpoint import Checkpoint, CheckpointError
-from .training import Execution, InputTransform, evaluate
+from .execution import Execution, InputTransform, evaluate
 
 
 @dataclass

@@ -24,12 +24,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..config import StudyConfig
+from ..core.grouped_cv import grouped_search
+from ..core.paths import cache_dir
 from ..core.progress import bar
+from ..data.tileset import TileSet
 from .budget import inference_execution
-from .models import (PooledBackbone, head_prefix, input_statistics, load_backbone,
-                     native_input_size, pretrained_state_dict)
+from .checkpoint import Checkpoint
+from .execution import Execution, InputTransform
+from .models import PooledBackbone, build_model, head_prefix, input_statistics, native_input_size
 from ..core.architectures import Arm, architecture
-from .training import Execution, InputTransform, move_damaged
+from .training_state import move_damaged
+from .weights import load_backbone, pretrained_state_dict
 
 FEATURE_CACHE_VERSION = 1
 
@@ -199,3 +205,43 @@ def folded_head(pipeline: Pipeline) -> tuple[torch.Tensor, torch.Tensor]:
     if W.shape[0] == 1:   # two classes: sklearn keeps one row, softmax([0, z]) = sigmoid(z)
         W, b = np.vstack([np.zeros_like(W), W]), np.r_[0.0, b]
     return torch.tensor(W, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+
+
+# ---------------------------------------------------------------- the probe of an arm
+
+def arm_probe_pipeline(arm: Arm, cfg: StudyConfig, memory_format: str = "channels_last",
+                    input_size: int | None = None):
+    """`probe_pipeline` as the profile configures it for the arm (weights, cache, batch, seed)."""
+    return probe_pipeline(arm, cfg.weights_for(arm.architecture), str(cache_dir(cfg) / "features"),
+                          cfg.probe.batch_size, cfg.split.seed, memory_format, input_size)
+
+
+def probe_grid(cfg: StudyConfig, poolings: list[str] | None = None) -> dict:
+    """The grouped search's grid: the profile's poolings (or `poolings`) and C values."""
+    return {"features__pooling": poolings or cfg.probe.pooling, "clf__C": cfg.probe.C}
+
+
+def fit_probe(arm: Arm, tileset: TileSet, cfg: StudyConfig, index: np.ndarray,
+              poolings: list[str] | None = None, memory_format: str = "channels_last",
+              input_size: int | None = None):
+    """The probe pipeline tuned by grouped CV on the tiles `index` (samples kept whole)."""
+    m = tileset.manifest.iloc[index]
+    return grouped_search(arm_probe_pipeline(arm, cfg, memory_format, input_size),
+                          probe_grid(cfg, poolings), tileset.tiles[index], tileset.labels(m),
+                          m["group"].to_numpy(), cfg.probe.cv_folds, cfg.split.seed,
+                          "probe.cv_folds")
+
+
+def probe_checkpoint(search, arm: Arm, tileset: TileSet, cfg: StudyConfig) -> Checkpoint:
+    """The fitted probe as a network: the frozen backbone with the linear classifier folded
+    into its head, so predict, Grad-CAM and phase maps use it like any trained arm."""
+    best = search.best_estimator_
+    feats: FrozenFeatures = best.named_steps["features"]
+    model, desc = build_model(arm, len(tileset.classes), cfg.weights_for(arm.architecture),
+                              feats.pooling)
+    W, b = folded_head(best)
+    model.head.weight.data.copy_(W)
+    model.head.bias.data.copy_(b)
+    return Checkpoint(arm.name, tileset.classes, cfg.tiling.tile_size, cfg.tiling.um_per_px,
+                      cfg.data.databar, feats.pooling, feats.input_transform().to_dict(), desc,
+                      model.state_dict(), cfg.split.seed, profile=cfg.profile)

@@ -9,13 +9,8 @@ resumed after epoch k replays epochs k+1... exactly as an uninterrupted run woul
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
-import os
-import sys
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -27,74 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Recipe
-from ..data.normalization import Standardizer, minmax_unit
-from ..core.progress import Progress, warning
-
-# Recipe keys that do not change the weights an epoch produces (epochs: a constant-rate run
-# may be extended by raising it; a cosine schedule depends on it and keeps it).
-_NOT_IN_FINGERPRINT = {"seeds", "tta", "precision", "memory_format"}
-
-
-@dataclass(frozen=True)
-class Execution:
-    """How the arithmetic runs on this machine, chosen by measurement (`nets.budget`). It is
-    kept with the training state, and a resumed run uses the kept one, so it computes exactly
-    as the interrupted run did even where a new measurement would choose otherwise."""
-    device: str = "cpu"
-    memory_format: str = "contiguous"   # or channels_last
-    precision: str = "fp32"             # or bf16
-
-    @property
-    def dtype(self):
-        return torch.bfloat16 if self.precision == "bf16" else None
-
-    def autocast(self):
-        dev = torch.device(self.device).type
-        return torch.autocast(dev, dtype=self.dtype) if self.dtype else nullcontext()
-
-    def batch(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device)
-        return x.to(memory_format=torch.channels_last) if self.memory_format == "channels_last" else x
-
-    def prepare(self, model: nn.Module) -> nn.Module:
-        model = model.to(self.device)
-        fmt = torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
-        return model.to(memory_format=fmt)
-
-
-@dataclass
-class InputTransform:
-    """uint8 tiles -> normalised float tensors of the network's input size (3 channels)."""
-    size: int
-    mean: tuple = (0.0, 0.0, 0.0)
-    std: tuple = (1.0, 1.0, 1.0)
-    kind: str = "paper"
-
-    @classmethod
-    def fit(cls, kind: str, train_tiles: np.ndarray, size: int,
-            pretrained_stats: tuple[tuple, tuple] | None = None) -> "InputTransform":
-        """paper: eq. 20 statistics of the training tiles; imagenet: the statistics the
-        architecture's pretrained weights expect (`pretrained_stats`)."""
-        if kind == "paper":
-            s = Standardizer.fit(train_tiles)
-            return cls(size, (s.mean,) * 3, (s.std,) * 3, kind)
-        if kind == "imagenet":
-            mean, std = pretrained_stats
-            return cls(size, tuple(mean), tuple(std), kind)
-        raise ValueError(f"normalization must be 'paper' or 'imagenet', got {kind!r}")
-
-    def __call__(self, tiles: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(minmax_unit(tiles)).unsqueeze(1)            # eq. 19, [n,1,h,w]
-        if x.shape[-1] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
-                              align_corners=False)
-        x = x.expand(-1, 3, -1, -1)
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.std).view(1, 3, 1, 1)
-        return ((x - mean) / std).contiguous()
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from ..core.progress import Progress
+from .execution import Execution, InputTransform, evaluate
+from .training_state import TrainingState, fingerprint, load_state, resume, save_atomic
 
 
 def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -106,40 +36,6 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         xi = torch.rot90(x[i], int(k[i]), dims=(1, 2))
         out[i] = torch.flip(xi, dims=(2,)) if flip[i] else xi
     return out
-
-
-def symmetry_views(x: torch.Tensor, tta: str) -> list[torch.Tensor]:
-    """The views whose predictions are averaged: the tile, its flip, or all 8 symmetries."""
-    if tta == "none":
-        return [x]
-    if tta == "flips":
-        return [x, torch.flip(x, dims=(3,))]
-    rots = [torch.rot90(x, k, dims=(2, 3)) for k in range(4)]
-    return rots + [torch.flip(r, dims=(3,)) for r in rots]
-
-
-def evaluate(model: nn.Module, tiles: np.ndarray, labels: np.ndarray | None,
-             transform: InputTransform, execution: Execution = Execution(), tta: str = "none",
-             batch_size: int = 64) -> tuple[float, float, np.ndarray]:
-    """Mean loss, accuracy and class probabilities of `tiles` (averaged over the test views)."""
-    model.eval()
-    probs, loss_sum = [], 0.0
-    with torch.no_grad():
-        for s in range(0, len(tiles), batch_size):
-            x = execution.batch(transform(tiles[s:s + batch_size]))
-            p = 0
-            views = symmetry_views(x, tta)
-            for v in views:
-                with execution.autocast():
-                    p = p + torch.softmax(model(v).float(), 1) / len(views)
-            if labels is not None:
-                y = torch.as_tensor(labels[s:s + batch_size], device=p.device)
-                loss_sum += F.nll_loss(torch.log(p.clamp_min(1e-12)), y, reduction="sum").item()
-            probs.append(p.cpu().numpy())
-    p = np.concatenate(probs) if probs else np.zeros((0, 0))
-    if labels is None or len(labels) == 0:
-        return float("nan"), float("nan"), p
-    return loss_sum / len(labels), float((p.argmax(1) == labels).mean()), p
 
 
 def top_share(proba: np.ndarray) -> float:
@@ -183,18 +79,6 @@ def _dist():
     return 0, 1
 
 
-def fingerprint(recipe: Recipe, seed: int, train_tiles: np.ndarray, train_labels: np.ndarray,
-                init: str) -> str:
-    """What decides whether a saved state may be resumed: the recipe, seed, the training data
-    and where the initial weights came from."""
-    spec = recipe.model_dump(exclude=_NOT_IN_FINGERPRINT | (
-        set() if recipe.schedule == "cosine" else {"epochs"}))
-    data = hashlib.sha256(np.ascontiguousarray(train_tiles[:, ::7, ::7]).tobytes()
-                          + np.asarray(train_labels).tobytes()).hexdigest()[:12]
-    blob = json.dumps(dict(recipe=spec, seed=seed, init=init), sort_keys=True)
-    return f"{hashlib.sha256(blob.encode()).hexdigest()[:12]}-{data}"
-
-
 @dataclass
 class TrainResult:
     model: nn.Module              # with the weights of `best_epoch`
@@ -204,71 +88,6 @@ class TrainResult:
     best_val_acc: float
     execution: Execution          # how it was computed (a resumed run keeps the first run's)
     resumed_from: int | None = None
-
-
-@dataclass
-class _State:
-    """Everything a resumed run needs; written after every epoch."""
-    model: dict
-    optimizer: dict
-    scheduler: dict | None
-    epoch: int
-    history: list
-    best: dict
-    best_epoch: int
-    best_acc: float
-    fingerprint: str
-    execution: dict
-
-
-def move_damaged(path: Path, why: str, what: str) -> Path:
-    """Move a damaged cache file aside under a name no earlier damaged copy has, and say so
-    where the person running the study looks: stderr, and the runner's terminal."""
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    dest, n = path.with_name(f"{path.name}.damaged-{stamp}"), 1
-    while dest.exists():   # never replace an earlier damaged copy
-        dest, n = path.with_name(f"{path.name}.damaged-{stamp}-{n}"), n + 1
-    path.replace(dest)
-    message = f"{what} {path} is damaged ({why}): moved to {dest.name}, rebuilding it"
-    print(message, file=sys.stderr)
-    warning(message)
-    return dest
-
-
-def _load_state(path: Path | None, fp: str, epochs: int) -> _State | None:
-    if path is None or not path.exists():
-        return None
-    try:
-        state = _State(**torch.load(path, map_location="cpu", weights_only=True))
-    except Exception as exc:  # noqa: BLE001 - a truncated zip, garbage, a foreign dict alike
-        first = (str(exc).splitlines() or [""])[0][:100]
-        move_damaged(path, f"{type(exc).__name__}: {first}", "training state")
-        return None
-    if state.fingerprint != fp:
-        raise RuntimeError(f"{path} holds another run's state (fingerprint {state.fingerprint}, "
-                           f"expected {fp}); move it aside (it is not overwritten)")
-    if state.epoch > epochs:
-        raise RuntimeError(f"{path} has trained {state.epoch} epochs, more than the recipe's "
-                           f"{epochs}: raise epochs to at least {state.epoch}, or move the state "
-                           "aside to train afresh")
-    return state
-
-
-def _resume(state: _State, model, opt, sched) -> None:
-    model.load_state_dict(state.model)
-    opt.load_state_dict(state.optimizer)
-    if sched and state.scheduler:
-        sched.load_state_dict(state.scheduler)
-
-
-def save_atomic(obj, path: Path) -> Path:
-    """torch.save beside, then rename: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-    return path
 
 
 def _train_mode(model: nn.Module) -> None:
@@ -334,7 +153,7 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     (tr_x, tr_y), (va_x, va_y) = train_data, val_data
     fp = fingerprint(recipe, seed, tr_x, tr_y, init)
     path = Path(state_dir) / f"{fp}.pt" if state_dir else None
-    state = _load_state(path, fp, recipe.epochs)
+    state = load_state(path, fp, recipe.epochs)
     if state:   # resume as the interrupted run computed
         execution = Execution(**state.execution)
     torch.manual_seed(seed)
@@ -350,9 +169,9 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
             if execution.device.startswith("cuda") else None)
     resumed = state.epoch if state else None
     if state:
-        _resume(state, model, opt, sched)
+        resume(state, model, opt, sched)
     else:
-        state = _State(model={}, optimizer={}, scheduler=None, epoch=0, history=[],
+        state = TrainingState(model={}, optimizer={}, scheduler=None, epoch=0, history=[],
                        best=copy.deepcopy(model.state_dict()), best_epoch=0, best_acc=-1.0,
                        fingerprint=fp, execution=asdict(execution))
     for epoch in range(state.epoch + 1, recipe.epochs + 1):

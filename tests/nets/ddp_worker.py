@@ -8,7 +8,8 @@ import torch.distributed as dist
 sys.path.insert(0, str(Path(__file__).parent))
 from test_training import RECIPE, Tiny, _data  # noqa: E402
 
-from spring_lib.nets.training import InputTransform, train  # noqa: E402
+from spring_lib.nets.execution import InputTransform  # noqa: E402
+from spring_lib.nets.training import train  # noqa: E402
 
 out = Path(sys.argv[1])
 dist.init_process_group("gloo")

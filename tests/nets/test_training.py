@@ -1,3 +1,5 @@
+"""The trainer: identical runs from identical settings, the best epoch's weights, exact resume,
+early stopping, the did-not-learn rule, and DDP under torchrun."""
 import os
 import subprocess
 import sys
@@ -9,10 +11,8 @@ import torch
 from torch import nn
 
 from spring_lib.config import Recipe
-from spring_lib.nets.training import (Execution, InputTransform, TrainResult, did_not_learn,
-                                      evaluate, fingerprint, plateaued, symmetry_views, train)
-
-IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+from spring_lib.nets.execution import Execution, InputTransform
+from spring_lib.nets.training import TrainResult, did_not_learn, plateaued, train
 
 
 class Tiny(nn.Module):
@@ -94,16 +94,6 @@ def test_raising_epochs_extends_a_constant_rate_run(tmp_path):
     assert extended.history["train_loss"].equals(three.history["train_loss"])
 
 
-def test_cosine_schedule_keeps_epochs_in_the_fingerprint():
-    x, y = _data()
-    const, cos = RECIPE, RECIPE.model_copy(update={"schedule": "cosine"})
-    def fp(r):
-        return fingerprint(r, 0, x, y, "")
-    assert fp(const) == fp(const.model_copy(update={"epochs": 9}))
-    assert fp(cos) != fp(cos.model_copy(update={"epochs": 9}))
-    assert fp(const) != fp(const.model_copy(update={"lr": 0.02}))
-
-
 def test_resume_uses_the_kept_execution_and_refuses_fewer_epochs(tmp_path):
     first = _run(tmp_path / "x", recipe=RECIPE.model_copy(update={"epochs": 2}))
     x, y = _data()
@@ -130,36 +120,6 @@ def test_log_columns():
     assert list(res.history.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc",
                                          "val_top_share", "seconds", "img_per_s", "lr"]
     assert res.history["img_per_s"].gt(0).all()
-
-
-def test_both_normalisation_paths():
-    x, _ = _data()
-    paper = InputTransform.fit("paper", x, 24)
-    z = paper(x)
-    assert z.shape == (len(x), 3, 24, 24)
-    assert abs(float(z.mean())) < 1e-4 and abs(float(z.std()) - 1) < 1e-3   # eq. 20 on train tiles
-    imnet = InputTransform.fit("imagenet", x, 32, IMAGENET)
-    assert imnet(x[:2]).shape == (2, 3, 32, 32)
-    white = imnet(np.stack([np.r_[np.zeros((1, 24)), np.full((23, 24), 255)].astype(np.uint8)]))
-    assert float(white[0, 0, 5, 5]) == pytest.approx((1 - IMAGENET[0][0]) / IMAGENET[1][0], rel=1e-3)
-    with pytest.raises(ValueError, match="normalization"):
-        InputTransform.fit("other", x, 24)
-
-
-def test_test_views_are_the_symmetries_of_a_tile():
-    x = torch.arange(16.0).view(1, 1, 4, 4)
-    assert len(symmetry_views(x, "none")) == 1 and len(symmetry_views(x, "flips")) == 2
-    views = symmetry_views(x, "dihedral")
-    assert len({tuple(v.flatten().tolist()) for v in views}) == 8
-
-
-def test_evaluate_averages_probabilities_over_views():
-    res = _run()
-    x, y = _data()
-    _, acc, p = evaluate(res.model, x, y, res.transform)
-    _, _, p8 = evaluate(res.model, x, y, res.transform, tta="dihedral")
-    assert p.shape == (len(x), 3) and np.allclose(p.sum(1), 1, atol=1e-3) and 0 <= acc <= 1
-    assert np.allclose(p8.sum(1), 1, atol=1e-3) and not np.allclose(p, p8)
 
 
 def test_ddp_two_processes_gloo(tmp_path):

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from spring_lib import build_tileset, load_config
-from spring_lib.glcm.pixel_size import pixel_size_features, run_pixel_size_arm
+from spring_lib.core.arm_result import ArmStatus
 from spring_lib.core.results_dir import ResultsDir
+from spring_lib.glcm.pixel_size import pixel_size_features, run_pixel_size_arm
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +31,18 @@ def test_micrographs_without_scale_are_not_guessed(tileset, smoke_profile_path, 
     ts = type(tileset)(tileset.tiles, tileset.manifest, no_scale, tileset.plan, tileset.classes,
                        tileset.data_checksum)
     assert np.isnan(pixel_size_features(ts)).sum() > 0
-    row = run_pixel_size_arm(ts, load_config(smoke_profile_path), ResultsDir(tmp_path)).iloc[0]
-    assert row["status"].startswith("not run:") and "no known scale" in row["status"]
+    result = run_pixel_size_arm(ts, load_config(smoke_profile_path), ResultsDir(tmp_path))
+    assert result.status is ArmStatus.NOT_RUN_NO_SCALE and "no known scale" in result.note
+    assert result.actual_s is None and not result.evaluated
     assert not (tmp_path / "kfold" / "pixel-size.csv").exists()
 
 
 def test_the_arm_is_evaluated_by_the_sample_grouped_kfold(tileset, smoke_profile_path, tmp_path):
     cfg = load_config(smoke_profile_path)
     out = ResultsDir(tmp_path)
-    row = run_pixel_size_arm(tileset, cfg, out).iloc[0]
-    assert row["status"] == "fitted" and 0 < row["inner_score"] <= 1
+    result = run_pixel_size_arm(tileset, cfg, out)
+    assert result.status is ArmStatus.FITTED and 0 < result.outcome["inner_score"] <= 1
+    assert result.paths == ["kfold/pixel-size.csv"] and result.row()["kind"] == "classical"
     preds = pd.read_csv(tmp_path / "kfold" / "pixel-size.csv", dtype={"micrograph_id": str})
     assert len(preds) == len(tileset.tiles) and preds["fold"].nunique() == cfg.evaluation.kfold
     samples = dict(zip(tileset.manifest["micrograph_id"].astype(str), tileset.manifest["sample_key"]))

@@ -2,10 +2,7 @@ import numpy as np
 import pytest
 from skimage.feature import graycomatrix, graycoprops
 
-from spring_lib import build_tileset, load_config
 from spring_lib.glcm.features import PROPERTIES, GLCMFeatures, glcm_features, quantise
-from spring_lib.glcm.svm import tune
-from spring_lib.core.grouped_cv import cv_table, tuning_pool
 
 
 def _props(f, levels_props=PROPERTIES, distances=(1,), n_angles=4):
@@ -75,29 +72,3 @@ def test_bad_parameters_are_named():
         GLCMFeatures(levels=1000).fit(tiles)
     with pytest.raises(ValueError, match="unknown GLCM properties"):
         GLCMFeatures(properties=("contrast", "sharpness")).fit(tiles)
-
-
-@pytest.fixture(scope="module")
-def tuned(smoke_profile_path, tmp_path_factory):
-    cfg = load_config(smoke_profile_path)
-    ts = build_tileset(cfg)
-    X, y, groups, m = tuning_pool(ts)
-    search = tune(X, y, groups, cfg.glcm, str(tmp_path_factory.mktemp("glcm")), cfg.split.seed)
-    return cfg, ts, (X, y, groups, m), search
-
-
-def test_pipeline_tunes_and_predicts_on_real_tiles(tuned):
-    cfg, ts, (X, y, groups, m), search = tuned
-    table = cv_table(search)
-    assert len(table) == len(search.cv_results_["params"]) and table["rank"].min() == 1
-    assert search.best_score_ > 1 / len(ts.classes) + 0.1    # grouped CV beats chance
-
-
-def test_tuning_folds_never_split_a_micrograph_or_group(tuned):
-    _, _, (X, y, groups, m), search = tuned
-    folds = search.cv
-    assert len(folds) == search.n_splits_ and sorted(np.concatenate([te for _, te in folds])) == \
-        list(range(len(X)))
-    for tr, te in folds:
-        assert not set(m["micrograph_id"].iloc[tr]) & set(m["micrograph_id"].iloc[te])
-        assert not set(groups[tr]) & set(groups[te])

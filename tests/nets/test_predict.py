@@ -22,7 +22,7 @@ from spring_lib.cli import main
 from spring_lib.data.catalogue import load_uhcsdb_catalog
 from spring_lib.data.images import read_micrograph
 from spring_lib.data.tiling import covering_origins, resample_to_scale, tile_origins
-from spring_lib.nets.arms import _input_transform, training_data
+from spring_lib.nets.arm_inputs import input_transform, training_data
 from spring_lib.nets.checkpoint import Checkpoint
 from spring_lib.nets.models import build_model
 from spring_lib.nets.predict import Predictor
@@ -68,7 +68,7 @@ def _train_checkpoint(folder: Path, data: dict, tiling: dict, name: str) -> tupl
     (x, y), (vx, vy), _ = training_data(tileset, recipe, seed=0)
     torch.manual_seed(0)
     model, weights = build_model(arm, len(tileset.classes))
-    transform = _input_transform(arm, recipe, model, x)
+    transform = input_transform(arm, recipe, model, x)
     result = train(model, (x, y), (vx, vy), recipe, transform, seed=0)
     path = Checkpoint(arm=arm.name, classes=tileset.classes, tile_size=TILE,
                       um_per_px=cfg.tiling.um_per_px, databar="auto", pooling="head",

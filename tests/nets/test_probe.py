@@ -3,18 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from spring_lib import build_tileset, load_config
 from spring_lib.core.grouped_cv import kfold_predictions, tuned
-from spring_lib.nets import arms as A
+from spring_lib.nets import probe as P
 from spring_lib.nets.models import PooledBackbone
 from spring_lib.nets.probe import FrozenFeatures
 from spring_lib.core.architectures import Arm
-
-
-@pytest.fixture(scope="module")
-def smoke(smoke_profile_path):
-    cfg = load_config(smoke_profile_path)
-    return cfg, build_tileset(cfg)
 
 
 def test_feature_cache_is_reused_and_rebuilt_when_tiles_or_weights_change(smoke, tmp_path, monkeypatch,
@@ -46,12 +39,12 @@ def test_probe_on_real_tiles_beats_chance_and_folds_into_a_network(smoke, monkey
     cfg, ts = smoke
     arm = Arm.parse("EfficientNet-Lite0-probe")
     col = ts.manifest["split"].to_numpy()
-    search = A.fit_probe(arm, ts, cfg, np.flatnonzero(np.isin(col, ["train", "val"])))
+    search = P.fit_probe(arm, ts, cfg, np.flatnonzero(np.isin(col, ["train", "val"])))
     te_x, te_m = ts.split("test")
     proba = search.predict_proba(te_x)
     accuracy = float((proba.argmax(1) == ts.labels(te_m)).mean())
     assert accuracy >= 1 / len(ts.classes) + 0.25, accuracy    # chance is 0.2 with 5 classes
-    ck = A.probe_checkpoint(search, arm, ts, cfg)
+    ck = P.probe_checkpoint(search, arm, ts, cfg)
     model = ck.model()
     with torch.no_grad():
         folded = torch.softmax(model(ck.input_transform()(te_x)), 1).numpy()

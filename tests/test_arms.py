@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from spring_lib import build_tileset, load_config
-from spring_lib.evaluation import summary
+from spring_lib.evaluation import verdicts
 from spring_lib.nets import arms as A
 from spring_lib.nets.budget import Measurement
 from spring_lib.core.architectures import Arm
@@ -68,8 +68,8 @@ def test_a_collapsed_network_gets_did_not_learn_and_no_predictions(smoke, tmp_pa
     assert not (tmp_path / "models" / "MobileNetV2-scratch.pt").exists()
     assert out.has_table("training_log_MobileNetV2-scratch")   # its curve is kept
     arms = pd.DataFrame([{"arm": "MobileNetV2-scratch", "kind": "scratch", "weights": None, **row}])
-    assert summary.evaluated(arms) == [] and summary.best_arm(arms) is None
-    assert list(summary.not_run(arms)["arm"]) == ["MobileNetV2-scratch"]
+    assert verdicts.evaluated(arms) == [] and verdicts.best_arm(arms) is None
+    assert list(verdicts.not_run(arms)["arm"]) == ["MobileNetV2-scratch"]
 
 
 def test_a_fold_that_collapses_fails_the_arm(smoke, tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """The papermill runner's guarantees, with a fake executor in place of papermill.
 
 No notebook is executed: `papermill.execute_notebook` is replaced by a fake that copies the
-notebook to its output path and writes the products its `spring_lib.core.products.Stage` declares (or
+notebook to its output path and writes the products its `spring_lib.core.products.Step` declares (or
 fails, or writes nothing, as a test asks). What is tested is the runner around it: one coherent
 result set per run, archives, set-aside failed/interrupted/killed runs, the lock, the declared
 inputs and outputs, subset runs, and the product list in run.json.
@@ -28,7 +28,7 @@ import pytest
 
 from spring_lib.core import products as stages
 
-from spring_lib.run import runner
+from spring_lib.run import report, runner
 from spring_lib.config import ConfigError, load_config
 from spring_lib.core.paths import project_root
 from spring_lib.core.predictions import load_predictions, prediction_frame, save_predictions
@@ -68,10 +68,16 @@ def _results_dir(parameters: dict) -> Path:
 
 
 def _write_products(name: str, out: Path) -> None:
-    for rel in stages.STAGES[name].writes:
+    for rel in stages.STEPS[name].writes:
         f = out / rel
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(f"{name} wrote {rel}\n")
+
+
+def _fake_report(folder, cfg, record) -> Path:
+    path = Path(folder) / "REPORT.md"
+    path.write_text(f"# Report of run {record['run_id']}\n")
+    return path
 
 
 class Study:
@@ -88,14 +94,16 @@ class Study:
         self.logs: list[str] = []
         monkeypatch.setattr(runner, "notebooks_dir", lambda: self.nbdir)
         monkeypatch.setattr(papermill, "execute_notebook", self._fake_execute)
+        # the fake series makes none of the products REPORT.md needs (tests/run/test_report.py)
+        monkeypatch.setattr(report, "write_report", _fake_report)
 
     def notebook(self, name: str, reads=(), writes=()) -> None:
         _write_notebook(self.nbdir / f"{name}.ipynb")
         self.stage(name, reads, writes)
 
     def stage(self, name: str, reads=(), writes=()) -> None:
-        self.monkeypatch.setitem(stages.STAGES, name,
-                                 stages.Stage(name, reads=tuple(reads), writes=tuple(writes)))
+        self.monkeypatch.setitem(stages.STEPS, name,
+                                 stages.Step(name, reads=tuple(reads), writes=tuple(writes)))
 
     def _fake_execute(self, input_path, output_path, kernel_name=None, cwd=None, parameters=None,
                       **kwargs):
@@ -111,8 +119,10 @@ class Study:
             raise papermill.PapermillExecutionError(
                 cell_index=1, exec_count=7, source="raise ValueError('boom')", ename="ValueError",
                 evalue="boom", traceback=[])
-        if behaviour == "ok":
+        if behaviour in ("ok", "stray"):
             _write_products(name, out)
+        if behaviour == "stray":
+            (out / "tables" / "stray.csv").write_text("not,catalogued\n")
 
     def run(self, notebooks=None) -> Path:
         return run_study(str(self.profile_file), notebooks, results_root=self.results_root,
@@ -255,7 +265,7 @@ DRIVER = textwrap.dedent('''
     nbdir, marker = Path(args["nbdir"]), Path(args["marker"])
     runner.notebooks_dir = lambda: nbdir
     for name, writes in args["stages"].items():
-        stages.STAGES[name] = stages.Stage(name, writes=tuple(writes))
+        stages.STEPS[name] = stages.Step(name, writes=tuple(writes))
 
     def fake(input_path, output_path, parameters=None, **kwargs):
         name = Path(input_path).stem
@@ -266,7 +276,7 @@ DRIVER = textwrap.dedent('''
             marker.write_text("started\\n")
             time.sleep(60)
             raise SystemExit("the run was not interrupted")
-        for rel in stages.STAGES[name].writes:
+        for rel in stages.STEPS[name].writes:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (out / rel).write_text(name + " wrote " + rel + "\\n")
 
@@ -283,7 +293,7 @@ def test_sigterm_mid_run_sets_run_aside_and_keeps_results(study, tmp_path):
     driver.write_text(DRIVER)
     marker = tmp_path / "started.marker"
     args = {"nbdir": str(study.nbdir), "marker": str(marker), "hang": "02_b",
-            "stages": {n: list(stages.STAGES[n].writes) for n in ("01_a", "02_b")},
+            "stages": {n: list(stages.STEPS[n].writes) for n in ("01_a", "02_b")},
             "profile": str(study.profile_file), "results_root": str(study.results_root)}
     proc = subprocess.Popen([sys.executable, str(driver), json.dumps(args)], cwd=project_root(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -410,7 +420,14 @@ def test_declared_reads_and_writes_are_enforced(study):
     last = [f for f in failed if any(n["notebook"] == "02_b.ipynb" for n in _record(f)["notebooks"])]
     assert len(last) == 1
     entry = _record(last[0])["notebooks"][-1]
-    assert entry["status"] == "failed" and "did not write" in entry["error"]
+    assert entry["status"] == "failed" and "without writing" in entry["error"]
+
+    # and one that writes a file the product catalogue does not list
+    study.behaviour["02_b"] = "stray"
+    with pytest.raises(RunError, match=r"02_b.ipynb wrote \['tables/stray.csv'\], which "
+                                       r"spring_lib/core/products.py does not list"):
+        study.run()
+    assert _files(study.current) == before
 
 
 # ---------------------------------------------------------------- 8. subset runs
@@ -536,8 +553,10 @@ KERNEL_DRIVER = textwrap.dedent('''
         "pathlib.Path(results_dir, 'x.txt').write_text('done')" % (args["marker"], args["sleep"]))]
     nbformat.write(nb, nbdir / "01_sleep.ipynb")
     runner.notebooks_dir = lambda: nbdir
-    stages.STAGES["01_sleep"] = stages.Stage("01_sleep", writes=("x.txt",))
+    stages.STEPS["01_sleep"] = stages.Step("01_sleep", writes=("x.txt",))
     runner.KERNEL_NAME = "python3"   # a plain kernel: nothing of the study is imported there
+    from spring_lib.run import report   # the notebook makes none of what REPORT.md needs
+    report.write_report = lambda folder, cfg, record: (Path(folder) / "REPORT.md").write_text("-")
     run_study = runner.run_study
     runner.run_study = lambda *a, **k: run_study(*a, kernel_name="python3", **k)
     sys.exit(main(["run", "--profile", args["profile"], "--results", args["results_root"]]))

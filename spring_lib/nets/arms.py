@@ -91,7 +91,7 @@ def seeds(cfg: StudyConfig, recipe: Recipe) -> list[int]:
 
 def model_path(out: ResultsDir, arm: str, seed: int | None = None, primary: int | None = None):
     """models/<arm>.pt (the primary seed's), models/<arm>@seed<k>.pt (the others')."""
-    return out.path(f"models/{arm}.pt" if seed == primary else f"models/{arm}@seed{seed}.pt")
+    return out.arm_file("model", arm, None if seed == primary else seed)
 
 
 # ---------------------------------------------------------------- probes
@@ -409,8 +409,7 @@ def run_network(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsD
         arm_finished(arm.name, seconds, status)
         return {"status": status, "actual_minutes": seconds / 60}
     for preds, primary, seed, ck in pending:
-        save_predictions(preds, out.root, "predictions" if primary else "seeds",
-                         suffix="" if primary else f"@seed{seed}")
+        save_predictions(preds, out.root, seed=None if primary else seed)
         ck.save(model_path(out, arm.name, seed, run_seeds[0]))
     save_predictions(pd.concat(kfold, ignore_index=True), out.root, "kfold")
     res = results[0]

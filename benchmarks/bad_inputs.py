@@ -204,7 +204,7 @@ def _():
             "import pathlib, time\\npathlib.Path(%r).write_text('x')\\ntime.sleep(120)" % a["marker"])]
         nbformat.write(nb, nbdir / "01_sleep.ipynb")
         runner.notebooks_dir = lambda: nbdir
-        stages.STAGES["01_sleep"] = stages.Stage("01_sleep", writes=("x.txt",))
+        stages.STEPS["01_sleep"] = stages.Step("01_sleep", writes=("x.txt",))
         run_study = runner.run_study
         runner.run_study = lambda *x, **k: run_study(*x, kernel_name="python3", **k)
         sys.exit(main(["run", "--profile", a["profile"], "--results", a["results"]]))

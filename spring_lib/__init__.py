@@ -1,7 +1,7 @@
 """spring_lib: the library behind the spring-steel microstructure study notebooks.
 
 Layers, bottom to top, each importing only from those below it: `core` (torch-free foundations),
-`config` (the profile), the stage packages that follow the notebook series -- `data` (01),
+`config` (the profile), the step packages that follow the notebook series -- `data` (01),
 `glcm` (02), `nets` (03-04), `paper` (06), `evaluation` (05) -- and `run` (runner, report, site).
 They load on first use (`sl.nets.arms`), so validating a profile or reading a table never
 imports torch.

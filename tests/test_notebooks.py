@@ -1,6 +1,7 @@
 """The notebook series run once, as `make reproduce` runs it, and the result set it leaves."""
 import json
 
+import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
@@ -53,7 +54,9 @@ def test_every_arm_ran_in_its_form(smoke_run):
         assert len(kfold) == n_tiles and kfold["tile_id"].is_unique
         per_sample = kfold.assign(s=kfold["micrograph_id"].map(samples)).groupby("s")["fold"].nunique()
         assert per_sample.max() == 1, arm                  # no sample in two folds
-        assert 0 < row["inner_score"] <= 1
+        chosen = pd.read_csv(smoke_run / "tables" / f"kfold_selection_{arm}.csv")
+        assert sorted(chosen["fold"]) == [0, 1, 2]      # the inner score: its folds' mean, no other
+        assert abs(row["inner_score"] - chosen["inner_accuracy"].mean()) < 1e-12, arm
         if row["kind"] not in ("classical",):
             ck = Checkpoint.load(smoke_run / "models" / f"{arm}.pt")
             assert ck.arm == arm and ck.classes
@@ -121,6 +124,11 @@ def test_reported_numbers_are_scored_from_the_prediction_files(smoke_run):
         pred = scores.idxmax(axis=1).str.removeprefix("score:")
         score = f1_score(truth, pred.loc[truth.index], average="macro")
         assert abs(row["macro_f1"] - score) < 1e-9, arm
+        fold = preds.groupby("micrograph_id")["fold"].first()    # and each fold's, for the spread
+        per_fold = [f1_score(truth[fold == f], pred.loc[truth.index][fold == f], average="macro",
+                             labels=sorted(set(truth[fold == f]))) for f in sorted(fold.unique())]
+        assert abs(row["macro_f1_fold_mean"] - np.mean(per_fold)) < 1e-9, arm
+        assert abs(row["macro_f1_fold_sd"] - np.std(per_fold, ddof=1)) < 1e-9, arm
     arms = _arms(smoke_run)
     scored = arms[arms["arm"].isin(results.index) & (arms["arm"] != "pixel-size")]
     best = scored.sort_values("inner_score", ascending=False)["arm"].iloc[0]

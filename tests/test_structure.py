@@ -66,9 +66,9 @@ def test_notebooks_define_no_functions_and_05_stays_short():
 
 
 def test_every_notebook_is_declared_for_the_runner():
-    from spring_lib.core.products import STAGES
+    from spring_lib.core.products import STEPS
 
-    assert {nb.stem for nb in (REPO / "notebooks").glob("*.ipynb")} == set(STAGES)
+    assert {nb.stem for nb in (REPO / "notebooks").glob("*.ipynb")} == set(STEPS)
 
 
 def test_a_profile_validates_without_torch():
@@ -138,7 +138,7 @@ def test_an_upward_import_is_caught():
         "spring_lib.glcm.svm imports spring_lib.nets.probe"]
     assert upward_imports({"spring_lib.config.schema": "import spring_lib.run.runner"}) == [
         "spring_lib.config.schema imports spring_lib.run.runner"]
-    assert upward_imports({"spring_lib.run.report": "from ..evaluation import summary"}) == []
+    assert upward_imports({"spring_lib.run.report": "from ..evaluation import verdicts"}) == []
 
 
 def test_core_is_torch_free():

@@ -1,4 +1,4 @@
-"""The foundations every stage stands on, torch-free: paths, the architecture registry and arm
+"""The foundations every step stands on, torch-free: paths, the architecture registry and arm
 names, the paper's numbers and protocol, the product catalogue, the prediction file format,
 progress events and the machine description. Nothing here imports from another layer."""
 import importlib

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .products import arm_file
+
 BASE_COLUMNS = ["tile_id", "micrograph_id", "true_label", "pred_label", "model", "score_kind"]
-FOLDERS = ("predictions", "kfold", "seeds", "ladder")   # held-out split; k-fold over all
-# micrographs (the headline); further seeds; the leakage ladder's protocols
 
 
 def prediction_frame(manifest: pd.DataFrame, classes: list[str], pred: np.ndarray,
@@ -36,16 +36,16 @@ def prediction_frame(manifest: pd.DataFrame, classes: list[str], pred: np.ndarra
 
 
 def prediction_path(results_root: str | Path, model: str, folder: str = "predictions",
-                    suffix: str = "") -> Path:
-    if folder not in FOLDERS:
-        raise ValueError(f"folder must be one of {FOLDERS}, got {folder!r}")
-    return Path(results_root) / folder / f"{model}{suffix}.csv"
+                    seed: int | None = None, protocol: str | None = None) -> Path:
+    """`folder`: predictions (the held-out split; `seed` for a further training seed), kfold
+    or ladder (with `protocol`); the path itself is the product catalogue's."""
+    return Path(results_root) / arm_file(folder, model, seed, protocol)
 
 
 def save_predictions(df: pd.DataFrame, results_root: str | Path, folder: str = "predictions",
-                     suffix: str = "") -> Path:
-    """<folder>/<model><suffix>.csv, one file per arm (and seed)."""
-    path = prediction_path(results_root, df["model"].iloc[0], folder, suffix)
+                     seed: int | None = None, protocol: str | None = None) -> Path:
+    """One file per arm (and seed, or ladder protocol)."""
+    path = prediction_path(results_root, df["model"].iloc[0], folder, seed, protocol)
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False)
     return path
@@ -69,6 +69,6 @@ def load_predictions(results_root: str | Path, models: list[str],
 def load_seed_predictions(results_root: str | Path, model: str, seeds: list[int]) -> pd.DataFrame:
     """Every training seed's predictions of one arm: the primary file and the extra seeds."""
     files = [prediction_path(results_root, model)] + [
-        prediction_path(results_root, model, "seeds", f"@seed{s}") for s in seeds[1:]]
+        prediction_path(results_root, model, seed=s) for s in seeds[1:]]
     return pd.concat([pd.read_csv(f, dtype={"micrograph_id": str}) for f in files],
                      ignore_index=True)

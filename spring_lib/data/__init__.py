@@ -1,4 +1,4 @@
-"""Stage 01: micrograph catalogues, downloads, tiling, grouped splits and the cached tile set."""
+"""Step 01: micrograph catalogues, downloads, tiling, grouped splits and the cached tile set."""
 import importlib
 
 _SUBMODULES = ("catalogue", "download", "figures", "images", "normalization", "overview", "splits", "tileset", "tiling")

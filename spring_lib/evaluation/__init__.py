@@ -1,7 +1,9 @@
-"""Stage 05: micrograph-level metrics with sample-bootstrap intervals, the leakage ladder, REPORT.md."""
+"""Step 05: micrograph-level metrics with sample-bootstrap intervals (`metrics`), the tables that
+score and compare every arm (`tables`), the rules that read them (`verdicts`), the leakage ladder
+(`leakage`) and the figures (`figures`)."""
 import importlib
 
-_SUBMODULES = ("figures", "leakage", "metrics", "summary")
+_SUBMODULES = ("figures", "leakage", "metrics", "tables", "verdicts")
 
 
 def __getattr__(name):

@@ -1,4 +1,5 @@
-"""The evaluation's figures: the headline, confusion matrices and the leakage ladder."""
+"""The evaluation's figures: the headline, confusion matrices, the leakage ladder, and the
+pictures of one arm's model (Grad-CAM, phase maps)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -6,6 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..core.predictions import load_predictions
+from ..core.results_dir import ResultsDir
 from .metrics import confusion
 
 
@@ -63,5 +66,57 @@ def leakage_ladder(ladder: pd.DataFrame):
     ax.set_ylim(0, 1)
     ax.tick_params(axis="x", labelsize=8)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- pictures of one arm
+
+def gradcam_figure(out: ResultsDir, tileset, arm: str, per_class: int, seed: int):
+    """Grad-CAM of a few test tiles per class (drawn at random, seeded) for the arm's model."""
+    from ..nets.gradcam import gradcam_panel
+    from ..nets.predict import Predictor
+
+    if arm is None:   # no network arm was evaluated in this run
+        return None
+    predictor = Predictor.from_checkpoint(out.arm_file("model", arm))
+    te_x, te_m = tileset.split("test")
+    pred = load_predictions(out.root, [arm]).set_index("tile_id").loc[te_m["tile_id"], "pred_label"]
+    rng = np.random.default_rng(seed)
+    pick = np.concatenate([rng.choice(np.flatnonzero(te_m["label"] == c),
+                                      min(per_class, int((te_m["label"] == c).sum())), replace=False)
+                           for c in tileset.classes])
+    return gradcam_panel(predictor.model, arm, te_x[pick], te_m["label"].iloc[pick].astype(str).tolist(),
+                         pred.iloc[pick].tolist(), tileset.classes, predictor.transform,
+                         te_m["um_per_px"].iloc[pick].tolist())
+
+
+def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str], per_class: int = 2,
+               stride_fraction: float = 0.5):
+    """Phase maps of the first test micrographs of each mixed class, with the arm's model."""
+    from ..nets.predict import Predictor
+    from ..data.figures import add_scale_bar
+
+    if arm is None:
+        return None
+    predictor = Predictor.from_checkpoint(out.arm_file("model", arm))
+    micro = tileset.micrographs
+    chosen = [r for c in map_classes if c in tileset.classes
+              for r in micro[(micro["label"] == c) & (micro["split"] == "test")]
+              .head(per_class).itertuples()]
+    if not chosen:
+        return None
+    ncol = 2
+    nrow = int(np.ceil(len(chosen) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6 * ncol, 5 * nrow), squeeze=False)
+    for ax, r in zip(axes.flat, chosen):
+        predictor.phase_map(r.path, r.um_per_px, stride_fraction, ax=ax,
+                            title=f"micrograph {r.micrograph_id}, labelled {r.label}")
+        # the map shows the micrograph as the model saw it: resampled to the checkpoint's scale
+        add_scale_bar(ax, predictor.um_per_px or r.um_per_px, fontsize=8)
+    for ax in list(axes.flat)[len(chosen):]:
+        ax.set_axis_off()
+    fig.suptitle(f"Phase maps by {arm}: window {predictor.tile_size} px, stride "
+                 f"{int(predictor.tile_size * stride_fraction)} px", fontsize=10)
     fig.tight_layout()
     return fig

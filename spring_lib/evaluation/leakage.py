@@ -84,7 +84,7 @@ def leakage_ladder(tileset: TileSet, cfg: StudyConfig, out, probe_arm: str | Non
         for p, name in PROTOCOLS.items():
             preds, _ = kfold_predictions(fixed(estimator), tileset.tiles, tileset.manifest,
                                          folds[p], tileset.classes, model)
-            save_predictions(preds, out.root, "ladder", suffix=f"@{p}")
+            save_predictions(preds, out.root, "ladder", protocol=p)
             micro = ev.micrograph_predictions(preds, tileset.classes)
             o = ev.sample_bootstrap(micro["true_label"], micro["pred_label"],
                                     micro["micrograph_id"].astype(str).map(samples),

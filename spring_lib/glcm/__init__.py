@@ -1,4 +1,4 @@
-"""Stage 02: the classical arms: GLCM texture features with the tuned GLCM+SVM pipeline, and
+"""Step 02: the classical arms: GLCM texture features with the tuned GLCM+SVM pipeline, and
 the pixel-size floor."""
 import importlib
 

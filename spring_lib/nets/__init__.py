@@ -1,4 +1,4 @@
-"""Stages 03-04: the networks, their training, and one arm end to end; predict and Grad-CAM."""
+"""Steps 03-04: the networks, their training, and one arm end to end; predict and Grad-CAM."""
 import importlib
 
 _SUBMODULES = ("arm_inputs", "arms", "budget", "checkpoint", "execution", "figures", "gradcam", "models",

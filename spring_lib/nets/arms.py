@@ -31,7 +31,7 @@ from .training import did_not_learn, evaluate, train
 
 def model_path(out: ResultsDir, arm: str, seed: int | None = None, primary: int | None = None):
     """models/<arm>.pt (the primary seed's), models/<arm>@seed<k>.pt (the others')."""
-    return out.path(f"models/{arm}.pt" if seed == primary else f"models/{arm}@seed{seed}.pt")
+    return out.arm_file("model", arm, None if seed == primary else seed)
 
 
 def _relative(out: ResultsDir, path: Path) -> str:
@@ -195,8 +195,7 @@ def _network_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig,
             f"{fold_rows[failed_folds[0]]['did_not_learn']}", seconds=seconds).finished()
     paths = []
     for preds, primary, seed, ck in pending:
-        paths.append(save_predictions(preds, out.root, "predictions" if primary else "seeds",
-                                      suffix="" if primary else f"@seed{seed}"))
+        paths.append(save_predictions(preds, out.root, seed=None if primary else seed))
         paths.append(ck.save(model_path(out, arm.name, seed, run_seeds[0])))
     paths.append(save_predictions(pd.concat(kfold, ignore_index=True), out.root, "kfold"))
     res = results[0]

@@ -1,7 +1,7 @@
-"""Stage 06: the audit of the paper's numbers (`core.paper_numbers`) and its Table 1 recomputed."""
+"""Step 06: the audit of the paper's numbers (`core.paper_numbers`) and its Table 1 recomputed."""
 import importlib
 
-_SUBMODULES = ("audit", "heat_treatment")
+_SUBMODULES = ("audit", "checks", "heat_treatment", "metric_checks")
 
 
 def __getattr__(name):

@@ -9,20 +9,8 @@ import pandas as pd
 from ..config import StudyConfig
 from ..core.architectures import ARM_KINDS, Arm
 from ..core.paper_numbers import CITATION, CLASSES as PAPER_CLASSES, PROTOCOL, STEEL
+from ..core.products import PRODUCTS, ProductError, missing_for_report, product
 from ..core.results_dir import ResultsDir
-
-# (caption, figure name) in the order the report shows them, where the run made them
-FIGURES = [("Leakage ladder", "leakage_ladder"),
-           ("µm/px of every micrograph, per class", "um_per_px_by_class"),
-           ("Confusion matrices, micrograph level, k-fold (row-normalised)", "confusion_matrices"),
-           ("Transfer versus scratch, the fair pair", "tl_vs_scratch_curves"),
-           ("Validation accuracy of every trained network", "training_curves_all"),
-           ("Phase maps of mixed-class test micrographs", "phase_maps"),
-           ("Grad-CAM of the best network arm", "gradcam"),
-           ("Example tiles", "example_tiles"),
-           ("GLCM features per class", "glcm_feature_distributions"),
-           ("Table 1 of the paper, recomputed", "table1_processes")]
-
 
 # the headline table's columns (every column is in tables/results_all_arms.csv)
 HEADLINE = ["model", "kind", "macro_f1", "macro_f1_ci95", "balanced_accuracy",
@@ -77,65 +65,76 @@ def budget_table(record: dict) -> pd.DataFrame:
         ["arm", "status", "estimate_min", "actual_min"]]
 
 
+def _needed(kind: str, name: str) -> str:
+    """`name` if the catalogue says REPORT.md needs it, so nothing the report reads can be
+    missing from a run unnoticed."""
+    if not product(kind, name)[0].report:
+        raise ProductError(f"REPORT.md reads {kind} {name!r}, which the product catalogue does "
+                           "not mark report=True: mark it in spring_lib/core/products.py")
+    return name
+
+
+# (heading, table) of the sections after the reading, in order; an empty table is left out
+SECTIONS = [
+    ("Paired comparisons (micrograph macro-F1, a minus b; paired sample bootstrap; Holm "
+     "over the family)", "comparisons"),
+    ("Inside the magnification band, where pixel size cannot tell the classes apart",
+     "magnification_band"),
+    ("Leakage ladder: the same classifier under the literature's protocol and this study's",
+     "leakage_ladder"),
+    ("F1 per class (micrograph level, k-fold)", "per_class_f1"),
+    ("Arms without predictions", "arms_not_run")]
+
+
 def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path:
-    from ..evaluation.summary import claims_markdown
+    """REPORT.md from the run's products; a product it needs that the run lacks is an error."""
+    from ..evaluation.verdicts import claims_markdown
 
     out = ResultsDir(result_dir)
-    t = {name: out.read_table(name) for name in (
-        "claims", "results_all_arms", "comparisons", "magnification_band", "leakage_ladder",
-        "arms_not_run", "per_class_f1", "paper_audit", "class_overview")
-        if out.has_table(name)}
+    missing = missing_for_report(out.root)
+    if missing:
+        raise ProductError(f"REPORT.md needs {missing}, which run {record['run_id']} did not "
+                           f"make in {out.root}: run the notebooks that make them")
+    tables = ("claims", "results_all_arms", "class_overview", "paper_audit") + tuple(
+        name for _, name in SECTIONS)
+    t = {name: out.read_table(_needed("table", name)) for name in tables}
     cpu = record.get("cpu", {})
-    classes = t["class_overview"]["label"].tolist() if "class_overview" in t else []
+    classes = t["class_overview"]["label"].tolist()
+    headline = product("figure", _needed("figure", "headline"))[0]
     lines = [f"# Spring-steel microstructure study: report ({cfg.profile})", "",
              f"Run `{record['run_id']}` of commit `{record.get('git_commit')}`, profile "
              f"`{record['profile_file']}`, on {cpu.get('model')} ({cpu.get('cores')} cores), "
              f"{record.get('wall_seconds', 0) / 60:.1f} min wall time. Assembled from this run's "
              "own tables after its last notebook; not edited by hand.", "",
-             f"Reproduces: {CITATION}.", ""]
-    if out.path("figures/headline.png").exists():
-        lines += ["![Every arm: micrograph macro-F1 under sample-grouped k-fold, with the "
-                  "pixel-size floor](figures/headline.png)", ""]
-    if "claims" in t:
-        lines += ["## The paper's claims, tested on open data", "",
-                  claims_markdown(t["claims"].fillna("")), ""]
-    lines += ["## Results of every arm", "",
-              f"Every micrograph of the study's classes predicted once, by a model that never saw "
-              f"its sample ({cfg.evaluation.kfold}-fold grouped by {cfg.split.group_by}); a "
-              "micrograph's label is the mean of its tiles' scores. 95 % intervals from a "
-              "bootstrap over samples. `inner_score`: the arm's inner-CV or own-validation "
-              "accuracy, mean over folds: the only score used to choose the best arm.", ""]
-    if "results_all_arms" in t:
-        lines += [_md(t["results_all_arms"][[c for c in HEADLINE if c in t["results_all_arms"]]]),
-                  ""]
-    reading = out.path("tables/reading.md")
-    if reading.exists():
-        lines += ["## Reading", "", reading.read_text().strip(), ""]
-    sections = [
-        ("Paired comparisons (micrograph macro-F1, a minus b; paired sample bootstrap; Holm "
-         "over the family)", "comparisons"),
-        ("Inside the magnification band, where pixel size cannot tell the classes apart",
-         "magnification_band"),
-        ("Leakage ladder: the same classifier under the literature's protocol and this study's",
-         "leakage_ladder"),
-        ("F1 per class (micrograph level, k-fold)", "per_class_f1"),
-        ("Arms without predictions", "arms_not_run")]
-    for heading, name in sections:
-        if name in t and len(t[name]):
+             f"Reproduces: {CITATION}.", "",
+             f"![{headline.caption}]({headline.path})", "",
+             "## The paper's claims, tested on open data", "",
+             claims_markdown(t["claims"].fillna("")), "",
+             "## Results of every arm", "",
+             f"Every micrograph of the study's classes predicted once, by a model that never saw "
+             f"its sample ({cfg.evaluation.kfold}-fold grouped by {cfg.split.group_by}); a "
+             "micrograph's label is the mean of its tiles' scores. 95 % intervals from a "
+             "bootstrap over samples. `inner_score`: the arm's inner-CV or own-validation "
+             "accuracy, mean over folds: the only score used to choose the best arm.", "",
+             _md(t["results_all_arms"][[c for c in HEADLINE if c in t["results_all_arms"]]]), "",
+             "## Reading", "", out.read_text(_needed("text", "reading")).strip(), ""]
+    for heading, name in SECTIONS:
+        if len(t[name]):
             lines += [f"## {heading}", "", _md(t[name]), ""]
+    a = t["paper_audit"]
     lines += ["## What the study can and cannot conclude about scale", "", SCALE_STATEMENT, "",
               "## Time: estimated on this machine before each arm ran, against actual", "",
               _md(budget_table(record)), "",
-              "## How this run differs from the paper", "", _md(protocol_differences(cfg, classes)), ""]
-    if "paper_audit" in t:
-        a = t["paper_audit"]
-        lines += ["## Audit of the paper's numbers (notebook 06, this run)", "",
-                  _md(a[a["verdict"] != "consistent"][[c for c in ("claim", "source", "verdict",
-                                                                    "reason") if c in a]]), ""]
-    figs = [(cap, f"figures/{name}.png") for cap, name in FIGURES
-            if out.path(f"figures/{name}.png").exists()]
+              "## How this run differs from the paper", "",
+              _md(protocol_differences(cfg, classes)), "",
+              "## Audit of the paper's numbers (notebook 06, this run)", "",
+              _md(a[a["verdict"] != "consistent"][[c for c in ("claim", "source", "verdict",
+                                                                "reason") if c in a]]), ""]
+    # every figure the report shows, in the catalogue's order; an optional one where it was made
+    figs = [p for p in PRODUCTS if p.kind == "figure" and p.report and p is not headline
+            and (out.root / p.path).exists()]
     if figs:
-        lines += ["## Figures", ""] + [f"![{cap}]({rel})\n" for cap, rel in figs]
+        lines += ["## Figures", ""] + [f"![{p.caption}]({p.path})\n" for p in figs]
     path = out.path("REPORT.md")
     path.write_text("\n".join(lines))
     return path

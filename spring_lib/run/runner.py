@@ -19,7 +19,7 @@ from pathlib import Path
 from ..config import load_config, snapshot, write_snapshot
 from ..core.machine import cpu_info
 from ..core.paths import project_root
-from ..core.products import stage
+from ..core.products import check_products, file_times, step
 from ..core.progress import PROGRESS_ENV, arm_budgets, read_events
 from ..data.catalogue import catalog_checksum, load_catalog
 from .errors import Interrupted, RunError
@@ -158,12 +158,12 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
                   later_s: float, kernel_name: str, log) -> None:
     import papermill as pm
 
-    st = stage(nb.name)
+    st = step(nb.name)
     missing = [p for p in st.reads if not (staging / p).exists()]
     if missing:
         raise RunError(f"{nb.name} needs {missing}, which this run does not have: run the "
-                       "notebooks that write them (see spring_lib/stages.py) in the same run, or "
-                       "after a complete run of the profile")
+                       "notebooks that write them (see spring_lib/core/products.py) in the same "
+                       "run, or after a complete run of the profile")
     root = project_root()
     dest = staging / "notebooks" / nb.name
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +173,7 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
     label = f"[{i}/{n}] {nb.stem}"
     log(f"{label} (profile {cfg.profile}) ...")
     monitor.start_notebook(label, later_s)
+    before = file_times(staging)
     t0 = time.time()
     try:
         in_worker_thread(
@@ -201,12 +202,10 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
         raise
     finally:
         stop_kernels()   # after a normal end only their socket folders are left to remove
-    unwritten = [p for p in st.writes if not (staging / p).exists()]
-    if unwritten:
-        entry.update(status="failed", seconds=round(time.time() - t0, 1),
-                     error=f"did not write {unwritten}")
-        raise RunError(f"{nb.name} finished without writing {unwritten}, which "
-                       "spring_lib/stages.py says it writes")
+    problem = check_products(st, staging, before).problem(nb.name)
+    if problem:
+        entry.update(status="failed", seconds=round(time.time() - t0, 1), error=problem)
+        raise RunError(problem)
     entry.update(status="ok", seconds=round(time.time() - t0, 1))
     write_record(staging, record)
     log(f"    done in {mmss(entry['seconds'])} -> {dest.name}")

@@ -8,7 +8,7 @@ import pytest
 from spring_lib.core.architectures import Arm
 from spring_lib.core.arm_result import ArmStatus
 from spring_lib.core.results_dir import ResultsDir
-from spring_lib.evaluation import summary
+from spring_lib.evaluation import verdicts
 from spring_lib.nets import arms as A
 from spring_lib.nets.budget import Measurement
 from spring_lib.nets.execution import Execution, InputTransform
@@ -69,8 +69,8 @@ def test_a_collapsed_network_gets_did_not_learn_and_no_predictions(smoke, tmp_pa
     assert out.has_table(f"training_log_{ARM}")              # its curve is kept
     arms = pd.DataFrame([result.row()])
     assert arms.loc[0, "status"] == "did not learn" and arms.loc[0, "estimate_minutes"] == 1.0
-    assert summary.evaluated(arms) == [] and summary.best_arm(arms) is None
-    assert list(summary.not_run(arms)["arm"]) == [ARM]
+    assert verdicts.evaluated(arms) == [] and verdicts.best_arm(arms) is None
+    assert list(verdicts.not_run(arms)["arm"]) == [ARM]
     assert list(A.training_logs(out, arms)["arm"].unique()) == [ARM]
 
 

@@ -1,7 +1,7 @@
 """A toy notebook series for the runner's tests, with a fake executor in place of papermill.
 
 No notebook is executed: `papermill.execute_notebook` is replaced by a fake that copies the
-notebook to its output path and writes the products its `spring_lib.core.products.Stage` declares
+notebook to its output path and writes the products its `spring_lib.core.products.Step` declares
 (or fails, or writes nothing, as a test asks); asked to, it opens the study as a notebook's first
 cell does. What is tested is the runner around it.
 """
@@ -17,7 +17,7 @@ import papermill
 import pytest
 
 from spring_lib.core import products as stages
-from spring_lib.run import runner
+from spring_lib.run import report, runner
 from spring_lib.run.runner import run_study
 
 PROFILE = "runnertest"
@@ -30,6 +30,12 @@ def write_notebook(path: Path, *cells: str) -> None:
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells or [f"print('{path.stem}')"]]
     nbformat.write(nb, path)
+
+
+def _fake_report(folder, cfg, record) -> Path:
+    path = Path(folder) / "REPORT.md"
+    path.write_text(f"# Report of run {record['run_id']}\n")
+    return path
 
 
 class Study:
@@ -51,14 +57,16 @@ class Study:
         self.logs: list[str] = []
         monkeypatch.setattr(runner, "notebooks_dir", lambda: self.nbdir)
         monkeypatch.setattr(papermill, "execute_notebook", self._fake_execute)
+        # the fake series makes none of the products REPORT.md needs (tests/run/test_report.py)
+        monkeypatch.setattr(report, "write_report", _fake_report)
 
     def notebook(self, name: str, reads=(), writes=()) -> None:
         write_notebook(self.nbdir / f"{name}.ipynb")
         self.stage(name, reads, writes)
 
     def stage(self, name: str, reads=(), writes=()) -> None:
-        self.monkeypatch.setitem(stages.STAGES, name,
-                                 stages.Stage(name, reads=tuple(reads), writes=tuple(writes)))
+        self.monkeypatch.setitem(stages.STEPS, name,
+                                 stages.Step(name, reads=tuple(reads), writes=tuple(writes)))
 
     def _fake_execute(self, input_path, output_path, kernel_name=None, cwd=None, parameters=None,
                       **kwargs):
@@ -77,10 +85,12 @@ class Study:
             raise papermill.PapermillExecutionError(
                 cell_index=1, exec_count=7, source="raise ValueError('boom')", ename="ValueError",
                 evalue="boom", traceback=[])
-        if behaviour == "ok":
-            for rel in stages.STAGES[name].writes:
+        if behaviour in ("ok", "stray"):
+            for rel in stages.STEPS[name].writes:
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 (out / rel).write_text(f"{name} wrote {rel}\n")
+        if behaviour == "stray":
+            (out / "tables" / "stray.csv").write_text("not,catalogued\n")
         if name in self.after:
             self.after[name]()
 

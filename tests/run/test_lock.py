@@ -28,7 +28,7 @@ DRIVER = textwrap.dedent('''
     nbdir, marker = Path(args["nbdir"]), Path(args["marker"])
     runner.notebooks_dir = lambda: nbdir
     for name, writes in args["stages"].items():
-        stages.STAGES[name] = stages.Stage(name, writes=tuple(writes))
+        stages.STEPS[name] = stages.Step(name, writes=tuple(writes))
 
     def fake(input_path, output_path, cwd=None, parameters=None, **kwargs):
         name = Path(input_path).stem
@@ -39,7 +39,7 @@ DRIVER = textwrap.dedent('''
             marker.write_text("started\\n")
             time.sleep(60)
             raise SystemExit("the run was not interrupted")
-        for rel in stages.STAGES[name].writes:
+        for rel in stages.STEPS[name].writes:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (out / rel).write_text(name + " wrote " + rel + "\\n")
 
@@ -56,7 +56,7 @@ def test_sigterm_mid_run_sets_run_aside_and_keeps_results(study, tmp_path, wait_
     driver.write_text(DRIVER)
     marker = tmp_path / "started.marker"
     args = {"nbdir": str(study.nbdir), "marker": str(marker), "hang": "02_b",
-            "stages": {n: list(stages.STAGES[n].writes) for n in ("01_a", "02_b")},
+            "stages": {n: list(stages.STEPS[n].writes) for n in ("01_a", "02_b")},
             "profile": str(study.profile_file), "results_root": str(study.results_root)}
     proc = subprocess.Popen([sys.executable, str(driver), json.dumps(args)], cwd=project_root(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -156,7 +156,14 @@ def test_declared_reads_and_writes_are_enforced(study):
                                      for n in study.record(f)["notebooks"])]
     assert len(last) == 1
     entry = study.record(last[0])["notebooks"][-1]
-    assert entry["status"] == "failed" and "did not write" in entry["error"]
+    assert entry["status"] == "failed" and "without writing" in entry["error"]
+
+    # and one that writes a file the product catalogue does not list
+    study.behaviour["02_b"] = "stray"
+    with pytest.raises(RunError, match=r"02_b.ipynb wrote \['tables/stray.csv'\], which "
+                                       r"spring_lib/core/products.py does not list"):
+        study.run()
+    assert study.files(study.current) == before
 
 
 # ---------------------------------------------------------------- subset runs

@@ -57,18 +57,22 @@ def plateaued(history: list[dict], patience: int | None) -> bool:
 
 def did_not_learn(history: pd.DataFrame, val_labels: np.ndarray, top_share_limit: float = 0.9
                   ) -> str | None:
-    """Why a network counts as not having learned, or None: at its last epoch it is no better
-    on the validation tiles than always answering their majority class, or it gives one class
-    to nearly every tile. Such a network gets no predictions, row or verdict."""
+    """Why a network counts as not having learned, or None. Judged on the weights `train`
+    keeps, those of its best validation epoch: no better on the validation tiles than always
+    answering their majority class, or one class for nearly every tile. Such a network gets no
+    predictions, row or verdict."""
     if history.empty or not len(val_labels):
         return None
-    last = history.iloc[-1]
+    kept = history.loc[history["val_acc"].idxmax()] if history["val_acc"].notna().any() \
+        else history.iloc[-1]
+    epoch = int(kept["epoch"]) if "epoch" in kept else len(history)
     majority = float(np.bincount(val_labels).max() / len(val_labels))
-    if last["val_acc"] <= majority:
-        return (f"validation accuracy {last['val_acc']:.3f} at its last epoch is no better than "
-                f"the majority class ({majority:.3f})")
-    if last["val_top_share"] >= top_share_limit:
-        return f"it gives one class to {last['val_top_share']:.0%} of the validation tiles"
+    if not kept["val_acc"] > majority:
+        return (f"validation accuracy {kept['val_acc']:.3f} at its best epoch ({epoch}) is no "
+                f"better than the majority class ({majority:.3f})")
+    if kept["val_top_share"] >= top_share_limit:
+        return (f"at its best epoch ({epoch}) it gives one class to "
+                f"{kept['val_top_share']:.0%} of the validation tiles")
     return None
 
 

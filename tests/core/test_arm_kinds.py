@@ -68,11 +68,11 @@ def test_run_arms_writes_one_table_in_order_with_each_plan(monkeypatch, tmp_path
     calls = _fake_runners(monkeypatch)
     out = ResultsDir(tmp_path)
     plans = [_Plan("VGG19-scratch"), _Plan("VGG19-TL")]
-    table = K.run_arms(["VGG19-TL", "VGG19-scratch"], "tiles", "cfg", out, "arms_x", plans)
+    table = K.run_arms(["VGG19-TL", "VGG19-scratch"], "tiles", "cfg", out, "arms_transfer", plans)
     assert [c[1][4] for c in calls] == plans[::-1]          # each arm got its own plan
     assert list(table["arm"]) == ["VGG19-TL", "VGG19-scratch"]
-    assert pd.read_csv(tmp_path / "tables" / "arms_x.csv")["status"].tolist() == ["fitted"] * 2
+    assert pd.read_csv(tmp_path / "tables" / "arms_transfer.csv")["status"].tolist() == ["fitted"] * 2
     assert "[1/2] VGG19-TL: planned" in capsys.readouterr().out
-    empty = K.run_arms([], "tiles", "cfg", out, "arms_none")
+    empty = K.run_arms([], "tiles", "cfg", out, "arms_baselines")
     assert list(empty.columns) == EMPTY_ARMS_COLUMNS and list(
-        pd.read_csv(tmp_path / "tables" / "arms_none.csv").columns) == EMPTY_ARMS_COLUMNS
+        pd.read_csv(tmp_path / "tables" / "arms_baselines.csv").columns) == EMPTY_ARMS_COLUMNS

@@ -156,12 +156,26 @@ def test_a_collapsed_network_did_not_learn():
     import pandas as pd
 
     labels = np.array([0] * 6 + [1] * 3 + [2] * 3)      # majority share 0.5
-    flat = pd.DataFrame({"val_acc": [0.5, 0.5], "val_top_share": [0.4, 1.0]})
+    flat = pd.DataFrame({"epoch": [1, 2], "val_acc": [0.5, 0.5], "val_top_share": [0.4, 1.0]})
     assert "majority class" in did_not_learn(flat, labels)
-    one_class = pd.DataFrame({"val_acc": [0.6], "val_top_share": [0.95]})
+    one_class = pd.DataFrame({"epoch": [1], "val_acc": [0.6], "val_top_share": [0.95]})
     assert "one class" in did_not_learn(one_class, labels)
-    learned = pd.DataFrame({"val_acc": [0.3, 0.75], "val_top_share": [1.0, 0.5]})
-    assert did_not_learn(learned, labels) is None       # judged at the last epoch
+    learned = pd.DataFrame({"epoch": [1, 2], "val_acc": [0.3, 0.75], "val_top_share": [1.0, 0.5]})
+    assert did_not_learn(learned, labels) is None
+
+
+def test_did_not_learn_judges_the_weights_train_keeps():
+    """The kept weights are the best validation epoch's: a network that learned and then
+    drifted keeps what it learned; one whose best epoch is no better than the majority fails."""
+    import pandas as pd
+
+    labels = np.array([0] * 6 + [1] * 3 + [2] * 3)      # majority share 0.5
+    drifted = pd.DataFrame({"epoch": [1, 2, 3], "val_acc": [0.4, 0.7, 0.3],
+                            "val_top_share": [0.6, 0.5, 1.0]})
+    assert did_not_learn(drifted, labels) is None       # its last epoch alone would fail it
+    never = pd.DataFrame({"epoch": [1, 2, 3], "val_acc": [0.4, 0.5, 0.45],
+                          "val_top_share": [0.6, 0.5, 0.6]})
+    assert "at its best epoch (2)" in did_not_learn(never, labels)
 
 
 def test_damaged_state_is_named_moved_aside_and_rebuilt(tmp_path, capsys, monkeypatch):

@@ -24,10 +24,12 @@ from .results_dir import ResultsDir
 
 @dataclass(frozen=True)
 class ArmKind:
+    """`runner`: "module:function" returning an ArmResult. A `planned` kind is timed and
+    budgeted before it runs (`nets.planning`); its runner takes (arm, tileset, cfg, out, plan),
+    an unplanned kind's runner (tileset, cfg, out)."""
     name: str
-    runner: str       # "module:function" returning an ArmResult
-    planned: bool     # timed and budgeted before it runs (nets.planning); its runner takes
-    #                   (arm, tileset, cfg, out, plan), an unplanned one (tileset, cfg, out)
+    runner: str
+    planned: bool
 
 
 KINDS = {k.name: k for k in [

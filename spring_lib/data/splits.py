@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from skimage.transform import resize
-from sklearn.model_selection import StratifiedGroupKFold
 
 from ..config import StudyConfig
+from ..core.grouped_cv import grouped_folds
 
 SPLITS = ("train", "val", "test")
 
@@ -79,13 +79,11 @@ def group_ids(catalog: pd.DataFrame, group_by: str,
 def hold_out_groups(labels, groups, fraction: float, seed: int, key: str) -> np.ndarray:
     """Boolean mask of one stratified group fold of about `fraction` of the data."""
     n_splits = max(2, int(round(1 / fraction)))
-    n_groups = len(set(groups))
-    if n_groups < n_splits:
-        raise SplitError(f"only {n_groups} groups to split; cannot hold out 1/{n_splits} of them "
-                         f"(split.{key}={fraction}): lower it, or group by micrograph")
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    if len(set(groups)) < n_splits:
+        raise SplitError(f"only {len(set(groups))} groups to split; cannot hold out 1/{n_splits} "
+                         f"of them (split.{key}={fraction}): lower it, or group by micrograph")
     try:
-        folds = [held for _, held in cv.split(np.zeros(len(labels)), labels, groups)]
+        folds = [held for _, held in grouped_folds(labels, groups, n_splits, seed, key)]
     except ValueError as exc:  # e.g. a class with fewer members than folds
         raise SplitError(f"cannot hold out 1/{n_splits} of the groups (split.{key}={fraction}): "
                          f"{exc}; raise split.{key} or use more micrographs") from None
@@ -143,9 +141,8 @@ def kfold_assignment(micrographs: pd.DataFrame, k: int, seed: int) -> pd.Series:
     n_groups = len(set(groups))
     if n_groups < k:
         raise SplitError(f"only {n_groups} groups for {k} folds: lower evaluation.kfold")
-    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     fold = np.empty(len(micrographs), int)
-    for f, (_, held) in enumerate(cv.split(np.zeros(len(labels)), labels, groups)):
+    for f, (_, held) in enumerate(grouped_folds(labels, groups, k, seed, "evaluation.kfold")):
         fold[held] = f
     return pd.Series(fold, index=micrographs.index, name="fold")
 

@@ -1,11 +1,6 @@
 """Steps 03-04: the networks, their training, and one arm end to end; predict and Grad-CAM."""
-import importlib
+from ..core.lazy import submodule_loader
 
-_SUBMODULES = ("arm_inputs", "arms", "budget", "checkpoint", "execution", "figures", "gradcam", "models",
-               "planning", "predict", "probe", "training", "training_state", "weights")
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = submodule_loader(__name__, (
+    "arm_inputs", "arms", "budget", "checkpoint", "execution", "figures", "gradcam", "models",
+    "planning", "predict", "probe", "training", "training_state", "weights"))

@@ -1,10 +1,5 @@
 """Step 06: the audit of the paper's numbers (`core.paper_numbers`) and its Table 1 recomputed."""
-import importlib
+from ..core.lazy import submodule_loader
 
-_SUBMODULES = ("audit", "checks", "heat_treatment", "metric_checks")
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = submodule_loader(__name__, (
+    "audit", "checks", "heat_treatment", "metric_checks"))

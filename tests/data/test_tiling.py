@@ -14,7 +14,8 @@ from spring_lib.config import ConfigError
 from spring_lib.data import tileset as tileset_mod
 from spring_lib.data.catalogue import DataError, catalog_checksum, load_catalog
 from spring_lib.data.images import read_micrograph
-from spring_lib.data.tileset import CacheWarning, _cache_key
+from spring_lib.data.tile_cache import CacheWarning
+from spring_lib.data.tileset import _cache_key
 from spring_lib.data.tiling import (choose_stride, cut_tiles, n_tiles, resample_to_scale,
                                spread_sample, tile_origins)
 

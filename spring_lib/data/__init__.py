@@ -3,4 +3,4 @@ from ..core.lazy import submodule_loader
 
 __getattr__ = submodule_loader(__name__, (
     "catalogue", "download", "figures", "images", "normalization", "overview", "splits",
-    "tileset", "tiling"))
+    "tile_cache", "tileset", "tiling"))

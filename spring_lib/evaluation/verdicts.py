@@ -19,7 +19,8 @@ def evaluated(arms: pd.DataFrame) -> list[str]:
 
 def not_run(arms: pd.DataFrame) -> pd.DataFrame:
     """Arms without predictions and why: no weights, over budget, or did not learn."""
-    return arms.loc[~arms["status"].isin(EVALUATED), ["arm", "status", "note", "weights"]]
+    columns = [c for c in ("arm", "status", "note", "weights") if c in arms]   # note: since issue 22
+    return arms.loc[~arms["status"].isin(EVALUATED), columns]
 
 
 def best_arm(arms: pd.DataFrame, kinds: tuple[str, ...] | None = None) -> str | None:

@@ -56,9 +56,11 @@ def test_spent_seconds_add_the_earlier_arms_tables(tmp_path):
     from spring_lib.core.results_dir import ResultsDir
 
     out = ResultsDir(tmp_path)
-    out.table(pd.DataFrame({"arm": ["a", "b", "c"], "actual_minutes": [1.0, None, 0.5]}), "arms_x")
-    out.table(pd.DataFrame({"arm": ["d"], "status": ["not run: weights unavailable"]}), "arms_y")
-    assert P.spent_seconds(out, "arms_x", "arms_y", "arms_absent") == 90.0
+    out.table(pd.DataFrame({"arm": ["a", "b", "c"], "actual_minutes": [1.0, None, 0.5]}),
+              "arms_baselines")
+    out.table(pd.DataFrame({"arm": ["d"], "status": ["not run: weights unavailable"]}),
+              "arms_transfer")
+    assert P.spent_seconds(out, "arms_baselines", "arms_transfer", "arms_glcm") == 90.0
 
 
 def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_path, capsys):

@@ -234,12 +234,15 @@ def test_study_site_in_headless_chromium(smoke_run, chromium):
     """The site of a real run of the series: every image and link resolves in a browser, no page
     is wider than the window, and the headline results table is visible."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     site = smoke_run / "site"
     driver = chromium
     for page in [site / "index.html", *sorted((site / "notebooks").glob("*.html"))]:
         driver.get(page.as_uri())
-        assert driver.execute_script("return document.readyState") == "complete"
+        # a large executed notebook may still be loading its images when get() returns
+        WebDriverWait(driver, 60).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
         images = driver.execute_script(
             "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 60),"
             " i.complete && i.naturalWidth > 0])")

@@ -79,9 +79,10 @@ def group_ids(catalog: pd.DataFrame, group_by: str,
 def hold_out_groups(labels, groups, fraction: float, seed: int, key: str) -> np.ndarray:
     """Boolean mask of one stratified group fold of about `fraction` of the data."""
     n_splits = max(2, int(round(1 / fraction)))
-    if len(set(groups)) < n_splits:
-        raise SplitError(f"only {len(set(groups))} groups to split; cannot hold out 1/{n_splits} "
-                         f"of them (split.{key}={fraction}): lower it, or group by micrograph")
+    n_groups = len(set(groups))
+    if n_groups < n_splits:
+        raise SplitError(f"only {n_groups} groups to split; cannot hold out 1/{n_splits} of them "
+                         f"(split.{key}={fraction}): lower it, or group by micrograph")
     try:
         folds = [held for _, held in grouped_folds(labels, groups, n_splits, seed, key)]
     except ValueError as exc:  # e.g. a class with fewer members than folds

@@ -2,11 +2,12 @@
 architecture and arm, resolved into one `Recipe` per arm."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PositiveFloat, ValidationError, model_validator
 
 from ..core.architectures import ARCHITECTURES, ARM_KINDS, Arm
+from ..core.machine import cpu_bf16
 from ..core.paper_numbers import PROTOCOL
 from .base import Section
 
@@ -56,15 +57,27 @@ class CNNConfig(Recipe):
         True, description="Record an arm without weights as not run, instead of stopping")
     max_minutes_per_arm: Optional[float] = Field(
         None, gt=0, description="An arm estimated (on this machine) to take longer is not run")
-    max_minutes_total: Optional[float] = Field(
-        None, gt=0, description="The network and probe arms of notebooks 03 and 04 together, "
-                                "filled in priority order (probes, TL/scratch pairs, the rest); "
-                                "null: no budget")
+    max_minutes_total: Union[PositiveFloat, dict[Literal["native_bf16", "other"], PositiveFloat],
+                             None] = Field(
+        None, description="The network and probe arms of notebooks 03 and 04 together, filled "
+                          "in priority order (probes, TL/scratch pairs, the rest): minutes, or "
+                          "minutes per kind of CPU {native_bf16: .., other: ..} (bf16 computed "
+                          "natively by AMX or AVX-512 BF16, or not); null: no budget")
     overrides: dict[str, dict] = Field(
         {}, description="Recipe changes per arm kind (TL, probe, scratch), architecture or arm")
 
+    def budget_minutes(self) -> float | None:
+        """The run's budget for the arms on this machine's kind of CPU."""
+        b = self.max_minutes_total
+        if isinstance(b, dict):
+            return b["native_bf16" if cpu_bf16() else "other"]
+        return b
+
     @model_validator(mode="after")
     def _check(self):
+        if isinstance(self.max_minutes_total, dict) and len(self.max_minutes_total) != 2:
+            raise ValueError("cnn.max_minutes_total: give minutes for both kinds of CPU, "
+                             "{native_bf16: .., other: ..}, or one number for every machine")
         for name in self.arms_baselines + self.arms_transfer:
             Arm.parse(name)
         dup = {a for a in self.arms_baselines + self.arms_transfer

@@ -38,3 +38,27 @@ def cpu_info() -> dict:
     flags = cpu_flags()
     return {"model": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
             "avx2": "avx2" in flags, "amx": "amx_bf16" in flags, "native_bf16": cpu_bf16()}
+
+
+def _busy_jiffies() -> int | None:
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return user + nice + system + irq + softirq + steal
+
+
+def others_load(fn):
+    """(fn(), share of this machine's CPU other processes used meanwhile): a rate timed while
+    something else ran is that machine under load, not this machine. The share is None where
+    the system's CPU counters cannot be read (not Linux)."""
+    import time
+
+    busy0, own0, t0 = _busy_jiffies(), time.process_time(), time.perf_counter()
+    result = fn()
+    busy1, own1, wall = _busy_jiffies(), time.process_time(), time.perf_counter() - t0
+    if busy0 is None or busy1 is None or wall <= 0:
+        return result, None
+    others = (busy1 - busy0) / os.sysconf("SC_CLK_TCK") - (own1 - own0)
+    return result, max(0.0, others) / (wall * (os.cpu_count() or 1))

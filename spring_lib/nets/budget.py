@@ -8,9 +8,6 @@ and says so with the numbers.
 from __future__ import annotations
 
 import copy
-import json
-import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Recipe
-from ..core.machine import cpu_bf16, cpu_model
+from ..core.machine import cpu_bf16
 from ..core.architectures import Arm
 from .execution import Execution
+from .rate_cache import RateCache
 
 
 def native_bf16(device: str = "cpu") -> bool:
@@ -97,64 +95,6 @@ class Measurement:
         return f"{self.execution.memory_format}, {self.execution.precision}"
 
 
-class RateCache:
-    """Measured images per second, kept per machine in one JSON file (`<cache dir>/rates.json`),
-    so a second estimate or run measures nothing it already knows. A rate's key names the
-    machine (CPU model, architecture, threads, device, torch), the network (architecture,
-    pooling, trainable and total parameters), input size, batch, precision, memory format and
-    whether it trains."""
-
-    VERSION = 1
-
-    def __init__(self, path: Path | str | None):
-        self.path = Path(path) if path else None
-        self.rates: dict[str, float] = {}
-        if self.path and self.path.exists():
-            try:
-                data = json.loads(self.path.read_text())
-                if data.get("version") == self.VERSION:
-                    self.rates = {k: float(v) for k, v in data["rates"].items()}
-            except (ValueError, KeyError, TypeError, AttributeError):
-                self.rates = {}   # a damaged file is measured again, not fatal
-
-    @staticmethod
-    def machine(device: str) -> str:
-        dev = (torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
-               else "cpu")
-        return (f"{cpu_model()}|{platform.machine()}|{torch.get_num_threads()} threads|{dev}|"
-                f"torch {torch.__version__}")
-
-    @staticmethod
-    def network(model) -> str:
-        backbone = getattr(model, "backbone", None)
-        name = (f"{backbone.architecture}/{backbone.pooling}" if backbone is not None
-                else type(model).__name__)
-        params = list(model.parameters())
-        trainable = sum(p.numel() for p in params if p.requires_grad)
-        return f"{name}/{trainable}of{sum(p.numel() for p in params)}"
-
-    def key(self, model, ex: Execution, batch: int, size: int, train: bool) -> str:
-        return (f"{self.machine(ex.device)}|{self.network(model)}|{size}px|batch {batch}|"
-                f"{ex.precision}|{ex.memory_format}|{'train' if train else 'eval'}")
-
-    def rate(self, timer: Callable, model, ex: Execution, batch: int, size: int,
-             train: bool) -> float:
-        key = self.key(model, ex, batch, size, train)
-        if key not in self.rates:
-            self.rates[key] = timer(model, ex, batch, size, train)
-            self.save()
-        return self.rates[key]
-
-    def save(self) -> None:
-        if not self.path:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": self.VERSION, "rates": self.rates}, indent=1,
-                                  sort_keys=True))
-        tmp.replace(self.path)
-
-
 def measure(model, recipe: Recipe, train: bool = True, device: str | None = None,
             timer: Callable = time_steps, bf16_native: bool | None = None,
             cache: RateCache | None = None) -> Measurement:
@@ -186,18 +126,44 @@ def training_seconds(recipe: Recipe, m: Measurement, n_train: int, n_val: int, n
     return recipe.seeds * per_seed + n_probe / m.eval_img_s
 
 
-def linear_fit_seconds(n: int, dim: int, classes: int = 5, seed: int = 0) -> float:
-    """Seconds of one logistic-regression fit of a probe's shape (n tiles x dim features),
-    timed here on synthetic features: the part of a probe's cost that is not the network."""
+#: lbfgs iterations of one probe fit: 33-71 on UHCSDB's standardised texture features of
+#: EfficientNet-Lite0/1/2 at C 0.1 and 1, 41 on average over a k-fold's 42 fits (measured
+#: 2026-11-30). Synthetic features converge sooner, so a fit is timed at this count.
+PROBE_FIT_ITERATIONS = 45
+
+
+def linear_fit_seconds(n: int, dim: int, classes: int = 5,
+                       iterations: int = PROBE_FIT_ITERATIONS, seed: int = 0) -> float:
+    """Seconds of one standardised logistic-regression fit of a probe's shape (n tiles x dim
+    features), timed here on synthetic features for exactly `iterations` lbfgs iterations."""
+    import warnings
+
     import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
 
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, n)
     X = rng.normal(size=(n, dim)) + 0.5 * np.eye(classes, dim)[y]
     t0 = time.perf_counter()
-    LogisticRegression(max_iter=3000).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        LogisticRegression(max_iter=iterations, tol=0).fit(StandardScaler().fit_transform(X), y)
     return time.perf_counter() - t0
+
+
+def probe_fit_seconds(n: int, k: int, grid: int, cv: int, fit_s: float,
+                      read_s_per_tile: float) -> float:
+    """The classifier's share of a probe arm, for the held-out split and each of the k folds: a
+    grouped grid search (grid x cv fits on (cv-1)/cv of the training tiles, each scored on the
+    rest) and its refit, then the test tiles predicted; every fit, score and prediction reads
+    its tiles' features (their digests, then the cache). `fit_s`: one fit on (k-1)/k x (cv-1)/cv
+    of n tiles; a fit's time grows with its tiles."""
+    train = n * (k - 1) / k
+    fits = grid * cv * fit_s + fit_s * cv / (cv - 1)
+    reads = grid * cv * train + train + n / k
+    return (k + 1) * (fits + reads * read_s_per_tile)
 
 
 def over_cap(estimate_s: float, cap_minutes: float | None) -> str | None:
@@ -210,33 +176,37 @@ def over_cap(estimate_s: float, cap_minutes: float | None) -> str | None:
 
 # ---------------------------------------------------------------- the run's total budget
 
-def priority(names: list[str]) -> list[tuple[str, ...]]:
+def priority(names: list[str], scores: dict[str, float] | None = None) -> list[tuple[str, ...]]:
     """Arms in the order the study needs them, as units that run together: every probe first,
     then each TL arm with its scratch twin (the fair comparison of pretrained weights against
-    none), then the remaining fine-tuning and scratch arms, each group in the listed order."""
+    none), then the remaining fine-tuning and scratch arms, best first by their architecture's
+    probe score in `scores` (inner CV; architectures without one after, in the listed order).
+    Within the first two groups, the listed order."""
     arms = [Arm.parse(n) for n in names]
     listed = set(names)
     probes = [(a.name,) for a in arms if a.kind == "probe"]
     pairs = [(a.name, a.sibling("scratch")) for a in arms
              if a.kind == "TL" and a.sibling("scratch") in listed]
     paired = {n for pair in pairs for n in pair}
-    rest = [(a.name,) for a in arms if a.kind != "probe" and a.name not in paired]
-    return probes + pairs + rest
+    rest = [a for a in arms if a.kind != "probe" and a.name not in paired]
+    scores = scores or {}
+    rest.sort(key=lambda a: -scores.get(a.architecture, float("-inf")))
+    return probes + pairs + [(a.name,) for a in rest]
 
 
 def over_budget(estimates: dict[str, float], budget_minutes: float | None,
-                spent_s: float = 0.0) -> dict[str, str]:
+                spent_s: float = 0.0, scores: dict[str, float] | None = None) -> dict[str, str]:
     """Why each arm that does not fit the run's total budget is not run (its note).
 
     `estimates`: estimated seconds of the arms that would run, in the order they are listed;
-    `spent_s`: what arms of earlier notebooks already used. Units (see `priority`) are taken
-    in priority order while they fit; a unit that does not fit is skipped and a later, smaller
-    one may still fit. None: no budget."""
+    `spent_s`: what arms of earlier notebooks already used; `scores`: see `priority`. Units are
+    taken in priority order while they fit; a unit that does not fit is skipped and a later,
+    smaller one may still fit. None: no budget."""
     if budget_minutes is None:
         return {}
     left = budget_minutes * 60 - spent_s
     out = {}
-    for unit in priority(list(estimates)):
+    for unit in priority(list(estimates), scores):
         cost = sum(estimates[n] for n in unit)
         if cost <= left:
             left -= cost

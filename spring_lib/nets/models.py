@@ -113,10 +113,11 @@ def build_model(arm: Arm, num_classes: int, weights: str | None = None,
                 pooling: str = "head") -> tuple[Classifier, str]:
     """The arm's network with a `num_classes` head, and a description of its initial weights."""
     arch = arm.spec
-    model = Classifier(arch, num_classes, pooling)
     if not arm.pretrained:
-        return model, "random init"
-    state, desc = pretrained_state_dict(arch, weights)
+        return Classifier(arch, num_classes, pooling), "random init"
+    with torch.random.fork_rng(devices=[]):   # first, as unavailable weights fail fast; the
+        state, desc = pretrained_state_dict(arch, weights)   # network's init sees the seed
+    model = Classifier(arch, num_classes, pooling)
     load_backbone(model.backbone.net, state, desc, head_prefix(arch, model.backbone.net))
     return model, desc
 

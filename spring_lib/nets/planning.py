@@ -4,8 +4,9 @@ estimate` prints the plan without training anything.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -18,8 +19,10 @@ from ..core.results_dir import ResultsDir
 from ..data.tileset import TileSet
 from . import budget
 from .arm_inputs import fold_indices, network, split_indices
-from .probe import FrozenFeatures
-from .weights import WeightsUnavailable
+from .execution import Execution
+from .probe import FrozenFeatures, tile_digests, uncached_tiles
+from .rate_cache import RateCache
+from .weights import WeightsUnavailable, weights_file
 
 @dataclass
 class ArmPlan:
@@ -53,48 +56,96 @@ class ArmPlan:
                                       else self.estimate_s / 60))
 
 
-def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measure) -> ArmPlan:
-    """Build the arm's network once, time it here, and estimate its wall time."""
+def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
+              cache: RateCache) -> str | None:
+    """What an arm's plan depends on besides the feature cache: the machine, the arm, its
+    recipe, the probe's and the evaluation's settings, the tiles and the weights' file (its size
+    and time). None where the weights' file is not known without loading them (a hub)."""
+    import hashlib
+
+    if arm.pretrained:
+        path = weights_file(arm.spec, cfg.weights_for(arm.architecture))
+        if path is None:
+            return None
+        st = path.stat()
+        weights = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    else:
+        weights = "random init"
+    tiles = pd.util.hash_pandas_object(tileset.manifest[["tile_id", "split", "group"]],
+                                       index=False).sum()
+    parts = [recipe.model_dump_json(), cfg.probe.model_dump_json(),
+             cfg.evaluation.model_dump_json(), cfg.split.model_dump_json(), str(tiles),
+             str(tileset.tiles.shape), weights, cfg.cnn.skip_unavailable]
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+    return f"{cache.machine()}|{arm.name}|{digest}"
+
+
+def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
+                 measure) -> dict:
+    """Build the arm's network once and time it here: the facts its plan needs (JSON)."""
+    model, weights, trainable = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed,
+                                        "texture" if arm.kind == "probe" else None)
+    facts = dict(weights=weights, trainable=trainable)
+    if arm.kind == "probe":
+        features = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture))
+        size, ex = features.resolved_input_size(), features.execution()
+        # timed as features are extracted: at the weights' native size, in the features' precision
+        m = measure(model, recipe.model_copy(update={
+            "batch_size": cfg.probe.batch_size, "input_size": size, "precision": ex.precision}),
+            train=False, device=ex.device)
+        facts.update(input_size=size, width=features.width(),
+                     feature_cache=features.cache_name(tileset.tiles.shape[1]))
+    else:
+        m = measure(model, recipe)
+        if recipe.head_init == "probe":
+            facts["feature_cache"] = FrozenFeatures(
+                arm.architecture, cfg.weights_for(arm.architecture),
+                input_size=recipe.input_size).cache_name(tileset.tiles.shape[1])
+    facts["measurement"] = dict(execution=asdict(m.execution), train_img_s=m.train_img_s,
+                                eval_img_s=m.eval_img_s, rates=m.rates)
+    return facts
+
+
+def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measure,
+             cache: RateCache | None = None) -> ArmPlan:
+    """The arm's network built and timed here (or its plan's facts read from `cache`, where
+    this machine already planned it), and its wall time estimated."""
+    cache = cache if cache is not None else RateCache(None)
     recipe = cfg.recipe(arm)
     plan = ArmPlan(arm, recipe)
-    try:
-        model, plan.weights, plan.trainable_params = network(
-            arm, cfg, recipe, len(tileset.classes), cfg.split.seed,
-            "texture" if arm.kind == "probe" else None)
-    except WeightsUnavailable as exc:
-        if not cfg.cnn.skip_unavailable:
-            raise
-        plan.status, plan.weights = ArmStatus.NOT_RUN_WEIGHTS, str(exc)
-        return plan
+    key = _memo_key(arm, recipe, tileset, cfg, cache)
+    facts = cache.plan(key) if key else None
+    if facts is None:
+        unkept = cache.unkept
+        try:
+            facts = _measure_arm(arm, recipe, tileset, cfg, measure)
+        except WeightsUnavailable as exc:
+            if not cfg.cnn.skip_unavailable:
+                raise
+            plan.status, plan.weights = ArmStatus.NOT_RUN_WEIGHTS, str(exc)
+            return plan
+        if key and cache.unkept == unkept:
+            cache.keep_plan(key, facts)
+    plan.weights, plan.trainable_params = facts["weights"], facts["trainable"]
+    m = facts["measurement"]
+    plan.measurement = budget.Measurement(Execution(**m["execution"]), m["train_img_s"],
+                                          m["eval_img_s"], m["rates"])
+    features_dir = str(cache_dir(cfg) / "features")
+    uncached = (uncached_tiles(features_dir, facts["feature_cache"], tileset.tiles)
+                if "feature_cache" in facts else 0)
     k = cfg.evaluation.kfold
     if arm.kind == "probe":
-        features = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
-                                  cache_dir=str(cache_dir(cfg) / "features"))
-        plan.images = features.uncached(tileset.tiles)
-        plan.recipe = recipe.model_copy(update={"input_size": features.resolved_input_size()})
-        # timed as features are extracted: at the weights' native size, in the features' precision
-        ex = features.execution()
-        plan.measurement = measure(model, recipe.model_copy(update={
-            "batch_size": cfg.probe.batch_size, "input_size": features.resolved_input_size(),
-            "precision": ex.precision}), train=False, device=ex.device)
-        grid = len(cfg.probe.C) * len(cfg.probe.pooling)
-        fits = (k + 1) * (grid * cfg.probe.cv_folds + 1)
+        plan.images = uncached
+        plan.recipe = recipe.model_copy(update={"input_size": facts["input_size"]})
         plan.estimate_s = (plan.images / plan.measurement.eval_img_s
-                           + fits * budget.linear_fit_seconds(len(tileset.tiles),
-                                                              features.width()))
+                           + _probe_fits(len(tileset.tiles), facts["width"], tileset, cfg, cache))
     else:
         folds = tileset.folds(k, cfg.split.seed)
         runs = [split_indices(tileset, recipe, cfg.split.seed)] * recipe.seeds + [
             fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]
         plan.images = sum(len(tr) for tr, _, _ in runs) * recipe.epochs
-        plan.measurement = measure(model, recipe)
-        n_probe = 0
-        if recipe.head_init == "probe":
-            n_probe = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
-                                     cache_dir=str(cache_dir(cfg) / "features"),
-                                     input_size=recipe.input_size).uncached(tileset.tiles)
         one = recipe.model_copy(update={"seeds": 1})
-        plan.estimate_s = n_probe / plan.measurement.eval_img_s + sum(
+        plan.estimate_s = uncached / plan.measurement.eval_img_s + sum(
             budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te))
             for tr, va, te in runs)
     over = budget.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)
@@ -103,23 +154,64 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     return plan
 
 
+def _probe_fits(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
+                cache: RateCache) -> float:
+    """Seconds of a probe's classifier fits (`budget.probe_fit_seconds`), their parts timed
+    here once per machine and shape."""
+    k, cv = cfg.evaluation.kfold, cfg.probe.cv_folds
+    n_fit = round(n * (k - 1) / k * (cv - 1) / cv)
+    fit_s = cache.measured(
+        f"{cache.machine()}|logistic fit|{n_fit}x{width}|"
+        f"{budget.PROBE_FIT_ITERATIONS} iterations",
+        lambda: min(budget.linear_fit_seconds(n_fit, width, seed=s) for s in range(2)),
+        "a logistic-regression fit")
+    sample = np.array(tileset.tiles[:256])   # in memory, as the fits read them
+    read_s = cache.measured(
+        f"{cache.machine()}|feature reads|{sample.shape[1]}px",
+        lambda: min(_seconds(lambda: tile_digests(sample)) for _ in range(2)) / len(sample),
+        "reading tiles' features")
+    grid = len(cfg.probe.C) * len(cfg.probe.pooling)
+    return budget.probe_fit_seconds(n, k, grid, cv, fit_s, read_s)
+
+
+def _seconds(fn) -> float:
+    import time
+
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def run_order(cfg: StudyConfig) -> list[str]:
+    """Every arm of the run in the order its budget is filled within each priority group: the
+    study's own comparison (notebook 04) before the paper's other baselines (notebook 03)."""
+    return cfg.cnn.arms_transfer + cfg.cnn.arms_baselines
+
+
 def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: float = 0.0,
-              measure=None) -> list[ArmPlan]:
-    """Every arm planned here (rates measured once per machine, then read from the cache),
-    then the run's total budget filled in priority order; `spent_s`: seconds the arms of
-    earlier notebooks already used of it."""
+              measure=None, later: list[str] = (), scores: dict[str, float] | None = None
+              ) -> list[ArmPlan]:
+    """Every arm of `names` planned here (rates measured once per machine, then read from the
+    cache), then the run's total budget filled in priority order (`budget.priority`) together
+    with `later`, the arms of later notebooks that share it (planned, not returned);
+    `spent_s`: seconds the arms of earlier notebooks already used of it; `scores`: their
+    probes' inner scores by architecture, which order the remaining fine-tuning."""
+    # what this machine measured is kept; a given `measure` (a stand-in) keeps nothing
+    cache = RateCache(cache_dir(cfg) / "rates.json" if measure is None else None)
     if measure is None:
-        rates = budget.RateCache(cache_dir(cfg) / "rates.json")
-        measure = lambda *a, **k: budget.measure(*a, cache=rates, **k)  # noqa: E731
-    plans = [plan_arm(Arm.parse(n), tileset, cfg, measure) for n in names]
-    over = budget.over_budget({p.arm.name: p.estimate_s for p in plans
+        measure = lambda *a, **k: budget.measure(*a, cache=cache, **k)  # noqa: E731
+    order = {n: i for i, n in enumerate(run_order(cfg))}
+    competing = sorted(dict.fromkeys([*names, *later]), key=lambda n: order.get(n, len(order)))
+    plans = {n: plan_arm(Arm.parse(n), tileset, cfg, measure, cache) for n in competing}
+    over = budget.over_budget({n: p.estimate_s for n, p in plans.items()
                                if p.status is ArmStatus.PLANNED},
-                              cfg.cnn.max_minutes_total, spent_s)
-    for p in plans:
+                              cfg.cnn.budget_minutes(), spent_s, scores)
+    for p in plans.values():
         if p.arm.name in over:
             p.status, p.note = ArmStatus.NOT_RUN_OVER_BUDGET, over[p.arm.name]
-    arms_planned((p.arm.name, p.describe(), p.estimate_s) for p in plans)
-    return plans
+    mine = [plans[n] for n in names]
+    arms_planned((p.arm.name, p.describe(), p.estimate_s) for p in mine)
+    return mine
 
 
 def plan_table(plans: list[ArmPlan]) -> pd.DataFrame:
@@ -143,6 +235,14 @@ def spent_seconds(out: ResultsDir, *tables: str) -> float:
     against the run's total budget."""
     frames = [out.read_table(t) for t in tables if out.has_table(t)]
     return sum(60 * f["actual_minutes"].fillna(0).sum() for f in frames if "actual_minutes" in f)
+
+
+def probe_scores(out: ResultsDir, *tables: str) -> dict[str, float]:
+    """Inner-CV scores of the probes earlier notebooks ran, by architecture: they order the
+    fine-tuning the budget can still hold (`budget.priority`)."""
+    frames = [out.read_table(t) for t in tables if out.has_table(t)]
+    return {r.architecture: float(r.inner_score) for f in frames if "inner_score" in f
+            for r in f.itertuples() if r.kind == "probe" and pd.notna(r.inner_score)}
 
 
 def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:
@@ -176,12 +276,12 @@ def print_plan(profile: str, with_weights: str | None = None) -> pd.DataFrame:
     if with_weights:
         cfg = with_paper_weights(cfg, with_weights)
     tileset = build_tileset(cfg)
-    table = pd.DataFrame([p.row() for p in plan_arms(cfg.cnn.arms, tileset, cfg)])
+    table = pd.DataFrame([p.row() for p in plan_arms(run_order(cfg), tileset, cfg)])
     total = table.loc[table["status"] == ArmStatus.PLANNED.value, "estimate_minutes"].sum()
     print(f"profile {cfg.profile} on {cpu_model()} ({platform.machine()}, "
           f"{torch.get_num_threads()} threads):")
     print(table.drop(columns=["measured_rates"]).to_string(index=False))
     print(f"estimated total for the network and probe arms that will run: {total:.1f} min"
-          + (f" (the run's budget: {cfg.cnn.max_minutes_total:g} min)"
-             if cfg.cnn.max_minutes_total else ""))
+          + (f" (the run's budget here: {cfg.cnn.budget_minutes():g} min)"
+             if cfg.cnn.budget_minutes() else ""))
     return table

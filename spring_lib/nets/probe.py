@@ -122,17 +122,18 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         mean, std = input_statistics(architecture(self.architecture), backbone.net)
         return InputTransform(self.resolved_input_size(), mean, std, "imagenet")
 
-    def _cache(self, tile_size: int) -> "_FeatureCache":
+    def cache_name(self, tile_size: int) -> str:
+        """The feature cache's name: the weights' content, tile and input size, precision."""
         _, _, digest = _extractor(self.architecture, self.weights)
-        size = self.resolved_input_size()
-        return _FeatureCache(self.cache_dir, f"{self.architecture}-{digest}-{tile_size}-{size}-"
-                                             f"{self.execution().precision}-"
-                                             f"v{FEATURE_CACHE_VERSION}")
+        return (f"{self.architecture}-{digest}-{tile_size}-{self.resolved_input_size()}-"
+                f"{self.execution().precision}-v{FEATURE_CACHE_VERSION}")
+
+    def _cache(self, tile_size: int) -> "_FeatureCache":
+        return _FeatureCache.open(self.cache_dir, self.cache_name(tile_size))
 
     def uncached(self, tiles: np.ndarray) -> int:
         """How many of `tiles` still need a forward pass."""
-        index = self._cache(tiles.shape[1]).index
-        return sum(k not in index for k in tile_digests(tiles))
+        return uncached_tiles(self.cache_dir, self.cache_name(tiles.shape[1]), tiles)
 
     def texture_features(self, tiles: np.ndarray) -> np.ndarray:
         """Every pooled feature of every tile, from the cache where it has them."""
@@ -157,8 +158,27 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         return cache.get(keys)
 
 
+def uncached_tiles(cache_dir: str | None, name: str, tiles: np.ndarray) -> int:
+    """How many of `tiles` the feature cache `name` (`FrozenFeatures.cache_name`) lacks."""
+    index = _FeatureCache.open(cache_dir, name).index
+    return sum(k not in index for k in tile_digests(tiles))
+
+
 class _FeatureCache:
-    """One .npz per (weights, input size): tile digests and their feature rows."""
+    """One .npz per (weights, input size): tile digests and their feature rows. Opened once per
+    process and file version: a grid search reads it for every fit and score."""
+
+    _open: dict = {}
+
+    @classmethod
+    def open(cls, cache_dir: str | None, key: str) -> "_FeatureCache":
+        path = Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
+        if path is None or not path.exists():
+            return cls(cache_dir, key)
+        stamp = (str(path), path.stat().st_mtime_ns, path.stat().st_size)
+        if cls._open.get(str(path), (None,))[0] != stamp:
+            cls._open[str(path)] = (stamp, cls(cache_dir, key))
+        return cls._open[str(path)][1]
 
     def __init__(self, cache_dir: str | None, key: str):
         self.path = Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
@@ -180,6 +200,8 @@ class _FeatureCache:
             tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.npz")
             np.savez(tmp, keys=self.keys, rows=self.rows)
             tmp.replace(self.path)
+            st = self.path.stat()
+            type(self)._open[str(self.path)] = ((str(self.path), st.st_mtime_ns, st.st_size), self)
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         return self.rows[[self.index[k] for k in keys]]

@@ -249,11 +249,18 @@ def _timm_imagenet(arch: Architecture, cache_only: bool) -> dict:
             "the file or folder") from None
 
 
-def _torchvision_imagenet(arch: Architecture, cache_only: bool) -> dict:
+def _torchvision_cached(arch: Architecture):
+    """(torchvision's ImageNet weights enum, where its hub cache keeps their file)."""
     import torchvision
 
     weights = torchvision.models.get_model_weights(arch.model_name).IMAGENET1K_V1
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+    return weights, Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def _torchvision_imagenet(arch: Architecture, cache_only: bool) -> dict:
+    import torchvision
+
+    weights, cached = _torchvision_cached(arch)
     if cache_only and not cached.exists():
         raise WeightsUnavailable(f"ImageNet weights for {arch.name}: {HUB_OFFLINE_ENV}=1 and they "
                                  f"are not in torchvision's cache ({cached}); set "
@@ -283,3 +290,31 @@ def pretrained_state_dict(arch: Architecture, weights: str | None = None) -> tup
     if arch.library == "timm":   # timm's own file mechanism, its checkpoint filters included
         return timm_backbone_state(arch, desc, file=str(path)), desc
     return _read_state_dict(path), desc
+
+
+def weights_file(arch: Architecture, weights: str | None = None) -> Path | None:
+    """The file `pretrained_state_dict` would read, where that is known without reading it or
+    asking a hub (a local file, the package's, or a hub's cached copy); else None."""
+    source = weights or arch.default_weights
+    try:
+        if source == "package":
+            return package_weights_file(arch)
+        if source != "imagenet":
+            return _local_file(arch, Path(source).expanduser())
+    except WeightsUnavailable:
+        return None
+    if arch.library != "timm":
+        _, cached = _torchvision_cached(arch)
+        return cached if cached.exists() else None
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if not Path(constants.HF_HUB_CACHE).is_dir():
+        return None
+    import timm
+
+    repo = timm.models.get_pretrained_cfg(arch.model_name).hf_hub_id
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        found = try_to_load_from_cache(repo, name) if repo else None
+        if isinstance(found, str):
+            return Path(found)
+    return None

@@ -49,6 +49,25 @@ def test_claims_are_read_from_the_tables():
     assert verdicts.claims_table(high, _comparisons("a better"), arms, {}).iloc[3]["verdict"] == "supported"
 
 
+def test_claim_1_names_the_scratch_twin_and_weighs_it_against_the_floor():
+    arms = pd.DataFrame({"arm": ["X-TL", "X-scratch", "pixel-size"],
+                         "kind": ["TL", "scratch", "floor"],
+                         "status": ["trained", "trained", "fitted"], "inner_score": [0.9, 0.3, 0.5]})
+    results = pd.DataFrame({"model": ["X-TL", "X-scratch", "pixel-size"],
+                            "balanced_accuracy": [0.85, 0.35, 0.5],
+                            "balanced_accuracy_ci95": ["[0.800, 0.900]"] * 3,
+                            "macro_f1": [0.84, 0.28, 0.40],
+                            "macro_f1_ci95": ["[0.7, 0.9]", "[0.2, 0.36]", "[0.3, 0.5]"]})
+    c = verdicts.claims_table(results, _comparisons("a better"), arms, {}).iloc[0]
+    assert "X-scratch itself: macro-F1 0.280 [0.2, 0.36], below the pixel-size floor (0.400)" \
+        in c["this_study"]
+    assert c["verdict"] == "supported against a weak scratch twin" and "well-trained" in c["why"]
+    strong = results.assign(macro_f1=[0.84, 0.6, 0.4])
+    c = verdicts.claims_table(strong, _comparisons("a better"), arms, {}).iloc[0]
+    assert c["verdict"] == "supported" and "X-scratch itself: macro-F1 0.600" in c["this_study"]
+    assert "floor" not in c["this_study"]
+
+
 def test_a_scratch_twin_that_did_not_learn_makes_claim_1_untestable():
     arms = pd.DataFrame({"arm": ["X-TL", "X-scratch"], "kind": ["TL", "scratch"],
                          "status": ["trained", "did not learn"], "note": ["", "within 2.0 min: flat"],

@@ -65,45 +65,6 @@ def test_cap_names_estimate_and_cap():
                                        "cap of 4 min")
 
 
-def test_measured_rates_are_kept_per_machine_and_not_measured_again(tmp_path, monkeypatch):
-    calls = []
-
-    def timer(model, ex, batch, size, train):
-        calls.append((ex, batch, size, train))
-        return RATES[(ex.memory_format, ex.precision, train)]
-
-    import torch
-
-    net = torch.nn.Linear(2, 2)
-    r = Recipe(input_size=32, batch_size=4)
-    first = budget.measure(net, r, timer=timer, bf16_native=True,
-                           cache=budget.RateCache(tmp_path / "rates.json"))
-    assert len(calls) == 5                      # 4 candidates training, the best one's eval
-    again = budget.measure(net, r, timer=timer, bf16_native=True,
-                           cache=budget.RateCache(tmp_path / "rates.json"))
-    assert len(calls) == 5 and again == first   # read back, nothing measured
-    budget.measure(net, r.model_copy(update={"batch_size": 8}), timer=timer, bf16_native=True,
-                   cache=budget.RateCache(tmp_path / "rates.json"))
-    assert len(calls) == 10                     # another batch size is another rate
-    monkeypatch.setattr(budget, "cpu_model", lambda: "another CPU")
-    budget.measure(net, r, timer=timer, bf16_native=True,
-                   cache=budget.RateCache(tmp_path / "rates.json"))
-    assert len(calls) == 15                     # and so is another machine
-    (tmp_path / "rates.json").write_text("{damaged")
-    assert budget.RateCache(tmp_path / "rates.json").rates == {}
-
-
-def test_rate_keys_name_network_size_batch_precision_layout_and_mode():
-    from spring_lib.nets.models import build_model
-
-    model, _ = build_model(Arm.parse("MobileNetV2-scratch"), 5)
-    key = budget.RateCache(None).key(model, Execution("cpu", "channels_last", "bf16"), 16, 224,
-                                     True)
-    for part in ("MobileNetV2/head/", "224px", "batch 16", "bf16", "channels_last", "train"):
-        assert part in key
-    assert budget.cpu_model() in key
-
-
 def test_the_total_budget_takes_probes_then_pairs_then_the_rest():
     names = ["VGG19-TL", "VGG19-scratch", "AlexNet-TL", "MobileNetV2-probe", "AlexNet-probe",
              "MobileNetV2-scratch"]
@@ -120,3 +81,25 @@ def test_the_total_budget_takes_probes_then_pairs_then_the_rest():
     # minutes already used by an earlier notebook count against the same budget
     assert set(budget.over_budget(est, 10, spent_s=500)) == set(est) - {"MobileNetV2-probe",
                                                                          "AlexNet-probe"}
+
+
+def test_remaining_fine_tuning_goes_by_the_probes_inner_scores():
+    names = ["VGG19-TL", "AlexNet-TL", "MobileNetV2-TL", "AlexNet-probe"]
+    scores = {"MobileNetV2": 0.8, "AlexNet": 0.7}
+    assert budget.priority(names, scores) == [("AlexNet-probe",), ("MobileNetV2-TL",),
+                                              ("AlexNet-TL",), ("VGG19-TL",)]
+    est = {n: 120 for n in names}
+    assert set(budget.over_budget(est, 5, scores=scores)) == {"AlexNet-TL", "VGG19-TL"}
+    assert set(budget.over_budget(est, 5)) == {"MobileNetV2-TL", "AlexNet-TL"}
+
+
+def test_a_probe_estimate_counts_every_fit_score_and_read():
+    # 6 rounds (5 folds + the split), each: 2 x 3 CV fits (1 s) and a refit on 1.5x the tiles
+    # (1.5 s); reads: 6 x 800 + 800 + 200 = 5800 tiles at 1 ms
+    assert budget.probe_fit_seconds(1000, 5, 2, 3, 1.0, 0.001) == pytest.approx(6 * (7.5 + 5.8))
+
+
+def test_a_logistic_fit_is_timed_at_the_iterations_real_features_take():
+    fast = budget.linear_fit_seconds(400, 512, iterations=2)
+    slow = budget.linear_fit_seconds(400, 512, iterations=100)
+    assert slow > 5 * fast

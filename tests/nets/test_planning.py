@@ -79,3 +79,53 @@ def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_pat
     cfg = P.with_paper_weights(load_config("cpu"), str(tmp_path))
     assert {a for a, w in cfg.cnn.weights.items() if w == str(tmp_path)} == {
         a.name for a in ARCHITECTURES.values() if a.in_paper}
+
+
+def test_a_second_plan_on_this_machine_builds_and_measures_nothing(tiny, fake_measure, tmp_path,
+                                                                   monkeypatch):
+    from spring_lib.nets.rate_cache import RateCache
+
+    cfg, ts = tiny
+    calls = []
+
+    def measure(*a, **k):
+        calls.append(a)
+        return fake_measure(1000.0)(*a, **k)
+
+    arm = Arm.parse("EfficientNet-Lite0-probe")
+    first = P.plan_arm(arm, ts, cfg, measure, RateCache(tmp_path / "rates.json"))
+    assert len(calls) == 1
+    monkeypatch.setattr(P, "network", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    again = P.plan_arm(arm, ts, cfg, measure, RateCache(tmp_path / "rates.json"))
+    assert len(calls) == 1 and again.row() == first.row()
+    # other weights (another file, or the same file changed) are planned anew
+    other = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"epochs": 2})})
+    with __import__("pytest").raises(AssertionError):
+        P.plan_arm(Arm.parse("EfficientNet-Lite0-TL"), ts, other, measure,
+                   RateCache(tmp_path / "rates.json"))
+
+
+def test_the_budget_is_shared_with_later_notebooks_and_set_per_kind_of_cpu(tiny, fake_measure,
+                                                                           monkeypatch):
+    from spring_lib.config import recipe
+
+    cfg, ts = tiny
+    cnn = cfg.cnn.model_copy(update={"max_minutes_total": {"native_bf16": 0.001, "other": 30.0},
+                                     "max_minutes_per_arm": None})
+    cfg = cfg.model_copy(update={"cnn": cnn})
+    for bf16, planned in ((False, True), (True, False)):
+        monkeypatch.setattr(recipe, "cpu_bf16", lambda: bf16)
+        (plan,) = P.plan_arms(["MobileNetV2-scratch"], ts, cfg, measure=fake_measure(1000.0))
+        assert (plan.status is ArmStatus.PLANNED) is planned
+    # notebook 04's arms come before notebook 03's when they share a budget too small for both
+    monkeypatch.setattr(recipe, "cpu_bf16", lambda: False)
+    solo = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1000.0))[0]
+    cnn = cnn.model_copy(update={"max_minutes_total": 1.5 * solo.estimate_s / 60,
+                                 "arms_baselines": ["AlexNet-scratch"],
+                                 "arms_transfer": ["MobileNetV2-scratch"]})
+    cfg = cfg.model_copy(update={"cnn": cnn})
+    (alone,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1000.0))
+    (shared,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1000.0),
+                            later=cnn.arms_transfer)
+    assert alone.status is ArmStatus.PLANNED
+    assert shared.status is ArmStatus.NOT_RUN_OVER_BUDGET

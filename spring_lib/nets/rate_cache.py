@@ -1,0 +1,105 @@
+"""What this machine was measured to do, kept so that a second estimate or run measures nothing
+it already knows: images per second of each network and execution, seconds of the probes'
+classifier fits, and each arm's plan as far as it depends on the machine and the profile.
+
+One JSON file per cache folder (`<cache dir>/rates.json`). Every key names the machine (CPU
+model, architecture, threads, device, torch). A measurement taken while other processes used a
+noticeable share of the CPU is that machine under load: it is taken once more after a pause,
+and if the load persists it is used for this run but not kept, with a warning.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..core.machine import cpu_model, others_load
+from ..core.progress import warning
+from .execution import Execution
+
+#: share of the machine's CPU that other processes may use while a rate is timed
+LOADED = 0.15
+
+
+class RateCache:
+    VERSION = 1
+
+    def __init__(self, path: Path | str | None, pause_s: float = 5.0):
+        self.path = Path(path) if path else None
+        self.pause_s = pause_s
+        self.rates: dict[str, float] = {}
+        self.plans: dict[str, dict] = {}
+        self.unkept = 0   # measurements taken under load: a plan built on one is not kept either
+        if self.path and self.path.exists():
+            try:
+                data = json.loads(self.path.read_text())
+                if data.get("version") == self.VERSION:
+                    self.rates = {k: float(v) for k, v in data["rates"].items()}
+                    self.plans = {k: dict(v) for k, v in data.get("plans", {}).items()}
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.rates, self.plans = {}, {}   # a damaged file is measured again, not fatal
+
+    @staticmethod
+    def machine(device: str = "cpu") -> str:
+        dev = (torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
+               else "cpu")
+        return (f"{cpu_model()}|{platform.machine()}|{torch.get_num_threads()} threads|{dev}|"
+                f"torch {torch.__version__}")
+
+    @staticmethod
+    def network(model) -> str:
+        backbone = getattr(model, "backbone", None)
+        name = (f"{backbone.architecture}/{backbone.pooling}" if backbone is not None
+                else type(model).__name__)
+        params = list(model.parameters())
+        trainable = sum(p.numel() for p in params if p.requires_grad)
+        return f"{name}/{trainable}of{sum(p.numel() for p in params)}"
+
+    def key(self, model, ex: Execution, batch: int, size: int, train: bool) -> str:
+        return (f"{self.machine(ex.device)}|{self.network(model)}|{size}px|batch {batch}|"
+                f"{ex.precision}|{ex.memory_format}|{'train' if train else 'eval'}")
+
+    def measured(self, key: str, fn: Callable[[], float], what: str) -> float:
+        """`fn()`'s measurement under `key`, from the file if it holds it; a measurement taken
+        under load is used but not kept."""
+        if key in self.rates:
+            return self.rates[key]
+        value, load = others_load(fn)
+        if load is not None and load > LOADED:
+            time.sleep(self.pause_s)
+            value, load = others_load(fn)
+        if load is not None and load > LOADED:
+            warning(f"{what} was timed while other processes used {load:.0%} of the CPU: used "
+                    "for this run, not kept for the next")
+            self.unkept += 1
+            return value
+        self.rates[key] = value
+        self.save()
+        return value
+
+    def rate(self, timer: Callable, model, ex: Execution, batch: int, size: int,
+             train: bool) -> float:
+        return self.measured(self.key(model, ex, batch, size, train),
+                             lambda: timer(model, ex, batch, size, train),
+                             f"{self.network(model)} at {size} px ({ex.precision})")
+
+    def plan(self, key: str) -> dict | None:
+        return self.plans.get(key)
+
+    def keep_plan(self, key: str, facts: dict) -> None:
+        self.plans[key] = facts
+        self.save()
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": self.VERSION, "rates": self.rates,
+                                   "plans": self.plans}, indent=1, sort_keys=True))
+        tmp.replace(self.path)

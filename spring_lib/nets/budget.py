@@ -153,17 +153,23 @@ def linear_fit_seconds(n: int, dim: int, classes: int = 5,
     return time.perf_counter() - t0
 
 
+def search_seconds(n: float, grid: int, cv: int, fit_s: float, read_s_per_tile: float) -> float:
+    """A grouped grid search on n tiles and its refit: grid x cv fits on (cv-1)/cv of them,
+    each scored on the rest, every fit and score reading its tiles' features (their digests,
+    then the cache). `fit_s`: one fit on (cv-1)/cv of the n tiles; a fit's time grows with its
+    tiles."""
+    return (grid * cv * fit_s + fit_s * cv / (cv - 1)
+            + (grid * cv * n + n) * read_s_per_tile)
+
+
 def probe_fit_seconds(n: int, k: int, grid: int, cv: int, fit_s: float,
                       read_s_per_tile: float) -> float:
-    """The classifier's share of a probe arm, for the held-out split and each of the k folds: a
-    grouped grid search (grid x cv fits on (cv-1)/cv of the training tiles, each scored on the
-    rest) and its refit, then the test tiles predicted; every fit, score and prediction reads
-    its tiles' features (their digests, then the cache). `fit_s`: one fit on (k-1)/k x (cv-1)/cv
-    of n tiles; a fit's time grows with its tiles."""
+    """The classifier's share of a probe arm: for the held-out split and each of the k folds, a
+    grouped search on (k-1)/k of n tiles (`search_seconds`), then the test tiles predicted.
+    `fit_s`: one fit on (k-1)/k x (cv-1)/cv of n tiles."""
     train = n * (k - 1) / k
-    fits = grid * cv * fit_s + fit_s * cv / (cv - 1)
-    reads = grid * cv * train + train + n / k
-    return (k + 1) * (fits + reads * read_s_per_tile)
+    return (k + 1) * (search_seconds(train, grid, cv, fit_s, read_s_per_tile)
+                      + n / k * read_s_per_tile)
 
 
 def over_cap(estimate_s: float, cap_minutes: float | None) -> str | None:

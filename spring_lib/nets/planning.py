@@ -56,6 +56,10 @@ class ArmPlan:
                                       else self.estimate_s / 60))
 
 
+#: what `_measure_arm` records; a plan kept by an older version is measured again
+PLAN_FACTS_VERSION = 2
+
+
 def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
               cache: RateCache) -> str | None:
     """What an arm's plan depends on besides the feature cache: the machine, the arm, its
@@ -73,7 +77,7 @@ def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
         weights = "random init"
     tiles = pd.util.hash_pandas_object(tileset.manifest[["tile_id", "split", "group"]],
                                        index=False).sum()
-    parts = [recipe.model_dump_json(), cfg.probe.model_dump_json(),
+    parts = [PLAN_FACTS_VERSION, recipe.model_dump_json(), cfg.probe.model_dump_json(),
              cfg.evaluation.model_dump_json(), cfg.split.model_dump_json(), str(tiles),
              str(tileset.tiles.shape), weights, cfg.cnn.skip_unavailable]
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
@@ -98,9 +102,10 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
     else:
         m = measure(model, recipe)
         if recipe.head_init == "probe":
-            facts["feature_cache"] = FrozenFeatures(
-                arm.architecture, cfg.weights_for(arm.architecture),
-                input_size=recipe.input_size).cache_name(tileset.tiles.shape[1])
+            head = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
+                                  pooling=recipe.pooling, input_size=recipe.input_size)
+            facts.update(feature_cache=head.cache_name(tileset.tiles.shape[1]),
+                         width=head.width())
     facts["measurement"] = dict(execution=asdict(m.execution), train_img_s=m.train_img_s,
                                 eval_img_s=m.eval_img_s, rates=m.rates)
     return facts
@@ -147,6 +152,8 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
         one = recipe.model_copy(update={"seeds": 1})
         plan.estimate_s = uncached / plan.measurement.eval_img_s + sum(
             budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te))
+            + (_head_search(len(tr), facts["width"], tileset, cfg, cache)
+               if recipe.head_init == "probe" else 0.0)
             for tr, va, te in runs)
     over = budget.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)
     if over:
@@ -154,24 +161,39 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     return plan
 
 
-def _probe_fits(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
-                cache: RateCache) -> float:
-    """Seconds of a probe's classifier fits (`budget.probe_fit_seconds`), their parts timed
-    here once per machine and shape."""
-    k, cv = cfg.evaluation.kfold, cfg.probe.cv_folds
-    n_fit = round(n * (k - 1) / k * (cv - 1) / cv)
-    fit_s = cache.measured(
-        f"{cache.machine()}|logistic fit|{n_fit}x{width}|"
-        f"{budget.PROBE_FIT_ITERATIONS} iterations",
+def _fit_seconds(n_fit: int, width: int, cache: RateCache) -> float:
+    """One logistic-regression fit of n_fit tiles x width features, timed here once per shape."""
+    return cache.measured(
+        f"{cache.machine()}|logistic fit|{n_fit}x{width}|{budget.PROBE_FIT_ITERATIONS} iterations",
         lambda: min(budget.linear_fit_seconds(n_fit, width, seed=s) for s in range(2)),
         "a logistic-regression fit")
+
+
+def _read_seconds(tileset: TileSet, cache: RateCache) -> float:
+    """Seconds per tile of reading its cached features (its digest), timed here once."""
     sample = np.array(tileset.tiles[:256])   # in memory, as the fits read them
-    read_s = cache.measured(
+    return cache.measured(
         f"{cache.machine()}|feature reads|{sample.shape[1]}px",
         lambda: min(_seconds(lambda: tile_digests(sample)) for _ in range(2)) / len(sample),
         "reading tiles' features")
+
+
+def _probe_fits(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
+                cache: RateCache) -> float:
+    """Seconds of a probe's classifier fits in every fold (`budget.probe_fit_seconds`)."""
+    k, cv = cfg.evaluation.kfold, cfg.probe.cv_folds
+    fit_s = _fit_seconds(round(n * (k - 1) / k * (cv - 1) / cv), width, cache)
     grid = len(cfg.probe.C) * len(cfg.probe.pooling)
-    return budget.probe_fit_seconds(n, k, grid, cv, fit_s, read_s)
+    return budget.probe_fit_seconds(n, k, grid, cv, fit_s, _read_seconds(tileset, cache))
+
+
+def _head_search(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
+                 cache: RateCache) -> float:
+    """Seconds of the grouped search that fits a probe-initialised head on a run's n training
+    tiles (over C only: the run's pooling is fixed)."""
+    cv = cfg.probe.cv_folds
+    fit_s = _fit_seconds(round(n * (cv - 1) / cv), width, cache)
+    return budget.search_seconds(n, len(cfg.probe.C), cv, fit_s, _read_seconds(tileset, cache))
 
 
 def _seconds(fn) -> float:

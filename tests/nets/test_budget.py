@@ -103,3 +103,8 @@ def test_a_logistic_fit_is_timed_at_the_iterations_real_features_take():
     fast = budget.linear_fit_seconds(400, 512, iterations=2)
     slow = budget.linear_fit_seconds(400, 512, iterations=100)
     assert slow > 5 * fast
+
+
+def test_a_grouped_search_counts_its_fits_refit_and_reads():
+    # 2 x 3 fits (1 s), a refit on 1.5x their tiles (1.5 s); reads 6 x 300 + 300 tiles at 1 ms
+    assert budget.search_seconds(300, 2, 3, 1.0, 0.001) == pytest.approx(7.5 + 2.1)

@@ -129,3 +129,15 @@ def test_the_budget_is_shared_with_later_notebooks_and_set_per_kind_of_cpu(tiny,
                             later=cnn.arms_transfer)
     assert alone.status is ArmStatus.PLANNED
     assert shared.status is ArmStatus.NOT_RUN_OVER_BUDGET
+
+
+def test_a_probe_initialised_head_counts_its_search_in_every_run(tiny, fake_measure):
+    cfg, ts = tiny
+    arm = Arm.parse("EfficientNet-Lite0-TL")
+
+    def estimate(head_init):
+        over = {**cfg.cnn.overrides, "EfficientNet-Lite0-TL": {"head_init": head_init}}
+        c = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"overrides": over})})
+        return P.plan_arm(arm, ts, c, measure=fake_measure(1e6)).estimate_s
+
+    assert estimate("probe") > estimate("random")   # every run searches C for its head

@@ -57,6 +57,15 @@ def _paper_gain(model: str) -> str:
     return f"T precision {t} % vs {' or '.join(parts)}"
 
 
+def _claim_comparison(comp: pd.DataFrame, claim: int) -> pd.Series | None:
+    """The comparison a claim is judged on: claim 1's first (its fair pair), else the one with
+    the lowest Holm p; None where the run has none."""
+    c = comp[comp["claim"] == claim]
+    if c.empty:
+        return None
+    return c.iloc[0] if claim == 1 else c.sort_values("p_holm").iloc[0]
+
+
 def claims_table(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame,
                  differences: dict[int, str]) -> pd.DataFrame:
     """The paper's four claims, each with the paper's number, this run's number and interval,
@@ -67,11 +76,10 @@ def claims_table(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame,
     rows = []
 
     def from_pair(claim: int, text: str, paper: str, why_untestable: str):
-        c = comp[comp["claim"] == claim]
-        if c.empty:
+        r = _claim_comparison(comp, claim)
+        if r is None:
             return {"claim": text, "paper": paper, "this_study": "", "interval": "",
                     "verdict": "not testable here", "why": why_untestable}
-        r = c.sort_values("p_holm").iloc[0] if claim != 1 else c.iloc[0]
         verdict = {"a better": "supported", "a worse": "not supported (the opposite)",
                    "no clear difference": "not supported (no clear difference)"}[r["verdict"]]
         return {"claim": text, "paper": paper,
@@ -121,11 +129,11 @@ def claims_table(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame,
 def _weigh_the_scratch_twin(row: dict, comp: pd.DataFrame, results: pd.DataFrame) -> dict:
     """Claim 1 names the scratch twin's own score: a pretrained network beating a scratch twin
     that stays below the pixel-size floor says little about a well-trained one."""
-    pair = comp[comp["claim"] == 1]
+    pair = _claim_comparison(comp, 1)
     r = results.set_index("model")
-    if pair.empty or pair.iloc[0]["b"] not in r.index:
+    if pair is None or pair["b"] not in r.index:
         return row
-    twin = pair.iloc[0]["b"]
+    twin = pair["b"]
     t = r.loc[twin]
     row = {**row, "this_study": f"{row['this_study']}; {twin} itself: macro-F1 "
                                 f"{t['macro_f1']:.3f} {t['macro_f1_ci95']}"}

@@ -171,11 +171,12 @@ def _fit_seconds(n_fit: int, width: int, cache: RateCache) -> float:
 
 def _read_seconds(tileset: TileSet, cache: RateCache) -> float:
     """Seconds per tile of reading its cached features (its digest), timed here once."""
-    sample = np.array(tileset.tiles[:256])   # in memory, as the fits read them
-    return cache.measured(
-        f"{cache.machine()}|feature reads|{sample.shape[1]}px",
-        lambda: min(_seconds(lambda: tile_digests(sample)) for _ in range(2)) / len(sample),
-        "reading tiles' features")
+    def timed() -> float:
+        sample = np.array(tileset.tiles[:256])   # in memory, as the fits read them
+        return min(_seconds(lambda: tile_digests(sample)) for _ in range(2)) / len(sample)
+
+    return cache.measured(f"{cache.machine()}|feature reads|{tileset.tiles.shape[1]}px", timed,
+                          "reading tiles' features")
 
 
 def _probe_fits(n: int, width: int, tileset: TileSet, cfg: StudyConfig,

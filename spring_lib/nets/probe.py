@@ -168,20 +168,29 @@ class _FeatureCache:
     """One .npz per (weights, input size): tile digests and their feature rows. Opened once per
     process and file version: a grid search reads it for every fit and score."""
 
-    _open: dict = {}
+    _open: dict = {}   # path -> (its (mtime, size) when read, the cache)
+
+    @staticmethod
+    def _path(cache_dir: str | None, key: str) -> Path | None:
+        return Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[int, int]:
+        st = path.stat()
+        return st.st_mtime_ns, st.st_size
 
     @classmethod
     def open(cls, cache_dir: str | None, key: str) -> "_FeatureCache":
-        path = Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
+        path = cls._path(cache_dir, key)
         if path is None or not path.exists():
             return cls(cache_dir, key)
-        stamp = (str(path), path.stat().st_mtime_ns, path.stat().st_size)
-        if cls._open.get(str(path), (None,))[0] != stamp:
-            cls._open[str(path)] = (stamp, cls(cache_dir, key))
-        return cls._open[str(path)][1]
+        stamp = cls._stamp(path)
+        if cls._open.get(path, (None,))[0] != stamp:
+            cls._open[path] = (stamp, cls(cache_dir, key))
+        return cls._open[path][1]
 
     def __init__(self, cache_dir: str | None, key: str):
-        self.path = Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
+        self.path = self._path(cache_dir, key)
         self.keys, self.rows, self.index = np.array([], dtype="<U24"), None, {}
         if self.path and self.path.exists():
             try:
@@ -200,8 +209,7 @@ class _FeatureCache:
             tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.npz")
             np.savez(tmp, keys=self.keys, rows=self.rows)
             tmp.replace(self.path)
-            st = self.path.stat()
-            type(self)._open[str(self.path)] = ((str(self.path), st.st_mtime_ns, st.st_size), self)
+            type(self)._open[self.path] = (self._stamp(self.path), self)
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         return self.rows[[self.index[k] for k in keys]]

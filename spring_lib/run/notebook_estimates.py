@@ -1,0 +1,272 @@
+"""How long each notebook's own work takes on this machine, besides its network and probe arms
+(those are `nets.planning`'s): a small sample of each kind of work timed here (`work_timings`),
+scaled by the counts the profile determines (micrographs, tiles, settings, fits, folds).
+
+Every timing goes through `measured(key, fn, what)`, which the caller backs with the machine's
+rate cache, so a second estimate measures nothing; each key names everything its timing
+depends on. GLCM features are counted as computed: their disk cache (joblib) is keyed by the
+exact arrays a search happens to ask for, which only a rerun of the same notebook repeats, so
+the estimate is that of a cold cache.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Callable
+
+import numpy as np
+
+from ..config import StudyConfig
+from ..core import products
+from ..data.tileset import TileSet
+from . import work_timings as wt
+
+Measured = Callable[[str, Callable[[], float], str], float]
+
+#: notebooks whose kernel imports torch (networks, probe features, the audit's timm)
+TORCH_STEPS = (products.BASELINES, products.TRANSFER, products.EVALUATION, products.HEAT)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What the profile makes: from the tile set, or before notebook 01 from the catalogue and
+    the tiles-per-class caps."""
+    micrographs: int
+    samples: int
+    tiles: int
+    pool: int        # the training and validation tiles (the tuning pool)
+    train: int
+    tile_px: int
+
+    @classmethod
+    def of(cls, cfg: StudyConfig, tileset: TileSet | None) -> "Counts":
+        if tileset is not None:
+            split = tileset.manifest["split"].astype(str)
+            return cls(len(tileset.micrographs), tileset.micrographs["sample_key"].nunique(),
+                       len(tileset.tiles), int(split.isin(["train", "val"]).sum()),
+                       int((split == "train").sum()), tileset.tiles.shape[1])
+        from ..data.catalogue import load_catalog
+
+        catalog, s = load_catalog(cfg), cfg.split
+        k = catalog["label"].nunique()
+        return cls(len(catalog), catalog["sample_key"].nunique(),
+                   k * (s.train_tiles_per_class + s.val_tiles_per_class + s.test_tiles_per_class),
+                   k * (s.train_tiles_per_class + s.val_tiles_per_class),
+                   k * s.train_tiles_per_class, cfg.tiling.tile_size)
+
+
+class _Work:
+    """One estimate's timings: each measured once through `measured`, the sample tiles read
+    only if some timing needs them."""
+
+    def __init__(self, cfg: StudyConfig, measured: Measured, tileset: TileSet | None,
+                 counts: Counts):
+        self.cfg, self.measured, self.tileset, self.n = cfg, measured, tileset, counts
+        self._startup = cache(wt.kernel_startup)
+        self._sample = cache(lambda: wt.sample_tiles(cfg, tileset))
+
+    def time(self, key: str, fn: Callable[[], float], what: str) -> float:
+        return self.measured(key, fn, what)
+
+    def sample(self):
+        return self._sample()
+
+    def startup(self, torch: bool, part: str) -> float:
+        key = f"notebook kernel|{'torch' if torch else 'plain'}|{self.n.tile_px}px|{part}"
+        return self.time(key, lambda: self._startup(torch, self.n.tile_px)[part],
+                         f"a notebook kernel's {part}")
+
+    def per_tile(self, what: str, fn: Callable[[np.ndarray], float]) -> float:
+        return self.time(f"{what}|{self.n.tile_px}px", lambda: fn(self.sample()[0]), what)
+
+    def glcm(self, setting: dict) -> float:
+        """Seconds per tile of one GLCM setting."""
+        key = "|".join(f"{k}={v}" for k, v in sorted(setting.items()))
+        return self.per_tile(f"GLCM features|{key}|{self.cfg.glcm.n_jobs} jobs",
+                             lambda t: wt.glcm_seconds(t, setting, self.cfg.glcm.n_jobs))
+
+    def svc(self, n_fit: int, n_test: int, setting: dict, params: dict) -> float:
+        """Seconds of one SVC fit on n_fit tiles' GLCM features (`setting`) and its scoring
+        on n_test, the features' digests included."""
+        digest = self.per_tile("tile digests", wt.digest_seconds)
+
+        def fit() -> float:
+            from ..glcm.features import glcm_features
+
+            tiles, labels = self.sample()
+            X, y = wt.like_features(glcm_features(tiles, **setting), labels, n_fit)
+            return wt.svc_seconds(X, y, n_test, **params)
+
+        key = "|".join(f"{k}={v}" for k, v in sorted({**setting, **params}.items()))
+        return (digest * (n_fit + n_test)
+                + self.time(f"SVC fit|{n_fit}+{n_test} tiles|{key}", fit, "an SVM fit"))
+
+
+def _settings(cfg: StudyConfig) -> list[dict]:
+    """The GLCM settings of the profile's grid (what `glcm.svm.param_grid` searches)."""
+    g = cfg.glcm
+    return [_setting(lv, d, g.angles_deg, g.properties, rot)
+            for lv in g.levels for d in g.distances for rot in g.rotation]
+
+
+def _setting(levels, distances, angles_deg, properties, rotation) -> dict:
+    return dict(levels=int(levels), distances=tuple(distances),
+                angles=tuple(np.deg2rad(angles_deg)), properties=tuple(properties),
+                rotation=rotation)
+
+
+def _search_seconds(w: _Work, n: int, candidates: list[tuple[dict, dict]], cv: int,
+                    test: int = 0) -> float:
+    """A grouped grid search on n tiles and its refit: every candidate fitted on each of cv
+    folds, then the best (taken as the first candidate) refitted on all n and scored on
+    `test` tiles."""
+    inner, held = round(n * (cv - 1) / cv), round(n / cv)
+    return (cv * sum(w.svc(inner, held, s, p) for s, p in candidates)
+            + w.svc(n, test, *candidates[0]))
+
+
+def _cached(tileset: TileSet | None) -> bool:
+    """Whether notebook 01 reads the tile set from the cache (a tile set not built yet is
+    taken to be cold: knowing its cache's name takes hashing every micrograph)."""
+    return bool(tileset is not None and tileset.cache_path and tileset.cache_path.exists())
+
+
+def _tiling(w: _Work) -> dict[str, float]:
+    cfg, n = w.cfg, w.n
+    if _cached(w.tileset):
+        return {}   # read from the tile cache, like every later notebook
+    from ..data.catalogue import load_catalog
+
+    catalog = load_catalog(cfg)
+    key = (f"micrograph read|{catalog.attrs['root']}|{cfg.data.model_dump_json()}|"
+           f"{cfg.tiling.um_per_px}")
+    each = w.time(key, lambda: wt.micrograph_seconds(catalog, cfg), "reading a micrograph")
+    write = w.per_tile("tile cache write", lambda t: wt.npz_seconds(t, write=True))
+    return {f"reading and tiling {n.micrographs} micrographs": each * n.micrographs
+            + write * n.tiles}
+
+
+def _notebook_01(w: _Work, **_) -> dict[str, float]:
+    norm = w.per_tile("eq. 20 statistics", wt.normalisation_seconds)
+    return {**_tiling(w), f"normalisation statistics of {w.n.train} tiles": norm * w.n.train}
+
+
+def _notebook_02(w: _Work, **_) -> dict[str, float]:
+    cfg, n, g = w.cfg, w.n, w.cfg.glcm
+    settings = _settings(cfg)
+    shown = _setting(32, (1,), g.angles_deg, g.properties, "average")   # the features figure
+    glcm = n.tiles * sum(w.glcm(s) for s in settings) + n.pool * w.glcm(shown)
+    params = [dict(kernel=kn, C=float(c), gamma=gm)
+              for kn in g.svm_kernel for c in g.svm_C for gm in g.svm_gamma]
+    candidates = [(s, p) for s in settings for p in params]
+    k = cfg.evaluation.kfold
+    train = round(n.tiles * (k - 1) / k)
+    fits = (len(candidates) * g.cv_folds + 1) * (k + 1)
+    svm = (_search_seconds(w, n.pool, candidates, g.cv_folds)
+           + k * _search_seconds(w, train, candidates, g.cv_folds, round(n.tiles / k)))
+    from ..glcm.pixel_size import C_GRID
+
+    cv = cfg.probe.cv_folds
+    inner = round(train * (cv - 1) / cv)
+    lr = w.time(f"logistic fit|{inner}x1", lambda: wt.logistic_seconds(inner, 1),
+                "a logistic-regression fit")
+    return {f"GLCM features of {n.tiles} tiles, {len(settings)} settings": glcm,
+            f"GLCM+SVM grid: {fits} SVM fits": svm,
+            "pixel-size arm": k * (len(C_GRID) * cv + 1) * lr}
+
+
+def _notebook_05(w: _Work, probe_arm: str | None = None, n_arms: int = 0) -> dict[str, float]:
+    cfg, n, ev = w.cfg, w.n, w.cfg.evaluation
+    from ..evaluation.leakage import GLCM_SETTING, PROBE_SETTING
+    from ..glcm.features import GLCMFeatures
+
+    d = GLCMFeatures()   # the ladder's pipeline: its defaults, then the fixed setting
+    setting = _setting(GLCM_SETTING["glcm__levels"], GLCM_SETTING["glcm__distances"],
+                       d.angles_deg, d.properties, d.rotation)
+    params = dict(kernel="rbf", C=GLCM_SETTING["svc__C"], gamma="scale")
+    folds = {ev.ladder_random_folds: 1, ev.kfold: 2}   # random tiles; micrographs, samples
+    ladder = n.tiles * w.glcm(setting) + sum(
+        times * f * w.svc(round(n.tiles * (f - 1) / f), round(n.tiles / f), setting, params)
+        for f, times in folds.items())
+    models = 1
+    if probe_arm:
+        from ..nets import budget
+
+        models = 2
+        width = int(w.time(f"texture features' width|{probe_arm}",
+                           lambda: _probe_width(probe_arm), "a probe's feature width"))
+        digest = w.per_tile("tile digests", wt.digest_seconds)
+        fit = round(n.tiles * (ev.kfold - 1) / ev.kfold)
+        # the planner's timing of a probe's fit (`nets.budget`), scaled to each fold's tiles
+        one = w.time(f"logistic fit|{fit}x{width}|{budget.PROBE_FIT_ITERATIONS} iterations",
+                     lambda: budget.linear_fit_seconds(fit, width), "a logistic-regression fit")
+        ladder += sum(times * f * (one * n.tiles * (f - 1) / f / fit + digest * n.tiles)
+                      for f, times in folds.items())
+    boot = w.time(f"sample bootstrap|{n.micrographs} micrographs|{n.samples} samples|"
+                  f"{ev.n_bootstrap}", lambda: wt.bootstrap_seconds(
+                      n.micrographs, n.samples, ev.n_bootstrap), "a sample bootstrap")
+    boot_tiles = w.time(f"sample bootstrap|{n.tiles} tiles|{n.samples} samples|"
+                        f"{ev.n_bootstrap}", lambda: wt.bootstrap_seconds(
+                            n.tiles, n.samples, ev.n_bootstrap), "a sample bootstrap")
+    ladder += 3 * models * boot
+    return {f"leakage ladder ({models} models, 3 protocols)": ladder,
+            f"sample bootstraps of {n_arms} arms": n_arms * (3 * boot + boot_tiles)}
+
+
+def _probe_width(probe_arm: str) -> float:
+    """Features a tile gets from the probe's texture pooling (the network built without its
+    weights, which do not change the width)."""
+    import torch
+
+    from ..core.architectures import Arm, architecture
+    from ..nets.models import PooledBackbone
+
+    net = PooledBackbone(architecture(Arm.parse(probe_arm).architecture), "texture").eval()
+    with torch.no_grad():
+        return float(net(torch.zeros(1, 3, 64, 64)).shape[1])
+
+
+def _notebook_06(w: _Work, **_) -> dict[str, float]:
+    return {"audit of the paper": w.time("paper audit", wt.audit_seconds, "the paper's audit")}
+
+
+ESTIMATORS = {products.TILING: _notebook_01, products.GLCM: _notebook_02,
+              products.BASELINES: lambda w, **_: {}, products.TRANSFER: lambda w, **_: {},
+              products.EVALUATION: _notebook_05, products.HEAT: _notebook_06}
+
+
+def _outputs(w: _Work, step: str, n_arms: int) -> dict[str, float]:
+    """The step's figures and tables (the product catalogue's), drawn and written."""
+    made = [p for p in products.PRODUCTS if step in p.steps and p.kind in ("table", "figure")]
+    figures = sum(p.kind == "figure" for p in made)
+    tables = sum(p.kind == "table" and not p.pattern for p in made)
+    tables += {products.GLCM: 2, products.EVALUATION: 0}.get(step, 0)   # kfold_selection_<arm>
+    torch = step in TORCH_STEPS
+    seconds = tables * w.startup(torch, "table")
+    if figures:
+        seconds += w.startup(torch, "first figure") + (figures - 1) * w.startup(torch, "figure")
+    return {f"{figures} figures and {tables} tables": seconds}
+
+
+def notebook_estimate(notebook: str, cfg: StudyConfig, measured: Measured,
+                      tileset: TileSet | None = None, probe_arm: str | None = None,
+                      n_arms: int = 0) -> dict[str, float]:
+    """Estimated seconds of a notebook's work on this machine other than its network and probe
+    arms, by part: {"kernel and imports": .., "reading and tiling 538 micrographs": .., ...}.
+
+    `tileset`: None before notebook 01 has run (its counts then come from the catalogue and
+    the profile's caps); `probe_arm`: the probe of notebook 05's leakage ladder (None: GLCM+SVM
+    only); `n_arms`: the arms notebook 05 evaluates."""
+    step = notebook.removesuffix(".ipynb")
+    if step not in ESTIMATORS:
+        raise ValueError(f"no estimate for notebook {notebook!r}: the notebooks are "
+                         + ", ".join(f"{s}.ipynb" for s in ESTIMATORS))
+    counts = Counts.of(cfg, tileset)
+    w = _Work(cfg, measured, tileset, counts)
+    parts = {"kernel and imports": w.startup(step in TORCH_STEPS, "kernel")}
+    if step != products.TILING or _cached(tileset):
+        read = w.per_tile("tile cache read", lambda t: wt.npz_seconds(t, write=False))
+        parts[f"reading the tile cache ({counts.tiles} tiles)"] = read * counts.tiles
+    parts.update(ESTIMATORS[step](w, probe_arm=probe_arm, n_arms=n_arms))
+    parts.update(_outputs(w, step, n_arms))
+    return {k: float(v) for k, v in parts.items()}

@@ -1,0 +1,230 @@
+"""Small samples of the notebooks' own work, timed on this machine: what `notebook_estimates`
+scales by the counts a profile determines. Each returns seconds of one unit of work (a
+micrograph read, a tile's GLCM features, one SVM fit, ...), never a number copied from a run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def seconds(fn, repeat: int = 1) -> float:
+    """Wall seconds of `fn()`, the fastest of `repeat` calls."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+# ---------------------------------------------------------------- a notebook kernel's start
+
+_STARTUP = r"""
+import io, json, sys, tempfile, time
+t0 = time.perf_counter()
+import ipykernel.kernelapp, matplotlib
+matplotlib.use("agg")
+import matplotlib.pyplot as plt, numpy as np, pandas as pd, sklearn.svm
+import spring_lib, spring_lib.config, spring_lib.data.tileset
+px = int(sys.argv[2])
+if sys.argv[1] == "torch":
+    import torch, timm
+t1 = time.perf_counter()
+
+def figure(path):
+    # a figure as the notebooks make one: a grid of tiles saved at 120 dpi, then drawn again
+    # for the notebook's inline display
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(2, 5, figsize=(12, 5.5))
+    for i, ax in enumerate(axes.flat):
+        ax.imshow(rng.integers(0, 256, (px, px)), cmap="gray")
+        ax.set_title(f"class {i % 5}"); ax.axis("off")
+    fig.suptitle("example"); fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    plt.close(fig)
+
+with tempfile.TemporaryDirectory() as d:
+    t2 = time.perf_counter(); figure(f"{d}/a.png")
+    t3 = time.perf_counter(); figure(f"{d}/b.png")
+    t4 = time.perf_counter()
+    df = pd.DataFrame(np.random.default_rng(0).random((200, 8)), columns=list("abcdefgh"))
+    df.to_csv(f"{d}/t.csv", index=False); open(f"{d}/t.md", "w").write(df.to_markdown())
+    t5 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "first figure": t3 - t2, "figure": t4 - t3,
+                  "table": t5 - t4}))
+"""
+
+
+def kernel_startup(torch: bool, tile_px: int) -> dict[str, float]:
+    """Seconds of a fresh Python that imports what the notebooks import (with torch and timm
+    where `torch`), from its start; and of its first figure of tiles of `tile_px` (the plotting
+    library's set-up included), a further figure and a table (CSV and Markdown), all in that
+    process."""
+    package = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [package, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _STARTUP, "torch" if torch else "plain",
+                           str(tile_px)], capture_output=True, text=True, env=env, timeout=300)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"timing a notebook kernel's start failed: {done.stderr[-400:]}")
+    parts = json.loads(done.stdout.strip().splitlines()[-1])
+    after = parts["first figure"] + parts["figure"] + parts["table"]
+    return {"kernel": wall - after, **{k: parts[k] for k in ("first figure", "figure", "table")}}
+
+
+# ---------------------------------------------------------------- notebook 01
+
+def micrograph_seconds(catalog, cfg, n: int = 4) -> float:
+    """Seconds per micrograph of what building the tile set does to each: read it, crop its
+    data bar, resample it to `tiling.um_per_px`, hash it for near duplicates (n micrographs
+    spread over the catalogue)."""
+    from ..data.catalogue import databar_setting
+    from ..data.images import read_micrograph
+    from ..data.splits import dhash
+    from ..data.tiling import resample_to_scale
+
+    rows = catalog.iloc[np.linspace(0, len(catalog) - 1, min(n, len(catalog))).astype(int)]
+
+    def work():
+        for r in rows.itertuples():
+            img = read_micrograph(r.path, databar_setting(cfg, r.has_databar))
+            if cfg.tiling.um_per_px:
+                img = resample_to_scale(img, r.um_per_px, cfg.tiling.um_per_px)
+            dhash(img)
+
+    return seconds(work) / len(rows)
+
+
+def sample_tiles(cfg, tileset=None, n: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """n real tiles and their class numbers: spread over the tile set, or (before notebook 01
+    has run) cut from micrographs spread over the catalogue."""
+    if tileset is not None and len(tileset.tiles):
+        pick = np.linspace(0, len(tileset.tiles) - 1, n).astype(int)
+        return np.array(tileset.tiles[pick]), tileset.labels()[pick]
+    from ..data.catalogue import databar_setting, load_catalog
+    from ..data.images import read_micrograph
+
+    catalog, t = load_catalog(cfg), cfg.tiling.tile_size
+    tiles, labels = [], []
+    for r in catalog.iloc[np.linspace(0, len(catalog) - 1, 5).astype(int)].itertuples():
+        img = read_micrograph(r.path, databar_setting(cfg, r.has_databar))
+        cut = [img[y:y + t, x:x + t] for y in range(0, img.shape[0] - t + 1, t)
+               for x in range(0, img.shape[1] - t + 1, t)][:max(1, n // 5)]
+        tiles += cut
+        labels += [r.label] * len(cut)
+    codes = np.unique(np.array(labels, dtype=str), return_inverse=True)[1]
+    reps = -(-n // len(tiles))
+    return np.stack(tiles * reps)[:n], np.tile(codes, reps)[:n]
+
+
+def normalisation_seconds(tiles: np.ndarray) -> float:
+    """Seconds per tile of fitting eq. 20's statistics."""
+    from ..data.normalization import Standardizer
+
+    return seconds(lambda: Standardizer.fit(tiles), 2) / len(tiles)
+
+
+def npz_seconds(tiles: np.ndarray, write: bool) -> float:
+    """Seconds per tile of writing the tile cache's .npz, or of reading it back."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "tiles.npz"
+        wrote = seconds(lambda: np.savez(path, tiles=tiles))
+        if write:
+            return wrote / len(tiles)
+
+        def read():
+            with np.load(path) as f:
+                f["tiles"]
+        return seconds(read, 2) / len(tiles)
+
+
+# ---------------------------------------------------------------- GLCM and the SVM
+
+def glcm_seconds(tiles: np.ndarray, setting: dict, n_jobs: int) -> float:
+    """Seconds per tile of one GLCM setting's features (computed, not read from a cache)."""
+    from ..glcm.features import glcm_features
+
+    glcm_features(tiles[:2], **setting)   # first call: the library's own set-up, not counted
+    return seconds(lambda: glcm_features(tiles, n_jobs=n_jobs, **setting)) / len(tiles)
+
+
+def digest_seconds(tiles: np.ndarray) -> float:
+    """Seconds per tile of finding its cached features (the content digest every transform of
+    GLCMFeatures and FrozenFeatures takes of each tile it is given)."""
+    from ..glcm.features import tile_keys
+
+    return seconds(lambda: tile_keys(tiles), 2) / len(tiles)
+
+
+def like_features(features: np.ndarray, labels: np.ndarray, n: int, seed: int = 0):
+    """n rows like `features` (real rows drawn again, jittered): an SVM on them keeps about
+    as many support vectors as on n real tiles, so it takes about as long."""
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    X = StandardScaler().fit_transform(features)
+    pick = rng.integers(0, len(X), n)
+    return X[pick] + rng.normal(0, 0.3, (n, X.shape[1])), labels[pick]
+
+
+def svc_seconds(X: np.ndarray, y: np.ndarray, n_test: int, **params) -> float:
+    """Seconds of one SVC fit on (X, y) and its scoring on n_test rows."""
+    from sklearn.svm import SVC
+
+    def work():
+        fitted = SVC(**params).fit(X, y)
+        if n_test:
+            fitted.decision_function(X[np.arange(n_test) % len(X)])
+    return seconds(work)
+
+
+def logistic_seconds(n: int, dim: int, C: float = 1.0, seed: int = 0) -> float:
+    """Seconds of a standardised logistic-regression fit of n rows x dim features."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 5, n)
+    X = rng.normal(size=(n, dim)) + 0.5 * np.eye(5, dim)[y]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return seconds(lambda: LogisticRegression(C=C, max_iter=1000).fit(
+            StandardScaler().fit_transform(X), y))
+
+
+# ---------------------------------------------------------------- evaluation and the paper
+
+def bootstrap_seconds(n_micrographs: int, n_samples: int, n_boot: int, classes: int = 5) -> float:
+    """Seconds of one sample bootstrap of micrograph predictions (metrics.sample_bootstrap)."""
+    import pandas as pd
+
+    from ..evaluation.metrics import sample_bootstrap
+
+    rng = np.random.default_rng(0)
+    names = [f"c{i}" for i in range(classes)]
+    true = pd.Series(rng.choice(names, n_micrographs))
+    pred = true.where(rng.random(n_micrographs) < 0.6, pd.Series(rng.choice(names, n_micrographs)))
+    samples = pd.Series(rng.integers(0, n_samples, n_micrographs).astype(str))
+    return seconds(lambda: sample_bootstrap(true, pred, samples, names, n_boot))
+
+
+def audit_seconds() -> float:
+    """Seconds of notebook 06's audit of the paper (it builds SE-ResNeXt50 and 101 without
+    weights to read their depths); timm is imported first: that counts in the kernel's start."""
+    import timm  # noqa: F401
+
+    from ..paper.audit import audit_paper
+
+    return seconds(audit_paper)

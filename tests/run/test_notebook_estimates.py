@@ -1,0 +1,117 @@
+import pytest
+
+from spring_lib import build_tileset, load_config
+from spring_lib.run.notebook_estimates import Counts, ESTIMATORS, notebook_estimate
+
+
+def standin(seconds: float = 0.01):
+    """A `measured` that times nothing: every unit of work takes `seconds`; keys are recorded."""
+    keys = []
+
+    def measured(key, fn, what):
+        keys.append(key)
+        return 2144.0 if key.startswith("texture features' width") else seconds
+    measured.keys = keys
+    return measured
+
+
+@pytest.fixture(scope="module")
+def cfg(smoke_profile_path):
+    return load_config(smoke_profile_path)
+
+
+def with_(cfg, section: str, **values):
+    return cfg.model_copy(update={section: getattr(cfg, section).model_copy(update=values)})
+
+
+def part(estimate: dict, starts: str) -> float:
+    (value,) = [v for k, v in estimate.items() if k.startswith(starts)]
+    return value
+
+
+def test_every_notebook_has_parts_and_a_kernel(cfg):
+    for step in ESTIMATORS:
+        e = notebook_estimate(f"{step}.ipynb", cfg, standin(), probe_arm="EfficientNet-Lite0-probe",
+                              n_arms=5)
+        assert e["kernel and imports"] > 0 and all(v >= 0 for v in e.values())
+
+
+def test_more_tiles_cost_more(cfg):
+    bigger = with_(cfg, "split", train_tiles_per_class=cfg.split.train_tiles_per_class * 3)
+    for step in ("02_glcm_svm_baseline", "05_evaluation"):
+        small = notebook_estimate(f"{step}.ipynb", cfg, standin(), probe_arm="EfficientNet-Lite0-probe")
+        large = notebook_estimate(f"{step}.ipynb", bigger, standin(), probe_arm="EfficientNet-Lite0-probe")
+        assert sum(large.values()) > sum(small.values()), step
+    small = notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, standin())
+    large = notebook_estimate("02_glcm_svm_baseline.ipynb", bigger, standin())
+    assert part(large, "GLCM features") > part(small, "GLCM features")
+
+
+def test_a_bigger_grid_costs_more_fits(cfg):
+    small = notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, standin())
+    grid = with_(cfg, "glcm", svm_C=[*cfg.glcm.svm_C, 1000.0], levels=[16, 32])
+    large = notebook_estimate("02_glcm_svm_baseline.ipynb", grid, standin())
+    fits = lambda e: int(next(k for k in e if k.startswith("GLCM+SVM grid")).split(": ")[1].split()[0])
+    # (candidates x cv + 1 refit) per search, the tuning search and one per fold
+    k, cv = cfg.evaluation.kfold, cfg.glcm.cv_folds
+    assert fits(small) == (len(cfg.glcm.svm_C) * cv + 1) * (k + 1)
+    assert fits(large) == (2 * (len(cfg.glcm.svm_C) + 1) * cv + 1) * (k + 1)
+    assert part(large, "GLCM+SVM grid") > part(small, "GLCM+SVM grid")
+    assert part(large, "GLCM features") > part(small, "GLCM features")
+
+
+def test_the_ladder_counts_its_probe_and_the_bootstraps_their_arms(cfg):
+    glcm_only = notebook_estimate("05_evaluation.ipynb", cfg, standin(), n_arms=2)
+    both = notebook_estimate("05_evaluation.ipynb", cfg, standin(), probe_arm="EfficientNet-Lite0-probe", n_arms=2)
+    assert part(both, "leakage ladder") > part(glcm_only, "leakage ladder")
+    more = notebook_estimate("05_evaluation.ipynb", cfg, standin(), n_arms=6)
+    assert part(more, "sample bootstraps") == pytest.approx(3 * part(glcm_only, "sample bootstraps"))
+
+
+def test_slower_work_gives_a_longer_estimate(cfg):
+    for step in ESTIMATORS:
+        fast = notebook_estimate(f"{step}.ipynb", cfg, standin(0.01))
+        slow = notebook_estimate(f"{step}.ipynb", cfg, standin(0.02))
+        assert sum(slow.values()) == pytest.approx(2 * sum(fast.values())), step
+
+
+def test_tiling_is_timed_before_the_cache_and_read_after(cfg):
+    cold = notebook_estimate("01_dataset_tiling.ipynb", cfg, standin())
+    assert any(k.startswith("reading and tiling") for k in cold)
+    ts = build_tileset(cfg)
+    warm = notebook_estimate("01_dataset_tiling.ipynb", cfg, standin(), ts)
+    assert not any(k.startswith("reading and tiling") for k in warm)
+    assert any(k.startswith("reading the tile cache") for k in warm)
+    counts = Counts.of(cfg, ts)
+    assert counts.tiles == len(ts.tiles) and counts.micrographs == len(ts.micrographs)
+    assert counts.tile_px == cfg.tiling.tile_size
+
+
+def test_keys_name_what_a_timing_depends_on(cfg):
+    a, b = standin(), standin()
+    notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, a)
+    notebook_estimate("02_glcm_svm_baseline.ipynb", with_(cfg, "tiling", tile_size=96), b)
+    glcm = lambda m: {k for k in m.keys if k.startswith("GLCM features")}
+    assert glcm(a) and glcm(a).isdisjoint(glcm(b))   # another tile size is timed again
+
+
+def test_a_second_estimate_measures_nothing(cfg):
+    memo, calls = {}, []
+
+    def measured(key, fn, what):
+        if key not in memo:
+            calls.append(key)
+            memo[key] = fn()
+        return memo[key]
+    first = notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, measured)
+    n = len(calls)
+    second = notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, measured)
+    assert n and len(calls) == n and first == second
+    assert all(v > 0 for v in first.values())
+
+
+def test_an_unknown_notebook_names_the_notebooks(cfg):
+    with pytest.raises(ValueError) as err:
+        notebook_estimate("07_extra.ipynb", cfg, standin())
+    assert "07_extra.ipynb" in str(err.value)
+    assert all(f"{s}.ipynb" in str(err.value) for s in ESTIMATORS)

@@ -61,15 +61,9 @@ class _Work:
 
     def __init__(self, cfg: StudyConfig, measured: Measured, tileset: TileSet | None,
                  counts: Counts):
-        self.cfg, self.measured, self.tileset, self.n = cfg, measured, tileset, counts
+        self.cfg, self.time, self.tileset, self.n = cfg, measured, tileset, counts
         self._startup = cache(wt.kernel_startup)
-        self._sample = cache(lambda: wt.sample_tiles(cfg, tileset))
-
-    def time(self, key: str, fn: Callable[[], float], what: str) -> float:
-        return self.measured(key, fn, what)
-
-    def sample(self):
-        return self._sample()
+        self.sample = cache(lambda: wt.sample_tiles(cfg, tileset))
 
     def startup(self, torch: bool, part: str) -> float:
         key = f"notebook kernel|{'torch' if torch else 'plain'}|{self.n.tile_px}px|{part}"
@@ -81,8 +75,7 @@ class _Work:
 
     def glcm(self, setting: dict) -> float:
         """Seconds per tile of one GLCM setting."""
-        key = "|".join(f"{k}={v}" for k, v in sorted(setting.items()))
-        return self.per_tile(f"GLCM features|{key}|{self.cfg.glcm.n_jobs} jobs",
+        return self.per_tile(f"GLCM features|{_key(setting)}|{self.cfg.glcm.n_jobs} jobs",
                              lambda t: wt.glcm_seconds(t, setting, self.cfg.glcm.n_jobs))
 
     def svc(self, n_fit: int, n_test: int, setting: dict, params: dict) -> float:
@@ -97,9 +90,15 @@ class _Work:
             X, y = wt.like_features(glcm_features(tiles, **setting), labels, n_fit)
             return wt.svc_seconds(X, y, n_test, **params)
 
-        key = "|".join(f"{k}={v}" for k, v in sorted({**setting, **params}.items()))
-        return (digest * (n_fit + n_test)
-                + self.time(f"SVC fit|{n_fit}+{n_test} tiles|{key}", fit, "an SVM fit"))
+        key = f"SVC fit|{n_fit}+{n_test} tiles|{_key(setting)}|{sorted(params.items())}"
+        return digest * (n_fit + n_test) + self.search_fit() + self.time(key, fit, "an SVM fit")
+
+    def search_fit(self) -> float:
+        """A grid search's own seconds per fit (on the tile set's rows; taken as the search's,
+        the refit's and a k-fold's alike)."""
+        n, cv = self.n.tiles, self.cfg.glcm.cv_folds
+        return self.time(f"grid search per fit|{n} rows|{cv} folds",
+                         lambda: wt.search_fit_seconds(n, cv), "a grid search's own work")
 
 
 def _settings(cfg: StudyConfig) -> list[dict]:
@@ -113,6 +112,13 @@ def _setting(levels, distances, angles_deg, properties, rotation) -> dict:
     return dict(levels=int(levels), distances=tuple(distances),
                 angles=tuple(np.deg2rad(angles_deg)), properties=tuple(properties),
                 rotation=rotation)
+
+
+def _key(setting: dict) -> str:
+    """A GLCM setting as a key: everything its cost depends on."""
+    angles = tuple(round(float(np.rad2deg(a)), 3) for a in setting["angles"])
+    return (f"{setting['levels']} levels|distances {setting['distances']}|angles {angles}|"
+            f"{','.join(setting['properties'])}|{setting['rotation']}")
 
 
 def _search_seconds(w: _Work, n: int, candidates: list[tuple[dict, dict]], cv: int,
@@ -138,8 +144,8 @@ def _tiling(w: _Work) -> dict[str, float]:
     from ..data.catalogue import load_catalog
 
     catalog = load_catalog(cfg)
-    key = (f"micrograph read|{catalog.attrs['root']}|{cfg.data.model_dump_json()}|"
-           f"{cfg.tiling.um_per_px}")
+    key = (f"micrograph read|{len(catalog)} micrographs|{catalog.attrs['root']}|"
+           f"{cfg.data.model_dump_json()}|{cfg.tiling.um_per_px}")
     each = w.time(key, lambda: wt.micrograph_seconds(catalog, cfg), "reading a micrograph")
     write = w.per_tile("tile cache write", lambda t: wt.npz_seconds(t, write=True))
     return {f"reading and tiling {n.micrographs} micrographs": each * n.micrographs
@@ -147,7 +153,7 @@ def _tiling(w: _Work) -> dict[str, float]:
 
 
 def _notebook_01(w: _Work, **_) -> dict[str, float]:
-    norm = w.per_tile("eq. 20 statistics", wt.normalisation_seconds)
+    norm = w.per_tile("eq. 20 statistics of 512 tiles", wt.normalisation_seconds)
     return {**_tiling(w), f"normalisation statistics of {w.n.train} tiles": norm * w.n.train}
 
 
@@ -164,15 +170,12 @@ def _notebook_02(w: _Work, **_) -> dict[str, float]:
     fits = (len(candidates) * g.cv_folds + 1) * (k + 1)
     svm = (_search_seconds(w, n.pool, candidates, g.cv_folds)
            + k * _search_seconds(w, train, candidates, g.cv_folds, round(n.tiles / k)))
-    from ..glcm.pixel_size import C_GRID
-
-    cv = cfg.probe.cv_folds
-    inner = round(train * (cv - 1) / cv)
-    lr = w.time(f"logistic fit|{inner}x1", lambda: wt.logistic_seconds(inner, 1),
-                "a logistic-regression fit")
+    key = f"pixel-size fold|{n.tiles} tiles|{cfg.evaluation.kfold} folds|{cfg.probe.cv_folds}"
+    fold = w.time(key, lambda: wt.pixel_size_fold_seconds(cfg, w.tileset),
+                  "a fold of the pixel-size arm")
     return {f"GLCM features of {n.tiles} tiles, {len(settings)} settings": glcm,
             f"GLCM+SVM grid: {fits} SVM fits": svm,
-            "pixel-size arm": k * (len(C_GRID) * cv + 1) * lr}
+            "pixel-size arm": k * fold}
 
 
 def _notebook_05(w: _Work, probe_arm: str | None = None, n_arms: int = 0) -> dict[str, float]:
@@ -184,33 +187,57 @@ def _notebook_05(w: _Work, probe_arm: str | None = None, n_arms: int = 0) -> dic
     setting = _setting(GLCM_SETTING["glcm__levels"], GLCM_SETTING["glcm__distances"],
                        d.angles_deg, d.properties, d.rotation)
     params = dict(kernel="rbf", C=GLCM_SETTING["svc__C"], gamma="scale")
-    folds = {ev.ladder_random_folds: 1, ev.kfold: 2}   # random tiles; micrographs, samples
+    folds = [(ev.ladder_random_folds, 1), (ev.kfold, 2)]   # random tiles; micrographs, samples
     ladder = n.tiles * w.glcm(setting) + sum(
         times * f * w.svc(round(n.tiles * (f - 1) / f), round(n.tiles / f), setting, params)
-        for f, times in folds.items())
-    models = 1
+        for f, times in folds)
+    models = 2 if probe_arm else 1
     if probe_arm:
-        from ..nets import budget
+        ladder += sum(times * f * _probe_fold(w, probe_arm, round(n.tiles * (f - 1) / f))
+                      for f, times in folds)
+    micro, tiles = (w.time(f"sample bootstrap|{m} rows|{n.samples} samples|{ev.n_bootstrap}",
+                           lambda m=m: wt.bootstrap_seconds(m, n.samples, ev.n_bootstrap),
+                           "a sample bootstrap") for m in (n.micrographs, n.tiles))
+    # an arm: micrograph and tile intervals, its paired comparison, the magnification band
+    return {f"leakage ladder ({models} models, 3 protocols)": ladder + 3 * models * micro,
+            f"sample bootstraps of {n_arms} arms": n_arms * (3 * micro + tiles)}
 
-        models = 2
-        width = int(w.time(f"texture features' width|{probe_arm}",
-                           lambda: _probe_width(probe_arm), "a probe's feature width"))
-        digest = w.per_tile("tile digests", wt.digest_seconds)
-        fit = round(n.tiles * (ev.kfold - 1) / ev.kfold)
-        # the planner's timing of a probe's fit (`nets.budget`), scaled to each fold's tiles
-        one = w.time(f"logistic fit|{fit}x{width}|{budget.PROBE_FIT_ITERATIONS} iterations",
-                     lambda: budget.linear_fit_seconds(fit, width), "a logistic-regression fit")
-        ladder += sum(times * f * (one * n.tiles * (f - 1) / f / fit + digest * n.tiles)
-                      for f, times in folds.items())
-    boot = w.time(f"sample bootstrap|{n.micrographs} micrographs|{n.samples} samples|"
-                  f"{ev.n_bootstrap}", lambda: wt.bootstrap_seconds(
-                      n.micrographs, n.samples, ev.n_bootstrap), "a sample bootstrap")
-    boot_tiles = w.time(f"sample bootstrap|{n.tiles} tiles|{n.samples} samples|"
-                        f"{ev.n_bootstrap}", lambda: wt.bootstrap_seconds(
-                            n.tiles, n.samples, ev.n_bootstrap), "a sample bootstrap")
-    ladder += 3 * models * boot
-    return {f"leakage ladder ({models} models, 3 protocols)": ladder,
-            f"sample bootstraps of {n_arms} arms": n_arms * (3 * boot + boot_tiles)}
+
+def _probe_fold(w: _Work, probe_arm: str, n_fit: int) -> float:
+    """One fold of the ladder's probe on n_fit training tiles: timed as it runs, on the probe's
+    cached features, where they are cached (scaled by the training tiles); before notebook 04
+    has cached them, the planner's probe fit (`nets.budget`, synthetic features at the solver
+    iterations real ones take) and the features' digests."""
+    from ..evaluation.leakage import PROBE_SETTING
+    from ..nets import budget
+
+    cfg, n = w.cfg, w.n
+    k = cfg.evaluation.kfold
+    kfold_fit = round(n.tiles * (k - 1) / k)
+    cached = _feature_files(cfg, probe_arm, n.tile_px)
+    if w.tileset is not None and cached:
+        key = (f"ladder probe fold|{probe_arm}|{kfold_fit} of {n.tiles} tiles|{n.tile_px}px|"
+               f"{sorted(PROBE_SETTING.items())}|{cached}")
+        fold = w.time(key, lambda: wt.ladder_probe_fold_seconds(w.tileset, cfg, probe_arm)
+                      or -1.0, "a fold of the ladder's probe")   # -1: not all cached
+        if fold > 0:
+            return fold * n_fit / kfold_fit
+    width = int(w.time(f"texture features' width|{probe_arm}", lambda: _probe_width(probe_arm),
+                       "a probe's feature width"))
+    one = w.time(f"logistic fit|{kfold_fit}x{width}|{budget.PROBE_FIT_ITERATIONS} iterations",
+                 lambda: budget.linear_fit_seconds(kfold_fit, width), "a logistic-regression fit")
+    return one * n_fit / kfold_fit + w.per_tile("tile digests", wt.digest_seconds) * n.tiles
+
+
+def _feature_files(cfg: StudyConfig, probe_arm: str, tile_px: int) -> str:
+    """The probe's feature cache files for this tile size, with their sizes: a key that changes
+    when they fill (found without loading the network's weights)."""
+    from ..core.architectures import Arm
+    from ..core.paths import cache_dir
+
+    arch = Arm.parse(probe_arm).architecture
+    files = sorted((cache_dir(cfg) / "features").glob(f"features-{arch}-*-{tile_px}-*.npz"))
+    return ",".join(f"{f.name}:{f.stat().st_size}" for f in files)
 
 
 def _probe_width(probe_arm: str) -> float:
@@ -232,7 +259,7 @@ def _notebook_06(w: _Work, **_) -> dict[str, float]:
 
 ESTIMATORS = {products.TILING: _notebook_01, products.GLCM: _notebook_02,
               products.BASELINES: lambda w, **_: {}, products.TRANSFER: lambda w, **_: {},
-              products.EVALUATION: _notebook_05, products.HEAT: _notebook_06}
+              products.EVALUATION: _notebook_05, products.HEAT: _notebook_06}   # 03, 04: arms
 
 
 def _outputs(w: _Work, step: str, n_arms: int) -> dict[str, float]:

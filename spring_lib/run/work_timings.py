@@ -85,16 +85,19 @@ def kernel_startup(torch: bool, tile_px: int) -> dict[str, float]:
 
 # ---------------------------------------------------------------- notebook 01
 
-def micrograph_seconds(catalog, cfg, n: int = 4) -> float:
-    """Seconds per micrograph of what building the tile set does to each: read it, crop its
-    data bar, resample it to `tiling.um_per_px`, hash it for near duplicates (n micrographs
-    spread over the catalogue)."""
+def micrograph_seconds(catalog, cfg, n: int = 6) -> float:
+    """Mean seconds per micrograph of what building the tile set does to each: read it, crop
+    its data bar, resample it to `tiling.um_per_px`, hash it for near duplicates. Timed on n
+    micrographs at evenly spaced quantiles of the catalogue's image sizes (the hash's blur
+    grows faster than the pixels, so a few large micrographs weigh)."""
     from ..data.catalogue import databar_setting
     from ..data.images import read_micrograph
     from ..data.splits import dhash
     from ..data.tiling import resample_to_scale
 
-    rows = catalog.iloc[np.linspace(0, len(catalog) - 1, min(n, len(catalog))).astype(int)]
+    order = np.argsort(pixel_counts(catalog), kind="stable")
+    picks = order[((np.arange(n) + 0.5) / n * len(order)).astype(int)]
+    rows = catalog.iloc[picks]
 
     def work():
         for r in rows.itertuples():
@@ -104,6 +107,17 @@ def micrograph_seconds(catalog, cfg, n: int = 4) -> float:
             dhash(img)
 
     return seconds(work) / len(rows)
+
+
+def pixel_counts(catalog) -> np.ndarray:
+    """Pixels of each micrograph of the catalogue, from its file's header."""
+    from PIL import Image
+
+    counts = []
+    for path in catalog["path"]:
+        with Image.open(path) as im:
+            counts.append(im.size[0] * im.size[1])
+    return np.array(counts)
 
 
 def sample_tiles(cfg, tileset=None, n: int = 24) -> tuple[np.ndarray, np.ndarray]:
@@ -128,11 +142,13 @@ def sample_tiles(cfg, tileset=None, n: int = 24) -> tuple[np.ndarray, np.ndarray
     return np.stack(tiles * reps)[:n], np.tile(codes, reps)[:n]
 
 
-def normalisation_seconds(tiles: np.ndarray) -> float:
-    """Seconds per tile of fitting eq. 20's statistics."""
+def normalisation_seconds(tiles: np.ndarray, n: int = 512) -> float:
+    """Seconds per tile of fitting eq. 20's statistics (on n tiles: its float copies of the
+    tiles outgrow the processor's cache, as the training split's do)."""
     from ..data.normalization import Standardizer
 
-    return seconds(lambda: Standardizer.fit(tiles), 2) / len(tiles)
+    many = np.concatenate([tiles] * -(-n // len(tiles)))[:n]
+    return seconds(lambda: Standardizer.fit(many)) / n
 
 
 def npz_seconds(tiles: np.ndarray, write: bool) -> float:
@@ -159,12 +175,15 @@ def glcm_seconds(tiles: np.ndarray, setting: dict, n_jobs: int) -> float:
     return seconds(lambda: glcm_features(tiles, n_jobs=n_jobs, **setting)) / len(tiles)
 
 
-def digest_seconds(tiles: np.ndarray) -> float:
-    """Seconds per tile of finding its cached features (the content digest every transform of
-    GLCMFeatures and FrozenFeatures takes of each tile it is given)."""
+def digest_seconds(tiles: np.ndarray, n: int = 256) -> float:
+    """Seconds per tile of handing tiles to a cached transform: the copy a fold's indexing
+    makes, then the content digest GLCMFeatures and FrozenFeatures take of each tile to find
+    its cached features (on n tiles, so that the copy leaves the processor's cache)."""
     from ..glcm.features import tile_keys
 
-    return seconds(lambda: tile_keys(tiles), 2) / len(tiles)
+    many = np.concatenate([tiles] * -(-n // len(tiles)))[:n]
+    order = np.random.default_rng(0).permutation(n)
+    return seconds(lambda: tile_keys(many[order]), 2) / n
 
 
 def like_features(features: np.ndarray, labels: np.ndarray, n: int, seed: int = 0):
@@ -189,22 +208,72 @@ def svc_seconds(X: np.ndarray, y: np.ndarray, n_test: int, **params) -> float:
     return seconds(work)
 
 
-def logistic_seconds(n: int, dim: int, C: float = 1.0, seed: int = 0) -> float:
-    """Seconds of a standardised logistic-regression fit of n rows x dim features."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+def search_fit_seconds(n: int, cv: int, classes: int = 5) -> float:
+    """Seconds a grouped grid search (`core.grouped_cv.grouped_search`) spends on each fit
+    besides the estimator's own work: cloning, splitting, scoring twice, collecting; timed on a
+    search over a do-nothing classifier on n rows."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import Pipeline
 
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 5, n)
-    X = rng.normal(size=(n, dim)) + 0.5 * np.eye(5, dim)[y]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return seconds(lambda: LogisticRegression(C=C, max_iter=1000).fit(
-            StandardScaler().fit_transform(X), y))
+    from ..core.grouped_cv import grouped_search
+
+    rng = np.random.default_rng(0)
+    y, groups = np.arange(n) % classes, rng.integers(0, 4 * cv, n)
+    grid = {"clf__strategy": ["prior", "most_frequent", "stratified", "uniform"]}
+    pipe = Pipeline([("clf", DummyClassifier(random_state=0))])
+    return seconds(lambda: grouped_search(pipe, grid, np.zeros((n, 1)), y, groups, cv, 0)
+                   ) / (len(grid["clf__strategy"]) * cv + 1)
+
+
+def pixel_size_fold_seconds(cfg, tileset=None) -> float:
+    """Seconds of one fold of the pixel-size arm: its grouped search over C on the first
+    k-fold's training tiles, on the real log µm/px (before notebook 01: each micrograph of the
+    catalogue repeated to the profile's tile count)."""
+    import pandas as pd
+
+    from ..core.grouped_cv import grouped_folds, tuned
+    from ..glcm.pixel_size import C_GRID, pixel_size_features, pixel_size_pipeline
+
+    seed, k = cfg.split.seed, cfg.evaluation.kfold
+    if tileset is not None:
+        X, y = pixel_size_features(tileset), tileset.labels()
+        groups = tileset.manifest["group"].astype(str).to_numpy()
+    else:
+        from ..data.catalogue import load_catalog
+
+        c, s = load_catalog(cfg), cfg.split
+        n = c["label"].nunique() * (s.train_tiles_per_class + s.val_tiles_per_class
+                                    + s.test_tiles_per_class)
+        c = c.iloc[np.arange(n) % len(c)]
+        X = np.log10(c["um_per_px"].to_numpy(float))[:, None]
+        y = pd.Categorical(c["label"]).codes.astype(np.int64)
+        groups = c["sample_key"].astype(str).to_numpy()
+    train, _ = grouped_folds(y, groups, k, seed)[0]
+    fit = tuned(pixel_size_pipeline(seed), {"clf__C": C_GRID}, cfg.probe.cv_folds, seed,
+                "probe.cv_folds")
+    return seconds(lambda: fit(X[train], y[train], groups[train]), 2)
 
 
 # ---------------------------------------------------------------- evaluation and the paper
+
+def ladder_probe_fold_seconds(tileset, cfg, probe_arm: str) -> float | None:
+    """Seconds of one fold of the leakage ladder's probe, run as the ladder runs it: its
+    pipeline at the fixed setting fitted on the first sample-grouped fold's training tiles and
+    scored on the rest, from the probe's cached features (real features take their own number
+    of solver iterations). None while the feature cache lacks some tile (before notebook 04)."""
+    from ..evaluation.leakage import ladder_models, protocol_folds
+
+    pipe = ladder_models(cfg, probe_arm)[probe_arm]
+    if pipe.named_steps["features"].uncached(tileset.tiles):
+        return None
+    folds, y = protocol_folds(tileset, "samples", cfg), tileset.labels()
+    train, test = folds != 0, folds == 0
+
+    def fold():
+        pipe.fit(tileset.tiles[train], y[train]).predict_proba(tileset.tiles[test])
+    return seconds(fold)
+
+
 
 def bootstrap_seconds(n_micrographs: int, n_samples: int, n_boot: int, classes: int = 5) -> float:
     """Seconds of one sample bootstrap of micrograph predictions (metrics.sample_bootstrap)."""

@@ -3,6 +3,8 @@ import pytest
 from spring_lib import build_tileset, load_config
 from spring_lib.run.notebook_estimates import Counts, ESTIMATORS, notebook_estimate
 
+PROBE = "EfficientNet-Lite0-probe"
+
 
 def standin(seconds: float = 0.01):
     """A `measured` that times nothing: every unit of work takes `seconds`; keys are recorded."""
@@ -31,16 +33,15 @@ def part(estimate: dict, starts: str) -> float:
 
 def test_every_notebook_has_parts_and_a_kernel(cfg):
     for step in ESTIMATORS:
-        e = notebook_estimate(f"{step}.ipynb", cfg, standin(), probe_arm="EfficientNet-Lite0-probe",
-                              n_arms=5)
+        e = notebook_estimate(f"{step}.ipynb", cfg, standin(), probe_arm=PROBE, n_arms=5)
         assert e["kernel and imports"] > 0 and all(v >= 0 for v in e.values())
 
 
 def test_more_tiles_cost_more(cfg):
     bigger = with_(cfg, "split", train_tiles_per_class=cfg.split.train_tiles_per_class * 3)
     for step in ("02_glcm_svm_baseline", "05_evaluation"):
-        small = notebook_estimate(f"{step}.ipynb", cfg, standin(), probe_arm="EfficientNet-Lite0-probe")
-        large = notebook_estimate(f"{step}.ipynb", bigger, standin(), probe_arm="EfficientNet-Lite0-probe")
+        small = notebook_estimate(f"{step}.ipynb", cfg, standin(), probe_arm=PROBE)
+        large = notebook_estimate(f"{step}.ipynb", bigger, standin(), probe_arm=PROBE)
         assert sum(large.values()) > sum(small.values()), step
     small = notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, standin())
     large = notebook_estimate("02_glcm_svm_baseline.ipynb", bigger, standin())
@@ -51,7 +52,7 @@ def test_a_bigger_grid_costs_more_fits(cfg):
     small = notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, standin())
     grid = with_(cfg, "glcm", svm_C=[*cfg.glcm.svm_C, 1000.0], levels=[16, 32])
     large = notebook_estimate("02_glcm_svm_baseline.ipynb", grid, standin())
-    fits = lambda e: int(next(k for k in e if k.startswith("GLCM+SVM grid")).split(": ")[1].split()[0])
+    fits = lambda e: int(next(k for k in e if k.startswith("GLCM+SVM grid")).split()[2])
     # (candidates x cv + 1 refit) per search, the tuning search and one per fold
     k, cv = cfg.evaluation.kfold, cfg.glcm.cv_folds
     assert fits(small) == (len(cfg.glcm.svm_C) * cv + 1) * (k + 1)
@@ -62,7 +63,7 @@ def test_a_bigger_grid_costs_more_fits(cfg):
 
 def test_the_ladder_counts_its_probe_and_the_bootstraps_their_arms(cfg):
     glcm_only = notebook_estimate("05_evaluation.ipynb", cfg, standin(), n_arms=2)
-    both = notebook_estimate("05_evaluation.ipynb", cfg, standin(), probe_arm="EfficientNet-Lite0-probe", n_arms=2)
+    both = notebook_estimate("05_evaluation.ipynb", cfg, standin(), probe_arm=PROBE, n_arms=2)
     assert part(both, "leakage ladder") > part(glcm_only, "leakage ladder")
     more = notebook_estimate("05_evaluation.ipynb", cfg, standin(), n_arms=6)
     assert part(more, "sample bootstraps") == pytest.approx(3 * part(glcm_only, "sample bootstraps"))
@@ -115,3 +116,28 @@ def test_an_unknown_notebook_names_the_notebooks(cfg):
         notebook_estimate("07_extra.ipynb", cfg, standin())
     assert "07_extra.ipynb" in str(err.value)
     assert all(f"{s}.ipynb" in str(err.value) for s in ESTIMATORS)
+
+
+def test_the_ladder_probe_is_timed_on_its_cached_features_once_they_exist(cfg, tmp_path):
+    cfg = cfg.model_copy(update={"cache_dir": str(tmp_path)})
+    ts = build_tileset(cfg)
+
+    def measured(key, fn, what):
+        if key.startswith("ladder probe fold"):
+            return 5.0    # one sample-grouped fold, as timed on the cached features
+        return 2144.0 if key.startswith("texture features' width") else 0.01
+
+    def probe_part() -> float:
+        ladder = lambda **kw: part(notebook_estimate("05_evaluation.ipynb", cfg, measured, ts,
+                                                     **kw), "leakage ladder")
+        return ladder(probe_arm=PROBE) - ladder()
+    synthetic = probe_part()
+    (tmp_path / "features").mkdir(exist_ok=True)
+    name = f"features-EfficientNet-Lite0-abc-{cfg.tiling.tile_size}-224-fp32-v1.npz"
+    (tmp_path / "features" / name).write_bytes(b"x")
+    ev, n = cfg.evaluation, len(ts.tiles)
+    fit = lambda f: round(n * (f - 1) / f)
+    folds = ev.ladder_random_folds * fit(ev.ladder_random_folds) + 2 * ev.kfold * fit(ev.kfold)
+    boots = 3 * 0.01   # the probe's bootstraps, one per protocol
+    assert probe_part() == pytest.approx(5.0 * folds / fit(ev.kfold) + boots)
+    assert probe_part() != pytest.approx(synthetic)

@@ -30,7 +30,9 @@ def test_the_unit_timings_are_positive_and_per_unit(smoke):
     assert 0 < wt.normalisation_seconds(tiles) < 0.1
     assert 0 < wt.npz_seconds(tiles, write=True) < 0.1 and 0 < wt.npz_seconds(tiles, False) < 0.1
     assert 0 < wt.bootstrap_seconds(40, 8, 50) < 5
-    assert 0 < wt.logistic_seconds(50, 4) < 5
+    assert 0 < wt.search_fit_seconds(60, 3) < 1
+    assert 0 < wt.pixel_size_fold_seconds(cfg, ts) < 30
+    assert 0 < wt.pixel_size_fold_seconds(cfg, None) < 30
 
 
 def test_like_features_keeps_the_classes_and_adds_rows(smoke):

@@ -20,6 +20,7 @@ from ..config import StudyConfig
 from ..core import products
 from ..data.tileset import TileSet
 from . import work_timings as wt
+from .kernel_timing import kernel_startup
 
 Measured = Callable[[str, Callable[[], float], str], float]
 
@@ -62,7 +63,7 @@ class _Work:
     def __init__(self, cfg: StudyConfig, measured: Measured, tileset: TileSet | None,
                  counts: Counts):
         self.cfg, self.time, self.tileset, self.n = cfg, measured, tileset, counts
-        self._startup = cache(wt.kernel_startup)
+        self._startup = cache(kernel_startup)
         self.sample = cache(lambda: wt.sample_tiles(cfg, tileset))
 
     def startup(self, torch: bool, part: str) -> float:

@@ -4,10 +4,6 @@ micrograph read, a tile's GLCM features, one SVM fit, ...), never a number copie
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -24,63 +20,6 @@ def seconds(fn, repeat: int = 1) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
-
-
-# ---------------------------------------------------------------- a notebook kernel's start
-
-_STARTUP = r"""
-import io, json, sys, tempfile, time
-t0 = time.perf_counter()
-import ipykernel.kernelapp, matplotlib
-matplotlib.use("agg")
-import matplotlib.pyplot as plt, numpy as np, pandas as pd, sklearn.svm
-import spring_lib, spring_lib.config, spring_lib.data.tileset
-px = int(sys.argv[2])
-if sys.argv[1] == "torch":
-    import torch, timm
-t1 = time.perf_counter()
-
-def figure(path):
-    # a figure as the notebooks make one: a grid of tiles saved at 120 dpi, then drawn again
-    # for the notebook's inline display
-    rng = np.random.default_rng(0)
-    fig, axes = plt.subplots(2, 5, figsize=(12, 5.5))
-    for i, ax in enumerate(axes.flat):
-        ax.imshow(rng.integers(0, 256, (px, px)), cmap="gray")
-        ax.set_title(f"class {i % 5}"); ax.axis("off")
-    fig.suptitle("example"); fig.savefig(path, dpi=120, bbox_inches="tight")
-    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
-    plt.close(fig)
-
-with tempfile.TemporaryDirectory() as d:
-    t2 = time.perf_counter(); figure(f"{d}/a.png")
-    t3 = time.perf_counter(); figure(f"{d}/b.png")
-    t4 = time.perf_counter()
-    df = pd.DataFrame(np.random.default_rng(0).random((200, 8)), columns=list("abcdefgh"))
-    df.to_csv(f"{d}/t.csv", index=False); open(f"{d}/t.md", "w").write(df.to_markdown())
-    t5 = time.perf_counter()
-print(json.dumps({"imports": t1 - t0, "first figure": t3 - t2, "figure": t4 - t3,
-                  "table": t5 - t4}))
-"""
-
-
-def kernel_startup(torch: bool, tile_px: int) -> dict[str, float]:
-    """Seconds of a fresh Python that imports what the notebooks import (with torch and timm
-    where `torch`), from its start; and of its first figure of tiles of `tile_px` (the plotting
-    library's set-up included), a further figure and a table (CSV and Markdown), all in that
-    process."""
-    package = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [package, *filter(None, [os.environ.get("PYTHONPATH")])])}
-    t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _STARTUP, "torch" if torch else "plain",
-                           str(tile_px)], capture_output=True, text=True, env=env, timeout=300)
-    wall = time.perf_counter() - t0
-    if done.returncode:
-        raise RuntimeError(f"timing a notebook kernel's start failed: {done.stderr[-400:]}")
-    parts = json.loads(done.stdout.strip().splitlines()[-1])
-    after = parts["first figure"] + parts["figure"] + parts["table"]
-    return {"kernel": wall - after, **{k: parts[k] for k in ("first figure", "figure", "table")}}
 
 
 # ---------------------------------------------------------------- notebook 01

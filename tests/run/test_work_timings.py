@@ -51,10 +51,3 @@ def test_tile_keys_are_the_features_cache_keys(smoke):
     f.fit_transform(ts.tiles[:5])   # the transform's memo is keyed by the same digests
     from spring_lib.glcm.features import _ROWS
     assert any(set(keys) <= set(memo) for memo in _ROWS.values())
-
-
-def test_a_kernel_start_is_timed_in_a_fresh_python():
-    parts = wt.kernel_startup(torch=False, tile_px=64)
-    assert set(parts) == {"kernel", "first figure", "figure", "table"}
-    assert all(v > 0 for v in parts.values())
-    assert parts["kernel"] > parts["table"]

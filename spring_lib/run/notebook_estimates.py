@@ -57,14 +57,13 @@ class Counts:
 
 
 class _Work:
-    """One estimate's timings: each measured once through `measured`, the sample tiles read
-    only if some timing needs them."""
+    """One estimate's timings, through `measured`; sample tiles read only if one needs them."""
 
     def __init__(self, cfg: StudyConfig, measured: Measured, tileset: TileSet | None,
                  counts: Counts):
         self.cfg, self.time, self.tileset, self.n = cfg, measured, tileset, counts
         self._startup = cache(kernel_startup)
-        self.sample = cache(lambda: wt.sample_tiles(cfg, tileset))
+        self.sample = cache(lambda n=24: wt.sample_tiles(cfg, tileset, n))
 
     def startup(self, torch: bool, part: str) -> float:
         key = f"notebook kernel|{'torch' if torch else 'plain'}|{self.n.tile_px}px|{part}"
@@ -75,9 +74,12 @@ class _Work:
         return self.time(f"{what}|{self.n.tile_px}px", lambda: fn(self.sample()[0]), what)
 
     def glcm(self, setting: dict) -> float:
-        """Seconds per tile of one GLCM setting."""
-        return self.per_tile(f"GLCM features|{_key(setting)}|{self.cfg.glcm.n_jobs} jobs",
-                             lambda t: wt.glcm_seconds(t, setting, self.cfg.glcm.n_jobs))
+        """Seconds per tile of one GLCM setting, on as many tiles as its threads share in a
+        run (a few tiles take one thread)."""
+        jobs = self.cfg.glcm.n_jobs
+        return self.time(f"GLCM features|{_key(setting)}|{jobs} jobs|{self.n.tile_px}px",
+                         lambda: wt.glcm_seconds(self.sample(64)[0], setting, jobs),
+                         "GLCM features")
 
     def svc(self, n_fit: int, n_test: int, setting: dict, params: dict) -> float:
         """Seconds of one SVC fit on n_fit tiles' GLCM features (`setting`) and its scoring
@@ -180,8 +182,8 @@ def _notebook_02(w: _Work, **_) -> dict[str, float]:
 
 
 def _notebook_05(w: _Work, probe_arm: str | None = None, n_arms: int = 0) -> dict[str, float]:
-    cfg, n, ev = w.cfg, w.n, w.cfg.evaluation
-    from ..evaluation.leakage import GLCM_SETTING, PROBE_SETTING
+    n, ev = w.n, w.cfg.evaluation
+    from ..evaluation.leakage import GLCM_SETTING
     from ..glcm.features import GLCMFeatures
 
     d = GLCMFeatures()   # the ladder's pipeline: its defaults, then the fixed setting
@@ -215,7 +217,7 @@ def _probe_fold(w: _Work, probe_arm: str, n_fit: int) -> float:
     cfg, n = w.cfg, w.n
     k = cfg.evaluation.kfold
     kfold_fit = round(n.tiles * (k - 1) / k)
-    cached = _feature_files(cfg, probe_arm, n.tile_px)
+    cached = wt.feature_files(cfg, probe_arm, n.tile_px)
     if w.tileset is not None and cached:
         key = (f"ladder probe fold|{probe_arm}|{kfold_fit} of {n.tiles} tiles|{n.tile_px}px|"
                f"{sorted(PROBE_SETTING.items())}|{cached}")
@@ -223,35 +225,11 @@ def _probe_fold(w: _Work, probe_arm: str, n_fit: int) -> float:
                       or -1.0, "a fold of the ladder's probe")   # -1: not all cached
         if fold > 0:
             return fold * n_fit / kfold_fit
-    width = int(w.time(f"texture features' width|{probe_arm}", lambda: _probe_width(probe_arm),
+    width = int(w.time(f"texture features' width|{probe_arm}", lambda: wt.texture_width(probe_arm),
                        "a probe's feature width"))
     one = w.time(f"logistic fit|{kfold_fit}x{width}|{budget.PROBE_FIT_ITERATIONS} iterations",
                  lambda: budget.linear_fit_seconds(kfold_fit, width), "a logistic-regression fit")
     return one * n_fit / kfold_fit + w.per_tile("tile digests", wt.digest_seconds) * n.tiles
-
-
-def _feature_files(cfg: StudyConfig, probe_arm: str, tile_px: int) -> str:
-    """The probe's feature cache files for this tile size, with their sizes: a key that changes
-    when they fill (found without loading the network's weights)."""
-    from ..core.architectures import Arm
-    from ..core.paths import cache_dir
-
-    arch = Arm.parse(probe_arm).architecture
-    files = sorted((cache_dir(cfg) / "features").glob(f"features-{arch}-*-{tile_px}-*.npz"))
-    return ",".join(f"{f.name}:{f.stat().st_size}" for f in files)
-
-
-def _probe_width(probe_arm: str) -> float:
-    """Features a tile gets from the probe's texture pooling (the network built without its
-    weights, which do not change the width)."""
-    import torch
-
-    from ..core.architectures import Arm, architecture
-    from ..nets.models import PooledBackbone
-
-    net = PooledBackbone(architecture(Arm.parse(probe_arm).architecture), "texture").eval()
-    with torch.no_grad():
-        return float(net(torch.zeros(1, 3, 64, 64)).shape[1])
 
 
 def _notebook_06(w: _Work, **_) -> dict[str, float]:
@@ -263,12 +241,12 @@ ESTIMATORS = {products.TILING: _notebook_01, products.GLCM: _notebook_02,
               products.EVALUATION: _notebook_05, products.HEAT: _notebook_06}   # 03, 04: arms
 
 
-def _outputs(w: _Work, step: str, n_arms: int) -> dict[str, float]:
+def _outputs(w: _Work, step: str) -> dict[str, float]:
     """The step's figures and tables (the product catalogue's), drawn and written."""
     made = [p for p in products.PRODUCTS if step in p.steps and p.kind in ("table", "figure")]
     figures = sum(p.kind == "figure" for p in made)
     tables = sum(p.kind == "table" and not p.pattern for p in made)
-    tables += {products.GLCM: 2, products.EVALUATION: 0}.get(step, 0)   # kfold_selection_<arm>
+    tables += 2 if step == products.GLCM else 0   # kfold_selection_<arm> of its two arms
     torch = step in TORCH_STEPS
     seconds = tables * w.startup(torch, "table")
     if figures:
@@ -296,5 +274,5 @@ def notebook_estimate(notebook: str, cfg: StudyConfig, measured: Measured,
         read = w.per_tile("tile cache read", lambda t: wt.npz_seconds(t, write=False))
         parts[f"reading the tile cache ({counts.tiles} tiles)"] = read * counts.tiles
     parts.update(ESTIMATORS[step](w, probe_arm=probe_arm, n_arms=n_arms))
-    parts.update(_outputs(w, step, n_arms))
+    parts.update(_outputs(w, step))
     return {k: float(v) for k, v in parts.items()}

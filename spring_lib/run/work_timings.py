@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +110,7 @@ def glcm_seconds(tiles: np.ndarray, setting: dict, n_jobs: int) -> float:
     from ..glcm.features import glcm_features
 
     glcm_features(tiles[:2], **setting)   # first call: the library's own set-up, not counted
-    return seconds(lambda: glcm_features(tiles, n_jobs=n_jobs, **setting)) / len(tiles)
+    return seconds(lambda: glcm_features(tiles, n_jobs=n_jobs, **setting), 2) / len(tiles)
 
 
 def digest_seconds(tiles: np.ndarray, n: int = 256) -> float:
@@ -144,7 +143,7 @@ def svc_seconds(X: np.ndarray, y: np.ndarray, n_test: int, **params) -> float:
         fitted = SVC(**params).fit(X, y)
         if n_test:
             fitted.decision_function(X[np.arange(n_test) % len(X)])
-    return seconds(work)
+    return seconds(work, 2)
 
 
 def search_fit_seconds(n: int, cv: int, classes: int = 5) -> float:
@@ -160,7 +159,7 @@ def search_fit_seconds(n: int, cv: int, classes: int = 5) -> float:
     y, groups = np.arange(n) % classes, rng.integers(0, 4 * cv, n)
     grid = {"clf__strategy": ["prior", "most_frequent", "stratified", "uniform"]}
     pipe = Pipeline([("clf", DummyClassifier(random_state=0))])
-    return seconds(lambda: grouped_search(pipe, grid, np.zeros((n, 1)), y, groups, cv, 0)
+    return seconds(lambda: grouped_search(pipe, grid, np.zeros((n, 1)), y, groups, cv, 0), 2
                    ) / (len(grid["clf__strategy"]) * cv + 1)
 
 
@@ -195,6 +194,30 @@ def pixel_size_fold_seconds(cfg, tileset=None) -> float:
 
 # ---------------------------------------------------------------- evaluation and the paper
 
+def feature_files(cfg, probe_arm: str, tile_px: int) -> str:
+    """The probe's feature cache files for this tile size, with their sizes: a key that changes
+    when they fill (found without loading the network's weights)."""
+    from ..core.architectures import Arm
+    from ..core.paths import cache_dir
+
+    arch = Arm.parse(probe_arm).architecture
+    files = sorted((cache_dir(cfg) / "features").glob(f"features-{arch}-*-{tile_px}-*.npz"))
+    return ",".join(f"{f.name}:{f.stat().st_size}" for f in files)
+
+
+def texture_width(probe_arm: str) -> float:
+    """Features a tile gets from the probe's texture pooling (the network built without its
+    weights, which do not change the width)."""
+    import torch
+
+    from ..core.architectures import Arm, architecture
+    from ..nets.models import PooledBackbone
+
+    net = PooledBackbone(architecture(Arm.parse(probe_arm).architecture), "texture").eval()
+    with torch.no_grad():
+        return float(net(torch.zeros(1, 3, 64, 64)).shape[1])
+
+
 def ladder_probe_fold_seconds(tileset, cfg, probe_arm: str) -> float | None:
     """Seconds of one fold of the leakage ladder's probe, run as the ladder runs it: its
     pipeline at the fixed setting fitted on the first sample-grouped fold's training tiles and
@@ -214,7 +237,8 @@ def ladder_probe_fold_seconds(tileset, cfg, probe_arm: str) -> float | None:
 
 
 
-def bootstrap_seconds(n_micrographs: int, n_samples: int, n_boot: int, classes: int = 5) -> float:
+def bootstrap_seconds(n_micrographs: int, n_samples: int, n_boot: int,
+                      classes: int = 5) -> float:
     """Seconds of one sample bootstrap of micrograph predictions (metrics.sample_bootstrap)."""
     import pandas as pd
 

@@ -44,7 +44,7 @@ def micrograph_seconds(catalog, cfg, n: int = 6) -> float:
                 img = resample_to_scale(img, r.um_per_px, cfg.tiling.um_per_px)
             dhash(img)
 
-    return seconds(work) / len(rows)
+    return seconds(work, 3) / len(rows)
 
 
 def pixel_counts(catalog) -> np.ndarray:

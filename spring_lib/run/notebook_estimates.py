@@ -89,7 +89,7 @@ class _Work:
         def fit() -> float:
             from ..glcm.features import glcm_features
 
-            tiles, labels = self.sample()
+            tiles, labels = self.sample(64)   # enough real rows to keep their overlap
             X, y = wt.like_features(glcm_features(tiles, **setting), labels, n_fit)
             return wt.svc_seconds(X, y, n_test, **params)
 

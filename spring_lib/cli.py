@@ -17,8 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="cpu", help=PROFILE_HELP)
     run.add_argument("--notebooks", nargs="*", help="numbers or names, e.g. 01 02 (default: all)")
     run.add_argument("--results", default=None, help="results root (default: ./results)")
-    est = sub.add_parser("estimate", help="measure this machine and print each arm's time, "
-                                          "without training")
+    est = sub.add_parser("estimate", help="measure this machine and print each notebook's and "
+                                          "arm's time, without running them")
     est.add_argument("--profile", default="cpu", help=PROFILE_HELP)
     est.add_argument("--with-weights", metavar="DIR",
                      help="plan as if every paper architecture had pretrained weights: DIR holds "
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 130
             print(f"results in {out}")
         elif args.command == "estimate":
-            from .nets.planning import print_plan
+            from .run.series import print_plan
 
             print_plan(args.profile, args.with_weights)
         elif args.command == "site":

@@ -19,6 +19,9 @@ def test_every_notebook_ran_and_the_record_is_complete(smoke_run):
     record = json.loads((smoke_run / "run.json").read_text())
     assert record["status"] == "ok" and len(record["data_checksum"]) == 64
     assert [n["status"] for n in record["notebooks"]] == ["ok"] * 6
+    # every notebook estimated before it ran (an estimate that fails is recorded, not fatal)
+    assert [n.get("estimate_error") for n in record["notebooks"]] == [None] * 6
+    assert all(n["estimate_seconds"] > 0 for n in record["notebooks"])
     assert record["cpu"]["model"] and record["git_commit"]
     assert verify_products(smoke_run) == []
     listed = {p["path"] for p in record["products"]}

@@ -59,15 +59,17 @@ class CNNConfig(Recipe):
         None, gt=0, description="An arm estimated (on this machine) to take longer is not run")
     max_minutes_total: Union[PositiveFloat, dict[Literal["native_bf16", "other"], PositiveFloat],
                              None] = Field(
-        None, description="The network and probe arms of notebooks 03 and 04 together, filled "
-                          "in priority order (probes, TL/scratch pairs, the rest): minutes, or "
-                          "minutes per kind of CPU {native_bf16: .., other: ..} (bf16 computed "
-                          "natively by AMX or AVX-512 BF16, or not); null: no budget")
+        None, description="The whole series' minutes: the network and probe arms of notebooks "
+                          "03 and 04 get what the run has not used by their plan and the later "
+                          "notebooks' estimates leave, filled in priority order (probes, "
+                          "TL/scratch pairs, the rest): minutes, or minutes per kind of CPU "
+                          "{native_bf16: .., other: ..} (bf16 computed natively by AMX or "
+                          "AVX-512 BF16, or not); null: no budget")
     overrides: dict[str, dict] = Field(
         {}, description="Recipe changes per arm kind (TL, probe, scratch), architecture or arm")
 
     def budget_minutes(self) -> float | None:
-        """The run's budget for the arms on this machine's kind of CPU."""
+        """The run's budget on this machine's kind of CPU."""
         b = self.max_minutes_total
         if isinstance(b, dict):
             return b["native_bf16" if cpu_bf16() else "other"]

@@ -29,15 +29,29 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+#: oneDNN's instruction-set levels (ONEDNN_MAX_CPU_ISA) below the first with bf16 arithmetic
+_NO_BF16_ISAS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
+                 "AVX512_CORE_VNNI"}
+
+
+def isa_cap() -> str | None:
+    """The instruction set oneDNN is capped at (ONEDNN_MAX_CPU_ISA, or its older name
+    DNNL_MAX_CPU_ISA), if any: a capped AMX Xeon computes like an AVX2 CPU."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return cap.upper() if cap else None
+
+
 def cpu_bf16() -> bool:
-    """bf16 pays on a CPU only where it computes it natively: AMX or AVX-512 BF16."""
-    return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+    """bf16 pays on a CPU only where it computes it natively: AMX or AVX-512 BF16, and oneDNN
+    not capped below them (capped at AVX2, a bf16 convolution runs 7x slower than fp32)."""
+    return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"}) and isa_cap() not in _NO_BF16_ISAS
 
 
 def cpu_info() -> dict:
     flags = cpu_flags()
     return {"model": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
-            "avx2": "avx2" in flags, "amx": "amx_bf16" in flags, "native_bf16": cpu_bf16()}
+            "avx2": "avx2" in flags, "amx": "amx_bf16" in flags, "native_bf16": cpu_bf16(),
+            "isa_cap": isa_cap()}
 
 
 def _busy_jiffies() -> int | None:

@@ -55,9 +55,19 @@ def candidates(recipe: Recipe, device: str | None = None,
     return [Execution(device, f, p) for p in precisions for f in formats]
 
 
+#: steps run untimed first: oneDNN builds and caches its kernels for a shape over the first two
+#: (EfficientNet-Lite2 at 260 px, bf16: 10 img/s in steps 1-2, 17-22 from step 3 on; measured
+#: 2026-11-30 on an AMX Xeon), so a rate timed over step 2 reads 30-50 % slow
+WARMUP_STEPS = 2
+
+
 def time_steps(model, execution: Execution, batch: int, size: int, train: bool,
-               steps: int = 2) -> float:
-    """Images per second of `steps` timed steps after one warm-up step, on a copy of `model`."""
+               steps: int = 3, min_seconds: float = 1.5, max_steps: int = 8) -> float:
+    """Images per second of one step: the median of at least `steps` timed steps, more while
+    they add up to less than `min_seconds` (at most `max_steps`), after `WARMUP_STEPS` untimed
+    ones, on a copy of `model`. The median, because a step the machine stalled is no rate."""
+    import statistics
+
     m = execution.prepare(copy.deepcopy(model))
     x = execution.batch(torch.randn(batch, 3, size, size))
     y = torch.zeros(batch, dtype=torch.long, device=x.device)
@@ -76,12 +86,17 @@ def time_steps(model, execution: Execution, batch: int, size: int, train: bool,
             m.eval()
             with torch.no_grad(), execution.autocast():
                 m(x)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
 
-    step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
+    for _ in range(WARMUP_STEPS):
         step()
-    return batch * steps / (time.perf_counter() - t0)
+    times: list[float] = []
+    while len(times) < steps or (sum(times) < min_seconds and len(times) < max_steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return batch / statistics.median(times)
 
 
 @dataclass
@@ -111,6 +126,12 @@ def measure(model, recipe: Recipe, train: bool = True, device: str | None = None
     eval_rate = timed(best, False) if train else rates[best]
     return Measurement(best, rates[best] if train else None, eval_rate,
                        {f"{e.memory_format}/{e.precision}": round(r, 1) for e, r in rates.items()})
+
+
+def forward_bound(forward_img_s: float) -> Measurement:
+    """A measurement that trains as fast as it predicts: what no training step can beat, for a
+    lower bound on an arm's time from its forward rate alone."""
+    return Measurement(inference_execution(), forward_img_s, forward_img_s)
 
 
 def tta_views(recipe: Recipe) -> int:
@@ -205,7 +226,8 @@ def over_budget(estimates: dict[str, float], budget_minutes: float | None,
     """Why each arm that does not fit the run's total budget is not run (its note).
 
     `estimates`: estimated seconds of the arms that would run, in the order they are listed;
-    `spent_s`: what arms of earlier notebooks already used; `scores`: see `priority`. Units are
+    `spent_s`: the budget's seconds that are not these arms' (what the run used before them,
+    what follows them); `scores`: see `priority`. Units are
     taken in priority order while they fit; a unit that does not fit is skipped and a later,
     smaller one may still fit. None: no budget."""
     if budget_minutes is None:

@@ -1,6 +1,6 @@
 """Planning arms before they run: each arm's network built and timed on this machine, its wall
-time estimated, the per-arm cap and the run's total budget applied; `python -m spring_lib
-estimate` prints the plan without training anything.
+time estimated, the per-arm cap and the run's total budget applied (`run.series` prints the
+plan of a whole series without running it).
 """
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..config import Recipe, StudyConfig
 from ..core.architectures import Arm
@@ -57,7 +56,7 @@ class ArmPlan:
 
 
 #: what `_measure_arm` records; a plan kept by an older version is measured again
-PLAN_FACTS_VERSION = 2
+PLAN_FACTS_VERSION = 3
 
 
 def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
@@ -79,14 +78,21 @@ def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
                                        index=False).sum()
     parts = [PLAN_FACTS_VERSION, recipe.model_dump_json(), cfg.probe.model_dump_json(),
              cfg.evaluation.model_dump_json(), cfg.split.model_dump_json(), str(tiles),
-             str(tileset.tiles.shape), weights, cfg.cnn.skip_unavailable]
+             str(tileset.tiles.shape), weights, cfg.cnn.skip_unavailable,
+             cfg.cnn.max_minutes_per_arm]
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
     return f"{cache.machine()}|{arm.name}|{digest}"
 
 
 def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
-                 measure) -> dict:
-    """Build the arm's network once and time it here: the facts its plan needs (JSON)."""
+                 measure, at_least=None) -> dict:
+    """Build the arm's network once and time it here: the facts its plan needs (JSON).
+
+    `at_least(forward_img_s)`: the least seconds a training arm can take, given its forward
+    rate (a training step costs at least its forward pass). Where that already exceeds the arm's
+    cap, only the forward pass is timed: fine-tuning VGG19 or SE-ResNeXt101 on this CPU is
+    over any cap by a factor of five or more, and timing its training steps in every execution
+    costs a minute or more each."""
     model, weights, trainable = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed,
                                         "texture" if arm.kind == "probe" else None)
     facts = dict(weights=weights, trainable=trainable)
@@ -100,7 +106,15 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
         facts.update(input_size=size, width=features.width(),
                      feature_cache=features.cache_name(tileset.tiles.shape[1]))
     else:
-        m = measure(model, recipe)
+        m = None
+        if at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
+            fastest = budget.inference_execution()
+            forward = measure(model, recipe.model_copy(update={
+                "precision": fastest.precision, "memory_format": fastest.memory_format}),
+                train=False, device=fastest.device)
+            if at_least(forward.eval_img_s) > cfg.cnn.max_minutes_per_arm * 60:
+                m, facts["forward_only"] = forward, True
+        m = m or measure(model, recipe)
         if recipe.head_init == "probe":
             head = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
                                   pooling=recipe.pooling, input_size=recipe.input_size)
@@ -118,12 +132,24 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     cache = cache if cache is not None else RateCache(None)
     recipe = cfg.recipe(arm)
     plan = ArmPlan(arm, recipe)
+    k = cfg.evaluation.kfold
+    runs = []
+    if arm.kind != "probe":
+        folds = tileset.folds(k, cfg.split.seed)
+        runs = [split_indices(tileset, recipe, cfg.split.seed)] * recipe.seeds + [
+            fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]
+    one = recipe.model_copy(update={"seeds": 1})
+
+    def at_least(forward_img_s: float) -> float:   # every training as fast as its forward pass
+        return sum(budget.training_seconds(one, budget.forward_bound(forward_img_s), len(tr),
+                                           len(va), len(te)) for tr, va, te in runs)
+
     key = _memo_key(arm, recipe, tileset, cfg, cache)
     facts = cache.plan(key) if key else None
     if facts is None:
         unkept = cache.unkept
         try:
-            facts = _measure_arm(arm, recipe, tileset, cfg, measure)
+            facts = _measure_arm(arm, recipe, tileset, cfg, measure, at_least)
         except WeightsUnavailable as exc:
             if not cfg.cnn.skip_unavailable:
                 raise
@@ -138,18 +164,21 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     features_dir = str(cache_dir(cfg) / "features")
     uncached = (uncached_tiles(features_dir, facts["feature_cache"], tileset.tiles)
                 if "feature_cache" in facts else 0)
-    k = cfg.evaluation.kfold
     if arm.kind == "probe":
         plan.images = uncached
         plan.recipe = recipe.model_copy(update={"input_size": facts["input_size"]})
         plan.estimate_s = (plan.images / plan.measurement.eval_img_s
                            + _probe_fits(len(tileset.tiles), facts["width"], tileset, cfg, cache))
-    else:
-        folds = tileset.folds(k, cfg.split.seed)
-        runs = [split_indices(tileset, recipe, cfg.split.seed)] * recipe.seeds + [
-            fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]
+    elif facts.get("forward_only"):
         plan.images = sum(len(tr) for tr, _, _ in runs) * recipe.epochs
-        one = recipe.model_copy(update={"seeds": 1})
+        plan.estimate_s = at_least(plan.measurement.eval_img_s)
+        plan.status, plan.note = ArmStatus.NOT_RUN_OVER_CAP, (
+            f"estimated at least {plan.estimate_s / 60:.1f} min on this machine (its forward "
+            f"passes alone, at {plan.measurement.eval_img_s:.1f} img/s), over the profile's cap "
+            f"of {cfg.cnn.max_minutes_per_arm:g} min")
+        return plan
+    else:
+        plan.images = sum(len(tr) for tr, _, _ in runs) * recipe.epochs
         plan.estimate_s = uncached / plan.measurement.eval_img_s + sum(
             budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te))
             + (_head_search(len(tr), facts["width"], tileset, cfg, cache)
@@ -211,14 +240,21 @@ def run_order(cfg: StudyConfig) -> list[str]:
     return cfg.cnn.arms_transfer + cfg.cnn.arms_baselines
 
 
-def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: float = 0.0,
-              measure=None, later: list[str] = (), scores: dict[str, float] | None = None
-              ) -> list[ArmPlan]:
+def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig,
+              run_started: float | None = None, after_s: float = 0.0, measure=None,
+              later: list[str] = (), scores: dict[str, float] | None = None) -> list[ArmPlan]:
     """Every arm of `names` planned here (rates measured once per machine, then read from the
-    cache), then the run's total budget filled in priority order (`budget.priority`) together
-    with `later`, the arms of later notebooks that share it (planned, not returned);
-    `spent_s`: seconds the arms of earlier notebooks already used of it; `scores`: their
-    probes' inner scores by architecture, which order the remaining fine-tuning."""
+    cache), then the run's budget filled in priority order (`budget.priority`) together with
+    `later`, the arms of later notebooks that share it (planned, not returned).
+
+    The budget (`cnn.max_minutes_total`) is the whole series': the arms get what is left of it
+    after the time the run has used since `run_started` (epoch seconds, read after measuring;
+    None: since this call) and `after_s`, the estimated seconds of the series' work after
+    these arms. `scores`: the probes' inner scores by architecture, which order the remaining
+    fine-tuning."""
+    import time
+
+    t0 = time.time()
     # what this machine measured is kept; a given `measure` (a stand-in) keeps nothing
     cache = RateCache(cache_dir(cfg) / "rates.json" if measure is None else None)
     if measure is None:
@@ -226,9 +262,10 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig, spent_s: flo
     order = {n: i for i, n in enumerate(run_order(cfg))}
     competing = sorted(dict.fromkeys([*names, *later]), key=lambda n: order.get(n, len(order)))
     plans = {n: plan_arm(Arm.parse(n), tileset, cfg, measure, cache) for n in competing}
+    used_s = time.time() - (t0 if run_started is None else run_started)
     over = budget.over_budget({n: p.estimate_s for n, p in plans.items()
                                if p.status is ArmStatus.PLANNED},
-                              cfg.cnn.budget_minutes(), spent_s, scores)
+                              cfg.cnn.budget_minutes(), used_s + after_s, scores)
     for p in plans.values():
         if p.arm.name in over:
             p.status, p.note = ArmStatus.NOT_RUN_OVER_BUDGET, over[p.arm.name]
@@ -251,13 +288,6 @@ def recipe_table(cfg: StudyConfig, names: list[str]) -> pd.DataFrame:
                                       "classifier": "logistic regression"} if arm.kind == "probe"
                                      else r.model_dump(exclude={"precision", "memory_format"}))})
     return pd.DataFrame(rows)
-
-
-def spent_seconds(out: ResultsDir, *tables: str) -> float:
-    """What the arms of earlier notebooks of this run took (their arms tables), to be counted
-    against the run's total budget."""
-    frames = [out.read_table(t) for t in tables if out.has_table(t)]
-    return sum(60 * f["actual_minutes"].fillna(0).sum() for f in frames if "actual_minutes" in f)
 
 
 def probe_scores(out: ResultsDir, *tables: str) -> dict[str, float]:
@@ -284,27 +314,3 @@ def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:
                                 "them with benchmarks/write_paper_weights.py)")
     weights = {**cfg.cnn.weights, **{a.name: str(folder) for a in paper}}
     return cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"weights": weights})})
-
-
-def print_plan(profile: str, with_weights: str | None = None) -> pd.DataFrame:
-    """`python -m spring_lib estimate`: every arm of the profile, timed here, not trained
-    (`with_weights`: a folder of weights for every paper architecture)."""
-    import platform
-
-    from ..config import load_config
-    from ..core.machine import cpu_model
-    from ..data.tileset import build_tileset
-
-    cfg = load_config(profile)
-    if with_weights:
-        cfg = with_paper_weights(cfg, with_weights)
-    tileset = build_tileset(cfg)
-    table = pd.DataFrame([p.row() for p in plan_arms(run_order(cfg), tileset, cfg)])
-    total = table.loc[table["status"] == ArmStatus.PLANNED.value, "estimate_minutes"].sum()
-    print(f"profile {cfg.profile} on {cpu_model()} ({platform.machine()}, "
-          f"{torch.get_num_threads()} threads):")
-    print(table.drop(columns=["measured_rates"]).to_string(index=False))
-    print(f"estimated total for the network and probe arms that will run: {total:.1f} min"
-          + (f" (the run's budget here: {cfg.cnn.budget_minutes():g} min)"
-             if cfg.cnn.budget_minutes() else ""))
-    return table

@@ -3,7 +3,7 @@ it already knows: images per second of each network and execution, seconds of th
 classifier fits, and each arm's plan as far as it depends on the machine and the profile.
 
 One JSON file per cache folder (`<cache dir>/rates.json`). Every key names the machine (CPU
-model, architecture, threads, device, torch). A measurement taken while other processes used a
+model, architecture, the instruction sets oneDNN and ATen use, threads, device, torch). A measurement taken while other processes used a
 noticeable share of the CPU is that machine under load: it is taken once more after a pause,
 and if the load persists it is used for this run but not kept, with a warning.
 """
@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from ..core.machine import cpu_model, others_load
+from ..core.machine import cpu_model, isa_cap, others_load
 from ..core.progress import warning
 from .execution import Execution
 
@@ -48,8 +48,9 @@ class RateCache:
     def machine(device: str = "cpu") -> str:
         dev = (torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
                else "cpu")
-        return (f"{cpu_model()}|{platform.machine()}|{torch.get_num_threads()} threads|{dev}|"
-                f"torch {torch.__version__}")
+        isa = f"{isa_cap() or 'native'} oneDNN, {torch.backends.cpu.get_cpu_capability()} ATen"
+        return (f"{cpu_model()}|{platform.machine()}|{isa}|{torch.get_num_threads()} threads|"
+                f"{dev}|torch {torch.__version__}")
 
     @staticmethod
     def network(model) -> str:

@@ -65,6 +65,16 @@ def budget_table(record: dict) -> pd.DataFrame:
         ["arm", "status", "estimate_min", "actual_min"]]
 
 
+def notebook_times(record: dict) -> pd.DataFrame:
+    """Each notebook's estimate (made on this machine before it ran; a notebook with arms adds
+    them when it plans them) against its actual time."""
+    nbs = pd.DataFrame(record.get("notebooks", []),
+                       columns=["notebook", "estimate_seconds", "seconds"])
+    return pd.DataFrame({"notebook": nbs["notebook"], "estimate_min": nbs["estimate_seconds"] / 60,
+                         "actual_min": nbs["seconds"] / 60,
+                         "actual / estimate": nbs["seconds"] / nbs["estimate_seconds"]})
+
+
 def _needed(kind: str, name: str) -> str:
     """`name` if the catalogue says REPORT.md needs it, so nothing the report reads can be
     missing from a run unnoticed."""
@@ -123,8 +133,10 @@ def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path
             lines += [f"## {heading}", "", _md(t[name]), ""]
     a = t["paper_audit"]
     lines += ["## What the study can and cannot conclude about scale", "", SCALE_STATEMENT, "",
-              "## Time: estimated on this machine before each arm ran, against actual", "",
+              "## Time: estimated on this machine before each arm and notebook ran, against actual", "",
               _md(budget_table(record)), "",
+              "Notebooks (the runner's estimate before each started):", "",
+              _md(notebook_times(record)), "",
               "## How this run differs from the paper", "",
               _md(protocol_differences(cfg, classes)), "",
               "## Audit of the paper's numbers (notebook 06, this run)", "",

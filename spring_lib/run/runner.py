@@ -158,6 +158,8 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
                   later_s: float, kernel_name: str, log) -> None:
     import papermill as pm
 
+    from .series import before_notebook, with_arms   # torch: only once a run starts
+
     st = step(nb.name)
     missing = [p for p in st.reads if not (staging / p).exists()]
     if missing:
@@ -172,6 +174,13 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
     write_record(staging, record)
     label = f"[{i}/{n}] {nb.stem}"
     log(f"{label} (profile {cfg.profile}) ...")
+    t_est = time.time()
+    try:
+        parts = before_notebook(st.notebook, cfg, staging)
+    except Exception as exc:   # an estimate is advice: the notebook says what is wrong itself
+        parts, entry["estimate_error"] = None, f"{type(exc).__name__}: {exc}"
+        log(f"    no estimate for {nb.name}: {entry['estimate_error']}")
+    entry["estimating_seconds"] = round(time.time() - t_est, 1)
     monitor.start_notebook(label, later_s)
     before = file_times(staging)
     t0 = time.time()
@@ -207,6 +216,10 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
         entry.update(status="failed", seconds=round(time.time() - t0, 1), error=problem)
         raise RunError(problem)
     entry.update(status="ok", seconds=round(time.time() - t0, 1))
+    if parts is not None:
+        parts = with_arms(parts, read_events(monitor.path)[0], t0)
+        entry.update(estimate_seconds=round(sum(parts.values()), 1),
+                     estimate_parts={k: round(v, 1) for k, v in parts.items()})
     write_record(staging, record)
     log(f"    done in {mmss(entry['seconds'])} -> {dest.name}")
 

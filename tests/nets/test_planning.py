@@ -19,6 +19,38 @@ def test_arm_over_its_cap_is_not_run_with_its_estimate(tiny, fake_measure):
     assert ok.status is ArmStatus.PLANNED and ok.note == "" and ok.estimate_s < 60
 
 
+def test_training_is_timed_only_where_the_forward_pass_leaves_the_arm_under_its_cap(tiny):
+    """A training step costs at least its forward pass: an arm whose forward passes alone
+    exceed the cap is not timed training (a minute or more for each execution of a big
+    network); one they leave under it is timed in full, and its cap judged on that."""
+    from spring_lib.nets.budget import Measurement
+    from spring_lib.nets.execution import Execution
+
+    cfg, ts = tiny
+    arm = Arm.parse("MobileNetV2-scratch")
+    images = P.plan_arm(arm, ts, cfg, measure=lambda m, r, train=True, **k: Measurement(
+        Execution(), 1e6 if train else None, 1e6)).estimate_s * 1e6   # images each seen once
+
+    def measuring(forward_rate, train_rate):
+        calls = []
+
+        def measure(model, recipe, train=True, **kwargs):
+            calls.append(train)
+            return Measurement(Execution(), train_rate if train else None, forward_rate)
+        return calls, measure
+
+    slow = images / (40 * 60)   # forward passes alone take 40 min, over the 30-min cap
+    calls, measure = measuring(slow, slow / 3)
+    plan = P.plan_arm(arm, ts, cfg, measure=measure)
+    assert calls == [False] and plan.status is ArmStatus.NOT_RUN_OVER_CAP
+    assert "at least 40.0 min" in plan.note and "forward passes alone" in plan.note
+    assert plan.estimate_s == __import__("pytest").approx(40 * 60, rel=0.01)
+    calls, measure = measuring(images / (20 * 60), images / (60 * 60))   # 20 min; training more
+    plan = P.plan_arm(arm, ts, cfg, measure=measure)
+    assert calls == [False, True] and plan.status is ArmStatus.NOT_RUN_OVER_CAP
+    assert "at least" not in plan.note and plan.estimate_s > 30 * 60
+
+
 def test_arm_without_weights_is_not_run(tiny, fake_measure):
     cfg, ts = tiny
     plan = P.plan_arm(Arm.parse("VGG19-TL"), ts, cfg, measure=fake_measure(1000.0))
@@ -35,7 +67,7 @@ def test_arms_over_the_runs_budget_are_not_run_with_their_estimates(tiny, fake_m
     assert [p.status for p in plans] == [ArmStatus.PLANNED, ArmStatus.PLANNED]
     events = tmp_path / "progress.jsonl"
     monkeypatch.setenv("SPRING_PROGRESS_FILE", str(events))
-    plans = P.plan_arms(names, ts, cfg, spent_s=60, measure=fake_measure(1000.0))
+    plans = P.plan_arms(names, ts, cfg, after_s=60, measure=fake_measure(1000.0))
     assert all(p.status is ArmStatus.NOT_RUN_OVER_BUDGET and p.note == (
         f"estimated {p.estimate_s / 60:.1f} min; the run's budget of 1 min is spent")
         for p in plans)
@@ -50,17 +82,21 @@ def test_recipe_table_shows_each_arms_resolved_recipe(tiny):
     assert table.loc["MobileNetV2-TL", "input_size"] == 32 and "precision" not in table
 
 
-def test_spent_seconds_add_the_earlier_arms_tables(tmp_path):
-    import pandas as pd
+def test_the_budget_is_the_series_what_the_run_used_and_what_follows_are_set_aside(
+        tiny, fake_measure):
+    import time
 
-    from spring_lib.core.results_dir import ResultsDir
-
-    out = ResultsDir(tmp_path)
-    out.table(pd.DataFrame({"arm": ["a", "b", "c"], "actual_minutes": [1.0, None, 0.5]}),
-              "arms_baselines")
-    out.table(pd.DataFrame({"arm": ["d"], "status": ["not run: weights unavailable"]}),
-              "arms_transfer")
-    assert P.spent_seconds(out, "arms_baselines", "arms_transfer", "arms_glcm") == 90.0
+    cfg, ts = tiny
+    cfg = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"max_minutes_total": 10.0})})
+    names = ["MobileNetV2-scratch"]
+    cost = P.plan_arms(names, ts, cfg, measure=fake_measure(1000.0))[0].estimate_s
+    fits = dict(measure=fake_measure(1000.0), after_s=4 * 60)
+    started = time.time() - (6 * 60 - cost - 5)   # 5 s to spare
+    assert P.plan_arms(names, ts, cfg, run_started=started, **fits)[0].status is \
+        ArmStatus.PLANNED
+    started = time.time() - (6 * 60 - cost + 5)   # 5 s short
+    assert P.plan_arms(names, ts, cfg, run_started=started, **fits)[0].status is \
+        ArmStatus.NOT_RUN_OVER_BUDGET
 
 
 def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_path, capsys):
@@ -119,13 +155,14 @@ def test_the_budget_is_shared_with_later_notebooks_and_set_per_kind_of_cpu(tiny,
         assert (plan.status is ArmStatus.PLANNED) is planned
     # notebook 04's arms come before notebook 03's when they share a budget too small for both
     monkeypatch.setattr(recipe, "cpu_bf16", lambda: False)
-    solo = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1000.0))[0]
+    # (slow arms: the seconds planning itself takes count against the budget too)
+    solo = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1.0))[0]
     cnn = cnn.model_copy(update={"max_minutes_total": 1.5 * solo.estimate_s / 60,
                                  "arms_baselines": ["AlexNet-scratch"],
                                  "arms_transfer": ["MobileNetV2-scratch"]})
     cfg = cfg.model_copy(update={"cnn": cnn})
-    (alone,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1000.0))
-    (shared,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1000.0),
+    (alone,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1.0))
+    (shared,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1.0),
                             later=cnn.arms_transfer)
     assert alone.status is ArmStatus.PLANNED
     assert shared.status is ArmStatus.NOT_RUN_OVER_BUDGET

@@ -17,7 +17,7 @@ import papermill
 import pytest
 
 from spring_lib.core import products as stages
-from spring_lib.run import report, runner
+from spring_lib.run import report, runner, series
 from spring_lib.run.runner import run_study
 
 PROFILE = "runnertest"
@@ -59,6 +59,11 @@ class Study:
         monkeypatch.setattr(papermill, "execute_notebook", self._fake_execute)
         # the fake series makes none of the products REPORT.md needs (tests/run/test_report.py)
         monkeypatch.setattr(report, "write_report", _fake_report)
+        # nor is there real work to estimate (tests/run/test_notebook_estimates.py): each
+        # notebook's estimate is `self.estimates`' or one second
+        self.estimates: dict[str, dict[str, float]] = {}
+        monkeypatch.setattr(series, "before_notebook",
+                            lambda step, cfg, folder: dict(self.estimates.get(step, {"work": 1.0})))
 
     def notebook(self, name: str, reads=(), writes=()) -> None:
         write_notebook(self.nbdir / f"{name}.ipynb")

@@ -46,7 +46,7 @@ def test_report_is_the_runs_tables_in_order(run, record):
         "## Leakage ladder: the same classifier under the literature's protocol and this study's",
         "## F1 per class (micrograph level, k-fold)", "## Arms without predictions",
         "## What the study can and cannot conclude about scale",
-        "## Time: estimated on this machine before each arm ran, against actual",
+        "## Time: estimated on this machine before each arm and notebook ran, against actual",
         "## How this run differs from the paper",
         "## Audit of the paper's numbers (notebook 06, this run)", "## Figures"]
     assert text.index("figures/headline.png") < text.index(headings[0])
@@ -57,6 +57,20 @@ def test_report_is_the_runs_tables_in_order(run, record):
         assert f"**Verdict: {verdict}**" in text
     best = pd.read_csv(run / "tables" / "results_all_arms.csv").iloc[0]
     assert f"| {best['model']} " in text and best["macro_f1_ci95"] in text
+
+
+def test_each_notebooks_estimate_is_set_against_its_actual_time(run, record):
+    from spring_lib.run.report import notebook_times
+
+    rec = {**record, "notebooks": [{"notebook": "01_dataset_tiling.ipynb", "seconds": 30.0,
+                                    "estimate_seconds": 24.0},
+                                   {"notebook": "02_glcm_svm_baseline.ipynb", "seconds": 90.0}]}
+    table = notebook_times(rec).set_index("notebook")
+    assert table.loc["01_dataset_tiling.ipynb", "actual / estimate"] == 1.25
+    assert pd.isna(table.loc["02_glcm_svm_baseline.ipynb", "estimate_min"])   # none: not made up
+    row = next(ln for ln in _write(run, rec).splitlines() if ln.startswith("| 01_dataset"))
+    assert [c.strip() for c in row.strip("|").split("|")] == [
+        "01_dataset_tiling.ipynb", "0.400", "0.500", "1.250"]
 
 
 def test_every_figure_the_run_made_is_shown_and_an_optional_one_it_lacks_is_not(run, record):

@@ -44,6 +44,7 @@ def test_successful_run_publishes_verified_result_set(study):
     assert record["data_checksum"] == catalog_checksum(load_catalog(load_config(study.profile_file)))
     assert [n["notebook"] for n in record["notebooks"]] == ["01_a.ipynb", "02_b.ipynb"]
     assert all(n["status"] == "ok" for n in record["notebooks"])
+    assert [n["estimate_seconds"] for n in record["notebooks"]] == [1.0, 1.0]
     # nothing left behind
     assert not list((study.results_root / ".staging").glob("*"))
     assert not (study.results_root / ".failed").exists()
@@ -61,6 +62,37 @@ def test_successful_run_publishes_verified_result_set(study):
         assert p["bytes"] == (out / rel).stat().st_size, rel
         assert p["made_by"] == record["run_id"], rel
     assert verify_products(out) == []
+
+
+def test_each_notebook_is_estimated_before_it_starts_and_gains_the_arms_it_plans(study):
+    """The runner records a notebook's estimate made before it starts; a notebook that plans
+    arms adds them, and the time it took to plan them, from its plan event."""
+    from spring_lib.core.progress import arms_planned
+
+    study.estimates["02_b"] = {"kernel and imports": 4.0, "figures": 2.0}
+    study.after["02_b"] = lambda: arms_planned([("x-probe", "planned", 30.0),
+                                                ("y-TL", "not run: over the arm's cap", 999.0)])
+    record = study.record(study.run())
+    first, second = record["notebooks"]
+    assert first["estimate_parts"] == {"work": 1.0} and first["estimate_seconds"] == 1.0
+    parts = second["estimate_parts"]
+    assert set(parts) == {"until its plan (start, measuring)", "planned arms", "figures"}
+    assert parts["planned arms"] == 30.0 and parts["figures"] == 2.0
+    assert 0 <= parts["until its plan (start, measuring)"] <= second["seconds"] + 1
+    assert abs(second["estimate_seconds"] - sum(parts.values())) <= 0.15
+
+
+def test_a_notebook_that_cannot_be_estimated_still_runs_and_says_why(study, monkeypatch):
+    from spring_lib.run import series
+
+    def fails(step, cfg, folder):
+        raise ValueError("no tiles yet")
+    monkeypatch.setattr(series, "before_notebook", fails)
+    record = study.record(study.run())
+    assert [n["status"] for n in record["notebooks"]] == ["ok", "ok"]
+    assert all(n["estimate_error"] == "ValueError: no tiles yet" and "estimate_seconds" not in n
+               for n in record["notebooks"])
+    assert any("no estimate for 01_a.ipynb: ValueError: no tiles yet" in ln for ln in study.logs)
 
 
 def test_reruns_archive_each_previous_complete_set(study):

@@ -1,0 +1,165 @@
+"""The whole series on this machine: each notebook's estimated time, the run's budget, and
+`python -m spring_lib estimate`.
+
+A notebook's estimate is its arms' (`nets.planning`, from measured rates) and the rest of its
+work (`run.notebook_estimates`, from timed samples of it). The profile's
+`cnn.max_minutes_total` is the whole series' budget: the network and probe arms of notebooks
+03 and 04 get what the run has not used yet and the notebooks after them will not need.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import StudyConfig
+from ..core.architectures import Arm
+from ..core.arm_result import ArmStatus
+from ..core.paths import cache_dir
+from ..core.products import NETS, STEPS
+from ..data.tileset import TileSet
+from ..nets.planning import plan_arms, run_order, with_paper_weights
+from ..nets.rate_cache import RateCache
+from .notebook_estimates import notebook_estimate
+
+#: the part of a notebook's estimate already spent when a notebook with arms plans them
+STARTUP = "kernel and imports"
+
+
+def measured_here(cfg: StudyConfig):
+    """`measured(key, fn, what)` for the notebook estimators: timed once per machine, kept in
+    the same cache as the networks' rates."""
+    cache = RateCache(cache_dir(cfg) / "rates.json")
+    return lambda key, fn, what: cache.measured(f"{cache.machine()}|{key}", fn, what)
+
+
+def run_started(results_dir: str | Path) -> float | None:
+    """When the run writing into `results_dir` started (epoch seconds), from its run.json;
+    None outside a run (a notebook opened by hand)."""
+    f = Path(results_dir) / "run.json"
+    if not f.exists():
+        return None
+    record = json.loads(f.read_text())
+    if record.get("status") != "running":
+        return None
+    return datetime.fromisoformat(record["started"]).timestamp()
+
+
+def _ladder_probe(cfg: StudyConfig) -> str | None:
+    """The probe notebook 05's ladder will use, as far as planning can know it: the first
+    probe the run would run (the best by inner score is known only after the arms)."""
+    return next((a for a in run_order(cfg) if Arm.parse(a).kind == "probe"), None)
+
+
+def rest_estimate(step: str, cfg: StudyConfig, tileset: TileSet | None, measured,
+                  probe_arm: str | None = None, n_arms: int | None = None) -> dict[str, float]:
+    """A notebook's estimated seconds by part, its network and probe arms aside."""
+    n = len(cfg.cnn.arms) + 2 if n_arms is None else n_arms   # + GLCM+SVM and pixel size
+    return notebook_estimate(f"{step}.ipynb", cfg, measured, tileset,
+                             probe_arm if probe_arm is not None else _ladder_probe(cfg), n)
+
+
+def after_arms_seconds(step: str, cfg: StudyConfig, tileset: TileSet) -> float:
+    """Estimated seconds of the series after the arms of `step` (03 or 04) are planned: the
+    rest of that notebook and every later one whole (their arms aside: they are planned
+    together with these)."""
+    measured = measured_here(cfg)
+    steps = list(STEPS)
+    own = rest_estimate(step, cfg, tileset, measured)
+    return (sum(v for k, v in own.items() if k != STARTUP)
+            + sum(sum(rest_estimate(s, cfg, tileset, measured).values())
+                  for s in steps[steps.index(step) + 1:]))
+
+
+def series_plan(cfg: StudyConfig, tileset: TileSet, spent_s: float = 0.0) -> tuple[
+        pd.DataFrame, pd.DataFrame]:
+    """(notebooks, arms): every notebook's estimate and every arm's plan on this machine, as if
+    a run had spent `spent_s` before its first notebook with arms."""
+    measured = measured_here(cfg)
+    rest = {s: rest_estimate(s, cfg, tileset, measured) for s in STEPS}
+    steps = list(STEPS)
+    first = steps.index(NETS[0])
+    before = sum(sum(rest[s].values()) for s in steps[:first]) + rest[NETS[0]].get(STARTUP, 0)
+    after = after_arms_seconds(NETS[0], cfg, tileset)
+    t0 = time.time()
+    plans = plan_arms(run_order(cfg), tileset, cfg, run_started=t0 - spent_s - before,
+                      after_s=after)
+    measuring_s = time.time() - t0
+    arms = pd.DataFrame([p.row() for p in plans])
+    by_step = {NETS[0]: cfg.cnn.arms_baselines, NETS[1]: cfg.cnn.arms_transfer}
+    rows = []
+    for s in steps:
+        planned = arms[arms["arm"].isin(by_step.get(s, [])) & (arms["status"]
+                                                              == ArmStatus.PLANNED.value)]
+        measure = measuring_s if s == NETS[0] else 0.0
+        arm_s = 60 * planned["estimate_minutes"].sum()
+        rows.append(dict(notebook=s, arms=len(planned), arms_minutes=arm_s / 60,
+                         measuring_minutes=measure / 60, rest_minutes=sum(rest[s].values()) / 60,
+                         estimate_minutes=(arm_s + measure + sum(rest[s].values())) / 60,
+                         parts="; ".join(f"{k} {v:.0f} s" for k, v in rest[s].items())))
+    return pd.DataFrame(rows), arms
+
+
+def before_notebook(step: str, cfg: StudyConfig, results_dir: str | Path) -> dict[str, float]:
+    """What the runner records before a notebook starts: its estimate by part, its arms aside
+    (`with_arms` adds them once the notebook has planned them). Notebook 05's depends on the
+    arms the run has, read from their tables."""
+    from ..core.products import EVALUATION, TILING
+    from ..core.results_dir import ResultsDir
+    from ..data.tileset import build_tileset
+    from ..evaluation import tables, verdicts
+
+    tileset = None if step == TILING else build_tileset(cfg)   # tiled by then: the cache
+    probe = n_arms = None
+    if step == EVALUATION:
+        arms = tables.arms_of_run(ResultsDir(results_dir))
+        probe, n_arms = verdicts.best_arm(arms, ("probe",)), len(arms)
+    return rest_estimate(step, cfg, tileset, measured_here(cfg), probe, n_arms)
+
+
+def with_arms(parts: dict[str, float], events: list[dict], started: float) -> dict[str, float]:
+    """A notebook's estimate once it has planned its arms (its `plan` event among `events`):
+    the time it took to get there (starting, measuring this machine) and its planned arms'
+    estimates replace its start-up part. Unchanged for a notebook without a plan."""
+    plans = [e for e in events if e.get("kind") == "plan" and e["t"] >= started]
+    if not plans:
+        return parts
+    plan = plans[-1]
+    return {"until its plan (start, measuring)": plan["t"] - started,
+            "planned arms": sum(a["estimate_s"] or 0.0 for a in plan["arms"]
+                                if a["status"] == ArmStatus.PLANNED.value),
+            **{k: v for k, v in parts.items() if k != STARTUP}}
+
+
+def print_plan(profile: str, with_weights: str | None = None) -> pd.DataFrame:
+    """`python -m spring_lib estimate`: every notebook and arm of the profile, timed here, not
+    run (`with_weights`: a folder of weights for every paper architecture)."""
+    import platform
+
+    import torch
+
+    from ..config import load_config
+    from ..core.machine import cpu_model
+    from ..data.tileset import build_tileset
+
+    cfg = load_config(profile)
+    if with_weights:
+        cfg = with_paper_weights(cfg, with_weights)
+    tileset = build_tileset(cfg)
+    notebooks, arms = series_plan(cfg, tileset)
+    print(f"profile {cfg.profile} on {cpu_model()} ({platform.machine()}, "
+          f"{torch.get_num_threads()} threads):")
+    fmt = "{:.2f}".format
+    print(arms.drop(columns=["measured_rates"]).to_string(index=False, float_format=fmt))
+    print()
+    print(notebooks.drop(columns=["parts"]).to_string(index=False, float_format=fmt))
+    total, budget = notebooks["estimate_minutes"].sum(), cfg.cnn.budget_minutes()
+    print(f"estimated series: {total:.1f} min"
+          + (f" (the run's budget here: {budget:g} min)" if budget else "")
+          + "; measuring this machine took "
+          f"{notebooks['measuring_minutes'].sum() * 60:.0f} s of it (a second estimate or run "
+          "reads what was measured)")
+    return arms

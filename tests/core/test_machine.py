@@ -1,0 +1,23 @@
+"""What machine this is: bf16 counts as native only where the CPU computes it and oneDNN may use
+those instructions."""
+import pytest
+
+from spring_lib.core import machine
+
+
+@pytest.mark.parametrize("flags, cap, native", [
+    ({"avx2", "amx_bf16"}, None, True),
+    ({"avx2", "avx512_bf16"}, "avx512_core_bf16", True),
+    ({"avx2", "amx_bf16"}, "AVX2", False),            # an AMX Xeon capped to compute like AVX2
+    ({"avx2", "amx_bf16"}, "avx512_core", False),
+    ({"avx2"}, None, False),
+])
+def test_bf16_is_native_only_where_the_cpu_and_onednn_compute_it(monkeypatch, flags, cap, native):
+    monkeypatch.setattr(machine, "cpu_flags", lambda: flags)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    if cap:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    else:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert machine.cpu_bf16() is native
+    assert machine.cpu_info()["isa_cap"] == (cap.upper() if cap else None)

@@ -1,0 +1,42 @@
+"""The series' time: a notebook's estimate gains its arms when it plans them, the arms' budget
+sets aside what the run used and what follows them, and a run's start is read from its record."""
+import json
+
+import pytest
+
+from spring_lib.run import series
+
+
+def test_run_started_is_read_from_a_running_record_only(tmp_path):
+    assert series.run_started(tmp_path) is None
+    record = {"status": "running", "started": "2026-11-30T21:11:30+00:00"}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    assert series.run_started(tmp_path) == 1796073090.0
+    (tmp_path / "run.json").write_text(json.dumps({**record, "status": "ok"}))
+    assert series.run_started(tmp_path) is None   # a finished set: nothing is running there
+
+
+def test_a_notebooks_plan_replaces_its_start_up_part_with_the_time_to_the_plan_and_its_arms():
+    parts = {series.STARTUP: 5.0, "figures (2)": 3.0}
+    events = [{"kind": "plan", "t": 90.0, "arms": [{"arm": "a", "status": "planned", "estimate_s": 60.0}]},
+              {"kind": "plan", "t": 110.0, "arms": [
+                  {"arm": "b", "status": "planned", "estimate_s": 100.0},
+                  {"arm": "c", "status": "not run: over the run's budget", "estimate_s": 900.0},
+                  {"arm": "d", "status": "not run: weights unavailable", "estimate_s": None}]}]
+    got = series.with_arms(parts, events, started=100.0)   # the first plan is an earlier notebook's
+    assert got == {"until its plan (start, measuring)": 10.0, "planned arms": 100.0,
+                   "figures (2)": 3.0}
+    assert series.with_arms(parts, events[:1], started=100.0) == parts   # no plan of its own
+
+
+def test_after_the_arms_come_the_rest_of_their_notebook_and_every_later_one(monkeypatch, tmp_path):
+    from spring_lib import load_config
+
+    parts = {"01": 1, "02": 2, "03": 4, "04": 8, "05": 16, "06": 32}
+    monkeypatch.setattr(series, "notebook_estimate", lambda nb, *a, **k: {
+        series.STARTUP: 1000.0, "work": float(parts[nb[:2]])})
+    cfg = load_config("smoke").model_copy(update={"cache_dir": str(tmp_path)})
+    assert series.after_arms_seconds("03_cnn_baselines", cfg, None) == pytest.approx(
+        4 + 8 + 16 + 32 + 3 * 1000)
+    assert series.after_arms_seconds("04_seresnext_transfer", cfg, None) == pytest.approx(
+        8 + 16 + 32 + 2 * 1000)

@@ -66,13 +66,15 @@ def _busy_jiffies() -> int | None:
 def others_load(fn):
     """(fn(), share of this machine's CPU other processes used meanwhile): a rate timed while
     something else ran is that machine under load, not this machine. The share is None where
-    the system's CPU counters cannot be read (not Linux)."""
+    the system's CPU counters cannot be read (not Linux) or `fn` took under ten of their
+    ticks (0.1 s): one tick of another process would read as a load of 50 % or more."""
     import time
 
     busy0, own0, t0 = _busy_jiffies(), time.process_time(), time.perf_counter()
     result = fn()
     busy1, own1, wall = _busy_jiffies(), time.process_time(), time.perf_counter() - t0
-    if busy0 is None or busy1 is None or wall <= 0:
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    if busy0 is None or busy1 is None or wall < 10 * tick:   # counters too coarse to tell
         return result, None
     others = (busy1 - busy0) / os.sysconf("SC_CLK_TCK") - (own1 - own0)
     return result, max(0.0, others) / (wall * (os.cpu_count() or 1))

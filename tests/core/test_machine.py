@@ -21,3 +21,12 @@ def test_bf16_is_native_only_where_the_cpu_and_onednn_compute_it(monkeypatch, fl
         monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     assert machine.cpu_bf16() is native
     assert machine.cpu_info()["isa_cap"] == (cap.upper() if cap else None)
+
+
+def test_a_load_is_not_read_from_a_window_too_short_for_the_cpu_counters():
+    """One clock tick of another process in a 5-ms window would read as 100 % load."""
+    import time
+
+    assert machine.others_load(lambda: 7)[0] == 7
+    assert machine.others_load(lambda: time.sleep(0.005))[1] is None
+    assert machine.others_load(lambda: time.sleep(0.3))[1] is not None

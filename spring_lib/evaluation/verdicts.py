@@ -147,11 +147,15 @@ def _weigh_the_scratch_twin(row: dict, comp: pd.DataFrame, results: pd.DataFrame
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
-    """The claims section as a reader quotes it: one paragraph per claim."""
+    """The claims section as a reader quotes it: one paragraph per claim. The interval is the
+    comparison's, so it follows the comparison, the first clause of `this_study`, and not a
+    clause after it (claim 1's scratch twin)."""
     lines = []
     for r in claims.itertuples():
+        comparison, _, more = (r.this_study or "-").partition("; ")
+        study = f"{comparison} {r.interval}" + (f"; {more}" if more else "")
         lines.append(f"- **{r.claim}** Paper: {r.paper}. This study: "
-                     f"{r.this_study or '-'} {r.interval}. **Verdict: {r.verdict}**"
+                     f"{study}. **Verdict: {r.verdict}**"
                      + (f" ({r.why})" if r.why else "") + f". {r.what_differs}")
     return "\n".join(lines)
 

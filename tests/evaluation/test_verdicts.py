@@ -96,12 +96,17 @@ def test_claims_markdown_is_one_paragraph_per_claim():
         {"claim": "1. X", "paper": "p1", "this_study": "s1", "interval": "[0.1, 0.2]",
          "verdict": "supported", "why": "", "what_differs": "open data."},
         {"claim": "2. Y", "paper": "p2", "this_study": "", "interval": "",
-         "verdict": "not testable here", "why": "no pair", "what_differs": ""}])
+         "verdict": "not testable here", "why": "no pair", "what_differs": ""},
+        {"claim": "3. Z", "paper": "p3", "this_study": "a minus b: +0.3; b itself: 0.2 [0.1, 0.3]",
+         "interval": "[+0.2, +0.4]", "verdict": "supported", "why": "", "what_differs": ""}])
     lines = verdicts.claims_markdown(claims).splitlines()
     assert lines == ["- **1. X** Paper: p1. This study: s1 [0.1, 0.2]. **Verdict: supported**. "
                      "open data.",
                      "- **2. Y** Paper: p2. This study: - . **Verdict: not testable here** "
-                     "(no pair). "]
+                     "(no pair). ",
+                     # the comparison's interval follows the comparison, not the twin's own score
+                     "- **3. Z** Paper: p3. This study: a minus b: +0.3 [+0.2, +0.4]; b itself: "
+                     "0.2 [0.1, 0.3]. **Verdict: supported**. "]
 
 
 def test_reading_says_each_number_of_the_tables():

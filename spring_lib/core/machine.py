@@ -54,6 +54,18 @@ def cpu_info() -> dict:
             "isa_cap": isa_cap()}
 
 
+def seconds(fn, repeat: int = 1) -> float:
+    """Wall seconds of `fn()`, the fastest of `repeat` calls."""
+    import time
+
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _busy_jiffies() -> int | None:
     try:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
@@ -76,5 +88,5 @@ def others_load(fn):
     tick = 1 / os.sysconf("SC_CLK_TCK")
     if busy0 is None or busy1 is None or wall < 10 * tick:   # counters too coarse to tell
         return result, None
-    others = (busy1 - busy0) / os.sysconf("SC_CLK_TCK") - (own1 - own0)
+    others = (busy1 - busy0) * tick - (own1 - own0)
     return result, max(0.0, others) / (wall * (os.cpu_count() or 1))

@@ -58,6 +58,12 @@ class TileSet:
         return pd.Categorical(m["label"], categories=self.classes).codes.astype(np.int64)
 
 
+def tile_digests(tiles: np.ndarray) -> list[str]:
+    """Each tile's content digest: the key of its cached features, GLCM and network alike (taken
+    on every transform, so its cost counts in every fit)."""
+    return [hashlib.blake2b(t.tobytes(), digest_size=12).hexdigest() for t in tiles]
+
+
 def _cache_key(cfg: StudyConfig, classes: list[str], checksum: str) -> str:
     spec = dict(version=CACHE_VERSION, classes=classes, data_checksum=checksum,
                 data=cfg.data.model_dump(exclude={"root"}), tiling=cfg.tiling.model_dump(),

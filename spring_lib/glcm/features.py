@@ -6,14 +6,13 @@ It is the paper's classical baseline, and the floor every network has to beat.
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 from joblib import Memory, Parallel, delayed
 from skimage.feature import graycomatrix, graycoprops
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..config.schema import GLCM_PROPERTIES as PROPERTIES
+from ..data.tileset import tile_digests
 
 PARALLEL_MIN_TILES = 32  # below this, one thread is as quick
 
@@ -122,12 +121,6 @@ def glcm_features(tiles: np.ndarray, levels: int = 64, distances=(1, 2, 4),
 _ROWS: dict[str, dict[str, np.ndarray]] = {}   # parameters -> tile digest -> feature row
 
 
-def tile_keys(X: np.ndarray) -> list[str]:
-    """Each tile's content digest: the key of its feature rows (taken on every transform, so
-    its cost counts in every fit; `run.notebook_estimates` times it)."""
-    return [hashlib.blake2b(t.tobytes(), digest_size=12).hexdigest() for t in X]
-
-
 class GLCMFeatures(TransformerMixin, BaseEstimator):
     """GLCM texture features of uint8 tiles, for use first in a `Pipeline`.
 
@@ -174,7 +167,7 @@ class GLCMFeatures(TransformerMixin, BaseEstimator):
         # nested tuning asks for many overlapping subsets of the same tiles: each tile's row is
         # computed once per parameter set in this process (and kept on disk per batch computed)
         memo = _ROWS.setdefault(repr(sorted(kwargs.items())), {})
-        keys = tile_keys(X)
+        keys = tile_digests(X)
         missing = sorted({k: i for i, k in enumerate(keys) if k not in memo}.values())
         if missing:
             compute = glcm_features

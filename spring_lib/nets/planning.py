@@ -12,14 +12,15 @@ import pandas as pd
 from ..config import Recipe, StudyConfig
 from ..core.architectures import Arm
 from ..core.arm_result import ArmStatus, describe
+from ..core.machine import seconds
 from ..core.paths import cache_dir
 from ..core.progress import arms_planned
 from ..core.results_dir import ResultsDir
-from ..data.tileset import TileSet
+from ..data.tileset import TileSet, tile_digests
 from . import budget
 from .arm_inputs import fold_indices, network, split_indices
 from .execution import Execution
-from .probe import FrozenFeatures, tile_digests, uncached_tiles
+from .probe import FrozenFeatures, uncached_tiles
 from .rate_cache import RateCache
 from .weights import WeightsUnavailable, weights_file
 
@@ -164,13 +165,13 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     features_dir = str(cache_dir(cfg) / "features")
     uncached = (uncached_tiles(features_dir, facts["feature_cache"], tileset.tiles)
                 if "feature_cache" in facts else 0)
+    plan.images = (uncached if arm.kind == "probe"
+                   else sum(len(tr) for tr, _, _ in runs) * recipe.epochs)
     if arm.kind == "probe":
-        plan.images = uncached
         plan.recipe = recipe.model_copy(update={"input_size": facts["input_size"]})
         plan.estimate_s = (plan.images / plan.measurement.eval_img_s
                            + _probe_fits(len(tileset.tiles), facts["width"], tileset, cfg, cache))
     elif facts.get("forward_only"):
-        plan.images = sum(len(tr) for tr, _, _ in runs) * recipe.epochs
         plan.estimate_s = at_least(plan.measurement.eval_img_s)
         plan.status, plan.note = ArmStatus.NOT_RUN_OVER_CAP, (
             f"estimated at least {plan.estimate_s / 60:.1f} min on this machine (its forward "
@@ -178,7 +179,6 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
             f"of {cfg.cnn.max_minutes_per_arm:g} min")
         return plan
     else:
-        plan.images = sum(len(tr) for tr, _, _ in runs) * recipe.epochs
         plan.estimate_s = uncached / plan.measurement.eval_img_s + sum(
             budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te))
             + (_head_search(len(tr), facts["width"], tileset, cfg, cache)
@@ -202,7 +202,7 @@ def _read_seconds(tileset: TileSet, cache: RateCache) -> float:
     """Seconds per tile of reading its cached features (its digest), timed here once."""
     def timed() -> float:
         sample = np.array(tileset.tiles[:256])   # in memory, as the fits read them
-        return min(_seconds(lambda: tile_digests(sample)) for _ in range(2)) / len(sample)
+        return seconds(lambda: tile_digests(sample), 2) / len(sample)
 
     return cache.measured(f"{cache.machine()}|feature reads|{tileset.tiles.shape[1]}px", timed,
                           "reading tiles' features")
@@ -224,14 +224,6 @@ def _head_search(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
     cv = cfg.probe.cv_folds
     fit_s = _fit_seconds(round(n * (cv - 1) / cv), width, cache)
     return budget.search_seconds(n, len(cfg.probe.C), cv, fit_s, _read_seconds(tileset, cache))
-
-
-def _seconds(fn) -> float:
-    import time
-
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def run_order(cfg: StudyConfig) -> list[str]:

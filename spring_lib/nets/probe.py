@@ -28,7 +28,7 @@ from ..config import StudyConfig
 from ..core.grouped_cv import grouped_search
 from ..core.paths import cache_dir
 from ..core.progress import bar
-from ..data.tileset import TileSet
+from ..data.tileset import TileSet, tile_digests
 from .budget import inference_execution
 from .checkpoint import Checkpoint
 from .execution import Execution, InputTransform
@@ -49,10 +49,6 @@ def state_digest(state: dict) -> str:
         if torch.is_tensor(v):
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def tile_digests(tiles: np.ndarray) -> np.ndarray:
-    return np.array([hashlib.blake2b(t.tobytes(), digest_size=12).hexdigest() for t in tiles])
 
 
 @lru_cache(maxsize=4)
@@ -143,7 +139,7 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         backbone, _, _ = _extractor(self.architecture, self.weights)
         transform = self.input_transform()
         cache = self._cache(tiles.shape[1])
-        keys = tile_digests(tiles)
+        keys = np.array(tile_digests(tiles))
         missing = [i for i, k in enumerate(keys) if k not in cache.index]
         if missing:
             ex = self.execution()

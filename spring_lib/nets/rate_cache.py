@@ -3,9 +3,10 @@ it already knows: images per second of each network and execution, seconds of th
 classifier fits, and each arm's plan as far as it depends on the machine and the profile.
 
 One JSON file per cache folder (`<cache dir>/rates.json`). Every key names the machine (CPU
-model, architecture, the instruction sets oneDNN and ATen use, threads, device, torch). A measurement taken while other processes used a
-noticeable share of the CPU is that machine under load: it is taken once more after a pause,
-and if the load persists it is used for this run but not kept, with a warning.
+model, architecture, the instruction sets oneDNN and ATen use, threads, device, torch). A
+measurement taken while other processes used a noticeable share of the CPU is that machine
+under load: it is taken once more after a pause, and if the load persists it is used for this
+run but not kept, with a warning.
 """
 from __future__ import annotations
 

@@ -46,7 +46,6 @@ print(json.dumps({"imports": t1 - t0, "first figure": t3 - t2, "figure": t4 - t3
 """
 
 
-
 def kernel_startup(torch: bool, tile_px: int) -> dict[str, float]:
     """Seconds of a kernel's start, its imports of what the notebooks import (with torch and
     timm where `torch`) and its shutdown; and of its first figure of tiles of `tile_px` (the

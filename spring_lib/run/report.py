@@ -133,7 +133,8 @@ def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path
             lines += [f"## {heading}", "", _md(t[name]), ""]
     a = t["paper_audit"]
     lines += ["## What the study can and cannot conclude about scale", "", SCALE_STATEMENT, "",
-              "## Time: estimated on this machine before each arm and notebook ran, against actual", "",
+              "## Time: estimated on this machine before each arm and notebook ran, against "
+              "actual", "",
               _md(budget_table(record)), "",
               "Notebooks (the runner's estimate before each started):", "",
               _md(notebook_times(record)), "",

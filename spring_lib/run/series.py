@@ -68,10 +68,15 @@ def after_arms_seconds(step: str, cfg: StudyConfig, tileset: TileSet) -> float:
     together with these)."""
     measured = measured_here(cfg)
     steps = list(STEPS)
-    own = rest_estimate(step, cfg, tileset, measured)
-    return (sum(v for k, v in own.items() if k != STARTUP)
-            + sum(sum(rest_estimate(s, cfg, tileset, measured).values())
-                  for s in steps[steps.index(step) + 1:]))
+    return _after(step, {s: rest_estimate(s, cfg, tileset, measured)
+                         for s in steps[steps.index(step):]})
+
+
+def _after(step: str, rest: dict[str, dict[str, float]]) -> float:
+    """`after_arms_seconds` from the notebooks' estimates by part (`rest`, by step)."""
+    steps = list(STEPS)
+    return (sum(v for k, v in rest[step].items() if k != STARTUP)
+            + sum(sum(rest[s].values()) for s in steps[steps.index(step) + 1:]))
 
 
 def series_plan(cfg: StudyConfig, tileset: TileSet, spent_s: float = 0.0) -> tuple[
@@ -83,7 +88,7 @@ def series_plan(cfg: StudyConfig, tileset: TileSet, spent_s: float = 0.0) -> tup
     steps = list(STEPS)
     first = steps.index(NETS[0])
     before = sum(sum(rest[s].values()) for s in steps[:first]) + rest[NETS[0]].get(STARTUP, 0)
-    after = after_arms_seconds(NETS[0], cfg, tileset)
+    after = _after(NETS[0], rest)
     t0 = time.time()
     plans = plan_arms(run_order(cfg), tileset, cfg, run_started=t0 - spent_s - before,
                       after_s=after)

@@ -5,20 +5,11 @@ micrograph read, a tile's GLCM features, one SVM fit, ...), never a number copie
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-
-def seconds(fn, repeat: int = 1) -> float:
-    """Wall seconds of `fn()`, the fastest of `repeat` calls."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from ..core.machine import seconds
 
 
 # ---------------------------------------------------------------- notebook 01
@@ -117,11 +108,11 @@ def digest_seconds(tiles: np.ndarray, n: int = 256) -> float:
     """Seconds per tile of handing tiles to a cached transform: the copy a fold's indexing
     makes, then the content digest GLCMFeatures and FrozenFeatures take of each tile to find
     its cached features (on n tiles, so that the copy leaves the processor's cache)."""
-    from ..glcm.features import tile_keys
+    from ..data.tileset import tile_digests
 
     many = np.concatenate([tiles] * -(-n // len(tiles)))[:n]
     order = np.random.default_rng(0).permutation(n)
-    return seconds(lambda: tile_keys(many[order]), 2) / n
+    return seconds(lambda: tile_digests(many[order]), 2) / n
 
 
 def like_features(features: np.ndarray, labels: np.ndarray, n: int, seed: int = 0):
@@ -234,7 +225,6 @@ def ladder_probe_fold_seconds(tileset, cfg, probe_arm: str) -> float | None:
     def fold():
         pipe.fit(tileset.tiles[train], y[train]).predict_proba(tileset.tiles[test])
     return seconds(fold)
-
 
 
 def bootstrap_seconds(n_micrographs: int, n_samples: int, n_boot: int,

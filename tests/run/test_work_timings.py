@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from spring_lib import build_tileset, load_config
-from spring_lib.glcm.features import GLCMFeatures, tile_keys
+from spring_lib.data.tileset import tile_digests
+from spring_lib.glcm.features import GLCMFeatures
 from spring_lib.run import work_timings as wt
 
 
@@ -43,10 +44,10 @@ def test_like_features_keeps_the_classes_and_adds_rows(smoke):
     assert 0 < wt.svc_seconds(X, y, 30, C=1.0) < 5
 
 
-def test_tile_keys_are_the_features_cache_keys(smoke):
+def test_tile_digests_are_the_features_cache_keys(smoke):
     _, ts = smoke
-    keys = tile_keys(ts.tiles[:5])
-    assert len(set(keys)) == 5 and keys == tile_keys(ts.tiles[:5].copy())
+    keys = tile_digests(ts.tiles[:5])
+    assert len(set(keys)) == 5 and keys == tile_digests(ts.tiles[:5].copy())
     f = GLCMFeatures(levels=8, distances=(1,))
     f.fit_transform(ts.tiles[:5])   # the transform's memo is keyed by the same digests
     from spring_lib.glcm.features import _ROWS

@@ -129,7 +129,8 @@ def with_arms(parts: dict[str, float], events: list[dict], started: float) -> di
     """A notebook's estimate once it has planned its arms (its `plan` event among `events`):
     the time it took to get there (starting, measuring this machine) and its planned arms'
     estimates replace its start-up part. Unchanged for a notebook without a plan."""
-    plans = [e for e in events if e.get("kind") == "plan" and e["t"] >= started]
+    # an event's time is rounded to 0.01 s: a plan made at once may read just before `started`
+    plans = [e for e in events if e.get("kind") == "plan" and e["t"] >= started - 0.01]
     if not plans:
         return parts
     plan = plans[-1]

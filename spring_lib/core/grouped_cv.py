@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
+from .machine import one_blas_thread
 from .predictions import prediction_frame
 
 
@@ -45,7 +46,8 @@ def grouped_search(pipeline, grid: dict, X, labels: np.ndarray, groups: np.ndarr
     search = GridSearchCV(pipeline, grid, cv=grouped_folds(labels, groups, n_splits, seed, key),
                           scoring={"accuracy": "accuracy", "macro_f1": "f1_macro"},
                           refit="accuracy", n_jobs=1, error_score="raise")
-    return search.fit(X, labels)
+    with one_blas_thread():
+        return search.fit(X, labels)
 
 
 def cv_table(search: GridSearchCV) -> pd.DataFrame:
@@ -77,10 +79,12 @@ def kfold_predictions(fit: Callable, X: np.ndarray, manifest: pd.DataFrame, fold
     parts, chosen = [], []
     for fold in np.unique(folds):
         train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-        fitted = fit(X[train], labels[train], groups[train])
-        best = getattr(fitted, "best_estimator_", fitted)
-        scores, kind = _scores(best, X[test])
-        parts.append(prediction_frame(manifest.iloc[test], classes, best.predict(X[test]), scores,
+        with one_blas_thread():
+            fitted = fit(X[train], labels[train], groups[train])
+            best = getattr(fitted, "best_estimator_", fitted)
+            scores, kind = _scores(best, X[test])
+            predicted = best.predict(X[test])
+        parts.append(prediction_frame(manifest.iloc[test], classes, predicted, scores,
                                       model, kind).assign(fold=int(fold)))
         chosen.append({"fold": int(fold), "train_tiles": len(train), "test_tiles": len(test),
                        "inner_accuracy": float(getattr(fitted, "best_score_", np.nan)),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,6 +46,19 @@ def cpu_bf16() -> bool:
     """bf16 pays on a CPU only where it computes it natively: AMX or AVX-512 BF16, and oneDNN
     not capped below them (capped at AVX2, a bf16 convolution runs 7x slower than fp32)."""
     return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"}) and isa_cap() not in _NO_BF16_ISAS
+
+
+@contextmanager
+def one_blas_thread():
+    """NumPy's and SciPy's BLAS on one thread, for the study's scikit-learn fits. Their matrices
+    are small (a few thousand tiles x a few thousand features, five classes): on a 2-core AMX
+    Xeon one probe search ran in 2.3 s on one thread against 9.1 s on two (the same C chosen,
+    the same score), the threads' hand-offs costing more than they share. Torch's own threads
+    are not BLAS's and keep their number."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 def cpu_info() -> dict:

@@ -181,55 +181,86 @@ def _notebook_02(w: _Work, **_) -> dict[str, float]:
             "pixel-size arm": k * fold}
 
 
-def _notebook_05(w: _Work, probe_arm: str | None = None, n_arms: int = 0) -> dict[str, float]:
+def _notebook_05(w: _Work, probe_arm: str | None = None, n_arms: int = 0,
+                 pictures: tuple | None = None) -> dict[str, float]:
     n, ev = w.n, w.cfg.evaluation
-    from ..evaluation.leakage import GLCM_SETTING
+    from ..evaluation.leakage import GLCM_SETTING, PROTOCOLS
     from ..glcm.features import GLCMFeatures
 
     d = GLCMFeatures()   # the ladder's pipeline: its defaults, then the fixed setting
     setting = _setting(GLCM_SETTING["glcm__levels"], GLCM_SETTING["glcm__distances"],
                        d.angles_deg, d.properties, d.rotation)
     params = dict(kernel="rbf", C=GLCM_SETTING["svc__C"], gamma="scale")
-    folds = [(ev.ladder_random_folds, 1), (ev.kfold, 2)]   # random tiles; micrographs, samples
+    folds = {p: ev.ladder_random_folds if p == "tiles" else ev.kfold for p in PROTOCOLS}
     ladder = n.tiles * w.glcm(setting) + sum(
-        times * f * w.svc(round(n.tiles * (f - 1) / f), round(n.tiles / f), setting, params)
-        for f, times in folds)
+        f * w.svc(round(n.tiles * (f - 1) / f), round(n.tiles / f), setting, params)
+        for f in folds.values())
     models = 2 if probe_arm else 1
     if probe_arm:
-        ladder += sum(times * f * _probe_fold(w, probe_arm, round(n.tiles * (f - 1) / f))
-                      for f, times in folds)
+        ladder += sum(f * _probe_fold(w, probe_arm, p, round(n.tiles * (f - 1) / f))
+                      for p, f in folds.items())
     micro, tiles = (w.time(f"sample bootstrap|{m} rows|{n.samples} samples|{ev.n_bootstrap}",
                            lambda m=m: wt.bootstrap_seconds(m, n.samples, ev.n_bootstrap),
                            "a sample bootstrap") for m in (n.micrographs, n.tiles))
     # an arm: micrograph and tile intervals, its paired comparison, the magnification band
-    return {f"leakage ladder ({models} models, 3 protocols)": ladder + 3 * models * micro,
-            f"sample bootstraps of {n_arms} arms": n_arms * (3 * micro + tiles)}
+    parts = {f"leakage ladder ({models} models, 3 protocols)": ladder + 3 * models * micro,
+             f"sample bootstraps of {n_arms} arms": n_arms * (3 * micro + tiles)}
+    if pictures:
+        parts.update(_pictures(w, *pictures))
+    return parts
 
 
-def _probe_fold(w: _Work, probe_arm: str, n_fit: int) -> float:
-    """One fold of the ladder's probe on n_fit training tiles: timed as it runs, on the probe's
-    cached features, where they are cached (scaled by the training tiles); before notebook 04
-    has cached them, the planner's probe fit (`nets.budget`, synthetic features at the solver
-    iterations real ones take) and the features' digests."""
+def _probe_fold(w: _Work, probe_arm: str, protocol: str, n_fit: int) -> float:
+    """One fold of the ladder's probe on n_fit training tiles: timed as it runs (the protocol's
+    first fold), on the probe's cached features, where they are cached (the solver's
+    iterations differ from protocol to protocol); before notebook 04 has cached them, the
+    planner's probe fit (`nets.budget`, synthetic features at the solver iterations real ones
+    take) and the features' digests."""
     from ..evaluation.leakage import PROBE_SETTING
     from ..nets import budget
 
     cfg, n = w.cfg, w.n
-    k = cfg.evaluation.kfold
-    kfold_fit = round(n.tiles * (k - 1) / k)
     cached = wt.feature_files(cfg, probe_arm, n.tile_px)
     if w.tileset is not None and cached:
-        key = (f"ladder probe fold|{probe_arm}|{kfold_fit} of {n.tiles} tiles|{n.tile_px}px|"
+        key = (f"ladder probe fold|{probe_arm}|{protocol}|{n.tiles} tiles|{n.tile_px}px|"
                f"{sorted(PROBE_SETTING.items())}|{cached}")
-        fold = w.time(key, lambda: wt.ladder_probe_fold_seconds(w.tileset, cfg, probe_arm)
-                      or -1.0, "a fold of the ladder's probe")   # -1: not all cached
+        fold = w.time(key, lambda: wt.ladder_probe_fold_seconds(w.tileset, cfg, probe_arm,
+                                                                protocol) or -1.0,
+                      "a fold of the ladder's probe")   # -1: not all cached
         if fold > 0:
-            return fold * n_fit / kfold_fit
+            return fold
+    k = cfg.evaluation.kfold
+    kfold_fit = round(n.tiles * (k - 1) / k)
     width = int(w.time(f"texture features' width|{probe_arm}", lambda: wt.texture_width(probe_arm),
                        "a probe's feature width"))
     one = w.time(f"logistic fit|{kfold_fit}x{width}|{budget.PROBE_FIT_ITERATIONS} iterations",
                  lambda: budget.linear_fit_seconds(kfold_fit, width), "a logistic-regression fit")
     return one * n_fit / kfold_fit + w.per_tile("tile digests", wt.digest_seconds) * n.tiles
+
+
+def _pictures(w: _Work, results_dir, map_arm: str | None) -> dict[str, float]:
+    """Phase maps and Grad-CAM by the run's network arm: its checkpoint loaded for each, one
+    map per mapped test micrograph, one Grad-CAM pass per tile; timed on the checkpoint where
+    notebook 04 has written it (none before: the part is left out)."""
+    from ..core.results_dir import ResultsDir
+
+    cfg, ev = w.cfg, w.cfg.evaluation
+    if map_arm is None or w.tileset is None:
+        return {}
+    checkpoint = ResultsDir(results_dir).arm_file("model", map_arm)
+    if not checkpoint.exists():
+        return {}
+    timed = cache(lambda: wt.picture_seconds(checkpoint, w.tileset, cfg))
+    micro = w.tileset.micrographs
+    test = micro[micro["split"] == "test"]
+    maps = sum(min(2, int((test["label"] == c).sum())) for c in ev.map_classes)
+    tiles = sum(min(ev.gradcam_tiles_per_class, int((test["label"] == c).sum()))
+                for c in w.tileset.classes)
+    one = {part: w.time(f"pictures|{map_arm}|{cfg.profile}|{w.n.tile_px}px|{ev.map_stride_fraction}|{part}",
+                        lambda part=part: timed()[part], f"notebook 05's {part}")
+           for part in ("checkpoint load", "phase map", "Grad-CAM tile")}
+    return {f"phase maps of {maps} micrographs, Grad-CAM of {tiles} tiles":
+            2 * one["checkpoint load"] + maps * one["phase map"] + tiles * one["Grad-CAM tile"]}
 
 
 def _notebook_06(w: _Work, **_) -> dict[str, float]:
@@ -256,13 +287,14 @@ def _outputs(w: _Work, step: str) -> dict[str, float]:
 
 def notebook_estimate(notebook: str, cfg: StudyConfig, measured: Measured,
                       tileset: TileSet | None = None, probe_arm: str | None = None,
-                      n_arms: int = 0) -> dict[str, float]:
+                      n_arms: int = 0, pictures: tuple | None = None) -> dict[str, float]:
     """Estimated seconds of a notebook's work on this machine other than its network and probe
     arms, by part: {"kernel and imports": .., "reading and tiling 538 micrographs": .., ...}.
 
     `tileset`: None before notebook 01 has run (its counts then come from the catalogue and
     the profile's caps); `probe_arm`: the probe of notebook 05's leakage ladder (None: GLCM+SVM
-    only); `n_arms`: the arms notebook 05 evaluates."""
+    only); `n_arms`: the arms notebook 05 evaluates; `pictures`: (results folder, network arm)
+    of notebook 05's phase maps and Grad-CAM."""
     step = notebook.removesuffix(".ipynb")
     if step not in ESTIMATORS:
         raise ValueError(f"no estimate for notebook {notebook!r}: the notebooks are "
@@ -273,6 +305,6 @@ def notebook_estimate(notebook: str, cfg: StudyConfig, measured: Measured,
     if step != products.TILING or _cached(tileset):
         read = w.per_tile("tile cache read", lambda t: wt.npz_seconds(t, write=False))
         parts[f"reading the tile cache ({counts.tiles} tiles)"] = read * counts.tiles
-    parts.update(ESTIMATORS[step](w, probe_arm=probe_arm, n_arms=n_arms))
+    parts.update(ESTIMATORS[step](w, probe_arm=probe_arm, n_arms=n_arms, pictures=pictures))
     parts.update(_outputs(w, step))
     return {k: float(v) for k, v in parts.items()}

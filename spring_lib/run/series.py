@@ -55,11 +55,13 @@ def _ladder_probe(cfg: StudyConfig) -> str | None:
 
 
 def rest_estimate(step: str, cfg: StudyConfig, tileset: TileSet | None, measured,
-                  probe_arm: str | None = None, n_arms: int | None = None) -> dict[str, float]:
+                  probe_arm: str | None = None, n_arms: int | None = None,
+                  pictures: tuple | None = None) -> dict[str, float]:
     """A notebook's estimated seconds by part, its network and probe arms aside."""
     n = len(cfg.cnn.arms) + 2 if n_arms is None else n_arms   # + GLCM+SVM and pixel size
     return notebook_estimate(f"{step}.ipynb", cfg, measured, tileset,
-                             probe_arm if probe_arm is not None else _ladder_probe(cfg), n)
+                             probe_arm if probe_arm is not None else _ladder_probe(cfg), n,
+                             pictures)
 
 
 def after_arms_seconds(step: str, cfg: StudyConfig, tileset: TileSet) -> float:
@@ -118,11 +120,13 @@ def before_notebook(step: str, cfg: StudyConfig, results_dir: str | Path) -> dic
     from ..evaluation import tables, verdicts
 
     tileset = None if step == TILING else build_tileset(cfg)   # tiled by then: the cache
-    probe = n_arms = None
-    if step == EVALUATION:
+    probe = n_arms = pictures = None
+    if step == EVALUATION:   # the arms notebook 05 will pick, as it picks them
         arms = tables.arms_of_run(ResultsDir(results_dir))
         probe, n_arms = verdicts.best_arm(arms, ("probe",)), len(arms)
-    return rest_estimate(step, cfg, tileset, measured_here(cfg), probe, n_arms)
+        pictures = (results_dir, cfg.evaluation.map_arm
+                    or verdicts.best_arm(arms, verdicts.NETWORK_KINDS))
+    return rest_estimate(step, cfg, tileset, measured_here(cfg), probe, n_arms, pictures)
 
 
 def with_arms(parts: dict[str, float], events: list[dict], started: float) -> dict[str, float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.machine import seconds
+from ..core.machine import one_blas_thread, seconds
 
 
 # ---------------------------------------------------------------- notebook 01
@@ -209,9 +209,10 @@ def texture_width(probe_arm: str) -> float:
         return float(net(torch.zeros(1, 3, 64, 64)).shape[1])
 
 
-def ladder_probe_fold_seconds(tileset, cfg, probe_arm: str) -> float | None:
+def ladder_probe_fold_seconds(tileset, cfg, probe_arm: str, protocol: str = "samples"
+                              ) -> float | None:
     """Seconds of one fold of the leakage ladder's probe, run as the ladder runs it: its
-    pipeline at the fixed setting fitted on the first sample-grouped fold's training tiles and
+    pipeline at the fixed setting fitted on the protocol's first fold's training tiles and
     scored on the rest, from the probe's cached features (real features take their own number
     of solver iterations). None while the feature cache lacks some tile (before notebook 04)."""
     from ..evaluation.leakage import ladder_models, protocol_folds
@@ -219,12 +220,34 @@ def ladder_probe_fold_seconds(tileset, cfg, probe_arm: str) -> float | None:
     pipe = ladder_models(cfg, probe_arm)[probe_arm]
     if pipe.named_steps["features"].uncached(tileset.tiles):
         return None
-    folds, y = protocol_folds(tileset, "samples", cfg), tileset.labels()
+    folds, y = protocol_folds(tileset, protocol, cfg), tileset.labels()
     train, test = folds != 0, folds == 0
 
     def fold():
-        pipe.fit(tileset.tiles[train], y[train]).predict_proba(tileset.tiles[test])
+        with one_blas_thread():   # as kfold_predictions runs it
+            pipe.fit(tileset.tiles[train], y[train]).predict_proba(tileset.tiles[test])
     return seconds(fold)
+
+
+def picture_seconds(path, tileset, cfg) -> dict[str, float]:
+    """Seconds of the units of notebook 05's pictures by a network arm's checkpoint (`path`):
+    loading it, a phase map of one test micrograph of a mapped class, Grad-CAM of one tile."""
+    import matplotlib.pyplot as plt
+
+    from ..nets.gradcam import gradcam_maps
+    from ..nets.predict import Predictor
+
+    load = seconds(lambda: Predictor.from_checkpoint(path))
+    predictor = Predictor.from_checkpoint(path)
+    micro = tileset.micrographs
+    test = micro[micro["split"] == "test"]
+    mapped = test[test["label"].isin(cfg.evaluation.map_classes)]
+    r = (mapped if len(mapped) else test).iloc[0]
+    one_map = seconds(lambda: plt.close(predictor.phase_map(
+        r.path, r.um_per_px, cfg.evaluation.map_stride_fraction)))
+    tiles, _ = tileset.split("test")
+    tile = seconds(lambda: gradcam_maps(predictor.model, tiles[:1], [0], predictor.transform))
+    return {"checkpoint load": load, "phase map": one_map, "Grad-CAM tile": tile}
 
 
 def bootstrap_seconds(n_micrographs: int, n_samples: int, n_boot: int,

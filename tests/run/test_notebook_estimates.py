@@ -121,10 +121,12 @@ def test_an_unknown_notebook_names_the_notebooks(cfg):
 def test_the_ladder_probe_is_timed_on_its_cached_features_once_they_exist(cfg, tmp_path):
     cfg = cfg.model_copy(update={"cache_dir": str(tmp_path)})
     ts = build_tileset(cfg)
+    keys = []
 
     def measured(key, fn, what):
+        keys.append(key)
         if key.startswith("ladder probe fold"):
-            return 5.0    # one sample-grouped fold, as timed on the cached features
+            return 5.0    # a protocol's first fold, as timed on the cached features
         return 2144.0 if key.startswith("texture features' width") else 0.01
 
     def probe_part() -> float:
@@ -135,9 +137,36 @@ def test_the_ladder_probe_is_timed_on_its_cached_features_once_they_exist(cfg, t
     (tmp_path / "features").mkdir(exist_ok=True)
     name = f"features-EfficientNet-Lite0-abc-{cfg.tiling.tile_size}-224-fp32-v1.npz"
     (tmp_path / "features" / name).write_bytes(b"x")
-    ev, n = cfg.evaluation, len(ts.tiles)
-    fit = lambda f: round(n * (f - 1) / f)
-    folds = ev.ladder_random_folds * fit(ev.ladder_random_folds) + 2 * ev.kfold * fit(ev.kfold)
+    ev = cfg.evaluation
     boots = 3 * 0.01   # the probe's bootstraps, one per protocol
-    assert probe_part() == pytest.approx(5.0 * folds / fit(ev.kfold) + boots)
+    assert probe_part() == pytest.approx(5.0 * (ev.ladder_random_folds + 2 * ev.kfold) + boots)
     assert probe_part() != pytest.approx(synthetic)
+    # each protocol's fold is timed apart: their solvers take different iterations
+    assert {k.split("|")[2] for k in keys if k.startswith("ladder probe fold")} == {
+        "tiles", "micrographs", "samples"}
+
+
+def test_the_pictures_are_timed_on_the_arms_checkpoint_once_it_exists(cfg, monkeypatch, tmp_path):
+    from spring_lib.core.results_dir import ResultsDir
+    from spring_lib.run import work_timings as wt
+
+    ts, arm = build_tileset(cfg), "EfficientNet-Lite0-TL"
+    monkeypatch.setattr(wt, "picture_seconds", lambda *a: {
+        "checkpoint load": 1.0, "phase map": 10.0, "Grad-CAM tile": 100.0})
+    calls = []
+
+    def measured(key, fn, what):
+        calls.append(key)
+        return fn() if key.startswith("pictures|") else 0.01
+    estimate = lambda: notebook_estimate("05_evaluation.ipynb", cfg, measured, ts,
+                                         pictures=(tmp_path, arm))
+    assert not any(k.startswith("phase maps") for k in estimate())   # no checkpoint yet
+    assert not any(k.startswith("pictures|") for k in calls)
+    checkpoint = ResultsDir(tmp_path).arm_file("model", arm)
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"x")
+    e = estimate()
+    (key,) = [k for k in e if k.startswith("phase maps")]
+    maps, tiles = int(key.split()[3]), int(key.split()[-2])
+    assert maps > 0 and tiles > 0
+    assert e[key] == pytest.approx(2 * 1.0 + maps * 10.0 + tiles * 100.0)

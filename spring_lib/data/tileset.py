@@ -64,6 +64,22 @@ def tile_digests(tiles: np.ndarray) -> list[str]:
     return [hashlib.blake2b(t.tobytes(), digest_size=12).hexdigest() for t in tiles]
 
 
+def digest_seconds(tiles: np.ndarray, n: int = 256) -> float:
+    """Seconds per tile of handing tiles to a cached transform: the copy a fold's indexing
+    makes, then their digests (on n tiles drawn from `tiles`, so that the copy leaves the
+    processor's cache). Planning and the notebook estimates read it under one key,
+    `DIGEST_TIMING`."""
+    from ..core.machine import seconds
+
+    many = np.concatenate([tiles] * -(-n // len(tiles)))[:n]
+    order = np.random.default_rng(0).permutation(n)
+    return seconds(lambda: tile_digests(many[order]), 2) / n
+
+
+#: the rate cache's key of `digest_seconds` (with the tile size)
+DIGEST_TIMING = "tile digests"
+
+
 def _cache_key(cfg: StudyConfig, classes: list[str], checksum: str) -> str:
     spec = dict(version=CACHE_VERSION, classes=classes, data_checksum=checksum,
                 data=cfg.data.model_dump(exclude={"root"}), tiling=cfg.tiling.model_dump(),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -172,6 +171,14 @@ def linear_fit_seconds(n: int, dim: int, classes: int = 5,
         warnings.simplefilter("ignore", ConvergenceWarning)
         LogisticRegression(max_iter=iterations, tol=0).fit(StandardScaler().fit_transform(X), y)
     return time.perf_counter() - t0
+
+
+def measured_linear_fit(n: int, dim: int, measured: Callable) -> float:
+    """`linear_fit_seconds` of a probe's shape, through `measured(key, fn, what)` (the rate
+    cache's `here`): timed once per machine and shape, the faster of two."""
+    return measured(f"logistic fit|{n}x{dim}|{PROBE_FIT_ITERATIONS} iterations",
+                    lambda: min(linear_fit_seconds(n, dim, seed=s) for s in range(2)),
+                    "a logistic-regression fit")
 
 
 def search_seconds(n: float, grid: int, cv: int, fit_s: float, read_s_per_tile: float) -> float:

@@ -12,11 +12,10 @@ import pandas as pd
 from ..config import Recipe, StudyConfig
 from ..core.architectures import Arm
 from ..core.arm_result import ArmStatus, describe
-from ..core.machine import seconds
 from ..core.paths import cache_dir
 from ..core.progress import arms_planned
 from ..core.results_dir import ResultsDir
-from ..data.tileset import TileSet, tile_digests
+from ..data.tileset import DIGEST_TIMING, TileSet, digest_seconds
 from . import budget
 from .arm_inputs import fold_indices, network, split_indices
 from .execution import Execution
@@ -190,29 +189,18 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     return plan
 
 
-def _fit_seconds(n_fit: int, width: int, cache: RateCache) -> float:
-    """One logistic-regression fit of n_fit tiles x width features, timed here once per shape."""
-    return cache.measured(
-        f"{cache.machine()}|logistic fit|{n_fit}x{width}|{budget.PROBE_FIT_ITERATIONS} iterations",
-        lambda: min(budget.linear_fit_seconds(n_fit, width, seed=s) for s in range(2)),
-        "a logistic-regression fit")
-
-
 def _read_seconds(tileset: TileSet, cache: RateCache) -> float:
     """Seconds per tile of reading its cached features (its digest), timed here once."""
-    def timed() -> float:
-        sample = np.array(tileset.tiles[:256])   # in memory, as the fits read them
-        return seconds(lambda: tile_digests(sample), 2) / len(sample)
-
-    return cache.measured(f"{cache.machine()}|feature reads|{tileset.tiles.shape[1]}px", timed,
-                          "reading tiles' features")
+    return cache.here(f"{DIGEST_TIMING}|{tileset.tiles.shape[1]}px",
+                      lambda: digest_seconds(np.array(tileset.tiles[:24])), "tile digests")
 
 
 def _probe_fits(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
                 cache: RateCache) -> float:
     """Seconds of a probe's classifier fits in every fold (`budget.probe_fit_seconds`)."""
     k, cv = cfg.evaluation.kfold, cfg.probe.cv_folds
-    fit_s = _fit_seconds(round(n * (k - 1) / k * (cv - 1) / cv), width, cache)
+    fit_s = budget.measured_linear_fit(round(n * (k - 1) / k * (cv - 1) / cv), width,
+                                          cache.here)
     grid = len(cfg.probe.C) * len(cfg.probe.pooling)
     return budget.probe_fit_seconds(n, k, grid, cv, fit_s, _read_seconds(tileset, cache))
 
@@ -222,7 +210,7 @@ def _head_search(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
     """Seconds of the grouped search that fits a probe-initialised head on a run's n training
     tiles (over C only: the run's pooling is fixed)."""
     cv = cfg.probe.cv_folds
-    fit_s = _fit_seconds(round(n * (cv - 1) / cv), width, cache)
+    fit_s = budget.measured_linear_fit(round(n * (cv - 1) / cv), width, cache.here)
     return budget.search_seconds(n, len(cfg.probe.C), cv, fit_s, _read_seconds(tileset, cache))
 
 

@@ -154,6 +154,12 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         return cache.get(keys)
 
 
+def feature_cache_files(cache_dir: str | Path, architecture: str, tile_size: int) -> list[Path]:
+    """The architecture's feature caches for tiles of `tile_size` (every weights' content, input
+    size and precision), found without loading the weights (`FrozenFeatures.cache_name`)."""
+    return sorted(Path(cache_dir).glob(f"features-{architecture}-*-{tile_size}-*.npz"))
+
+
 def uncached_tiles(cache_dir: str | None, name: str, tiles: np.ndarray) -> int:
     """How many of `tiles` the feature cache `name` (`FrozenFeatures.cache_name`) lacks."""
     index = _FeatureCache.open(cache_dir, name).index

@@ -85,6 +85,11 @@ class RateCache:
         self.save()
         return value
 
+    def here(self, key: str, fn: Callable[[], float], what: str) -> float:
+        """`measured` under this machine's key (`machine()`): the form planning and the
+        notebook estimates time their work in."""
+        return self.measured(f"{self.machine()}|{key}", fn, what)
+
     def rate(self, timer: Callable, model, ex: Execution, batch: int, size: int,
              train: bool) -> float:
         return self.measured(self.key(model, ex, batch, size, train),

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import StudyConfig
 from ..core import products
-from ..data.tileset import TileSet
+from ..data.tileset import DIGEST_TIMING, TileSet, digest_seconds
 from . import work_timings as wt
 from .kernel_timing import kernel_startup
 
@@ -84,7 +84,7 @@ class _Work:
     def svc(self, n_fit: int, n_test: int, setting: dict, params: dict) -> float:
         """Seconds of one SVC fit on n_fit tiles' GLCM features (`setting`) and its scoring
         on n_test, the features' digests included."""
-        digest = self.per_tile("tile digests", wt.digest_seconds)
+        digest = self.per_tile(DIGEST_TIMING, digest_seconds)
 
         def fit() -> float:
             from ..glcm.features import glcm_features
@@ -233,9 +233,8 @@ def _probe_fold(w: _Work, probe_arm: str, protocol: str, n_fit: int) -> float:
     kfold_fit = round(n.tiles * (k - 1) / k)
     width = int(w.time(f"texture features' width|{probe_arm}", lambda: wt.texture_width(probe_arm),
                        "a probe's feature width"))
-    one = w.time(f"logistic fit|{kfold_fit}x{width}|{budget.PROBE_FIT_ITERATIONS} iterations",
-                 lambda: budget.linear_fit_seconds(kfold_fit, width), "a logistic-regression fit")
-    return one * n_fit / kfold_fit + w.per_tile("tile digests", wt.digest_seconds) * n.tiles
+    one = budget.measured_linear_fit(kfold_fit, width, w.time)
+    return one * n_fit / kfold_fit + w.per_tile(DIGEST_TIMING, digest_seconds) * n.tiles
 
 
 def _pictures(w: _Work, results_dir, map_arm: str | None) -> dict[str, float]:

@@ -32,8 +32,7 @@ STARTUP = "kernel and imports"
 def measured_here(cfg: StudyConfig):
     """`measured(key, fn, what)` for the notebook estimators: timed once per machine, kept in
     the same cache as the networks' rates."""
-    cache = RateCache(cache_dir(cfg) / "rates.json")
-    return lambda key, fn, what: cache.measured(f"{cache.machine()}|{key}", fn, what)
+    return RateCache(cache_dir(cfg) / "rates.json").here
 
 
 def run_started(results_dir: str | Path) -> float | None:

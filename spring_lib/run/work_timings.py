@@ -104,17 +104,6 @@ def glcm_seconds(tiles: np.ndarray, setting: dict, n_jobs: int) -> float:
     return seconds(lambda: glcm_features(tiles, n_jobs=n_jobs, **setting), 2) / len(tiles)
 
 
-def digest_seconds(tiles: np.ndarray, n: int = 256) -> float:
-    """Seconds per tile of handing tiles to a cached transform: the copy a fold's indexing
-    makes, then the content digest GLCMFeatures and FrozenFeatures take of each tile to find
-    its cached features (on n tiles, so that the copy leaves the processor's cache)."""
-    from ..data.tileset import tile_digests
-
-    many = np.concatenate([tiles] * -(-n // len(tiles)))[:n]
-    order = np.random.default_rng(0).permutation(n)
-    return seconds(lambda: tile_digests(many[order]), 2) / n
-
-
 def like_features(features: np.ndarray, labels: np.ndarray, n: int, seed: int = 0):
     """n rows like `features` (real rows drawn again, jittered): an SVM on them keeps about
     as many support vectors as on n real tiles, so it takes about as long."""
@@ -190,9 +179,10 @@ def feature_files(cfg, probe_arm: str, tile_px: int) -> str:
     when they fill (found without loading the network's weights)."""
     from ..core.architectures import Arm
     from ..core.paths import cache_dir
+    from ..nets.probe import feature_cache_files
 
-    arch = Arm.parse(probe_arm).architecture
-    files = sorted((cache_dir(cfg) / "features").glob(f"features-{arch}-*-{tile_px}-*.npz"))
+    files = feature_cache_files(cache_dir(cfg) / "features", Arm.parse(probe_arm).architecture,
+                                tile_px)
     return ",".join(f"{f.name}:{f.stat().st_size}" for f in files)
 
 

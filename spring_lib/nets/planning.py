@@ -56,7 +56,7 @@ class ArmPlan:
 
 
 #: what `_measure_arm` records; a plan kept by an older version is measured again
-PLAN_FACTS_VERSION = 3
+PLAN_FACTS_VERSION = 4   # 4: the feeding costs (budget.Feeding)
 
 
 def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
@@ -96,6 +96,7 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
     model, weights, trainable = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed,
                                         "texture" if arm.kind == "probe" else None)
     facts = dict(weights=weights, trainable=trainable)
+    sample = np.array(tileset.tiles[:64])
     if arm.kind == "probe":
         features = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture))
         size, ex = features.resolved_input_size(), features.execution()
@@ -104,7 +105,8 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
             "batch_size": cfg.probe.batch_size, "input_size": size, "precision": ex.precision}),
             train=False, device=ex.device)
         facts.update(input_size=size, width=features.width(),
-                     feature_cache=features.cache_name(tileset.tiles.shape[1]))
+                     feature_cache=features.cache_name(tileset.tiles.shape[1]),
+                     feeding=dict(eval_s=budget.input_seconds(sample, size)))
     else:
         m = None
         if at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
@@ -115,6 +117,10 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
             if at_least(forward.eval_img_s) > cfg.cnn.max_minutes_per_arm * 60:
                 m, facts["forward_only"] = forward, True
         m = m or measure(model, recipe)
+        facts["feeding"] = dict(
+            train_s=budget.input_seconds(sample, recipe.input_size, recipe.augment),
+            eval_s=budget.input_seconds(sample, recipe.input_size),
+            epoch_s=budget.state_save_seconds(model))
         if recipe.head_init == "probe":
             head = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
                                   pooling=recipe.pooling, input_size=recipe.input_size)
@@ -161,6 +167,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     m = facts["measurement"]
     plan.measurement = budget.Measurement(Execution(**m["execution"]), m["train_img_s"],
                                           m["eval_img_s"], m["rates"])
+    feeding = budget.Feeding(**facts.get("feeding", {}))
     features_dir = str(cache_dir(cfg) / "features")
     uncached = (uncached_tiles(features_dir, facts["feature_cache"], tileset.tiles)
                 if "feature_cache" in facts else 0)
@@ -168,7 +175,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
                    else sum(len(tr) for tr, _, _ in runs) * recipe.epochs)
     if arm.kind == "probe":
         plan.recipe = recipe.model_copy(update={"input_size": facts["input_size"]})
-        plan.estimate_s = (plan.images / plan.measurement.eval_img_s
+        plan.estimate_s = (plan.images * (1 / plan.measurement.eval_img_s + feeding.eval_s)
                            + _probe_fits(len(tileset.tiles), facts["width"], tileset, cfg, cache))
     elif facts.get("forward_only"):
         plan.estimate_s = at_least(plan.measurement.eval_img_s)
@@ -179,7 +186,8 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
         return plan
     else:
         plan.estimate_s = uncached / plan.measurement.eval_img_s + sum(
-            budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te))
+            budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te),
+                                    feeding=feeding)
             + (_head_search(len(tr), facts["width"], tileset, cfg, cache)
                if recipe.head_init == "probe" else 0.0)
             for tr, va, te in runs)

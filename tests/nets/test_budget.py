@@ -1,5 +1,6 @@
 """Budgets measured here: the execution follows the measurement, rates are kept per machine,
 and the estimate, the per-arm cap and the run's total budget say why an arm will not run."""
+import numpy as np
 import pytest
 
 from spring_lib.config import Recipe
@@ -56,6 +57,24 @@ def test_estimate_counts_seeds_epochs_and_test_views():
     r = Recipe(epochs=3, seeds=2, tta="flips", input_size=32)
     # per seed: 3 x (100/10 + 50/100) + 40*2/100 = 32.3 s
     assert budget.training_seconds(r, m, 100, 50, 40, n_probe=200) == pytest.approx(2 * 32.3 + 2)
+    # what the steps leave out: 0.01 s per training image, 0.001 per evaluated one, 1 s an epoch
+    feed = budget.Feeding(train_s=0.01, eval_s=0.001, epoch_s=1.0)
+    extra = 3 * (100 * 0.01 + 50 * 0.001 + 1.0) + 40 * 0.001
+    assert budget.training_seconds(r, m, 100, 50, 40, n_probe=200, feeding=feed) == pytest.approx(
+        2 * (32.3 + extra) + 2 + 200 * 0.001)
+
+
+def test_feeding_is_timed_on_real_tiles_and_grows_with_the_input(smoke):
+    from torch import nn
+
+    _, ts = smoke
+    tiles = np.array(ts.tiles[:16])
+    small = min(budget.input_seconds(tiles, 32) for _ in range(3))
+    large = min(budget.input_seconds(tiles, 448) for _ in range(3))
+    assert 0 < small < large
+    assert budget.input_seconds(tiles, 224, augment=True) > 0
+    tiny, big = nn.Linear(8, 8), nn.Linear(2048, 2048)
+    assert 0 < budget.state_save_seconds(tiny) < budget.state_save_seconds(big)
 
 
 def test_cap_names_estimate_and_cap():

@@ -37,8 +37,12 @@ def test_claims_are_read_from_the_tables():
     arms = pd.DataFrame({"arm": ["X-TL", "X-scratch", "GLCM+SVM"], "kind": ["TL", "scratch", "classical"],
                          "status": ["trained", "trained", "fitted"], "inner_score": [0.9, 0.6, 0.5]})
     results = pd.DataFrame({"model": ["X-TL"], "balanced_accuracy": [0.85],
-                            "balanced_accuracy_ci95": ["[0.800, 0.900]"], "macro_f1": [0.84]})
+                            "balanced_accuracy_ci95": ["[0.800, 0.900]"], "macro_f1": [0.84],
+                            "macro_f1_ci95": ["[0.700, 0.950]"]})
     c = verdicts.claims_table(results, _comparisons("a better"), arms, {}).set_axis([1, 2, 3, 4])
+    # each interval after its own number: balanced accuracy's (the verdict's), then macro-F1's
+    (line4,) = [line for line in verdicts.claims_markdown(c).splitlines() if "**4." in line]
+    assert "balanced accuracy 0.850 [0.800, 0.900]; its macro-F1 0.840 [0.700, 0.950]" in line4
     assert c.loc[1, "verdict"] == "supported" and "+0.200" in c.loc[1, "this_study"]
     assert c.loc[2, "verdict"] == "not testable here"            # no depth pair in the table
     assert c.loc[3, "verdict"] == "supported"
@@ -73,7 +77,8 @@ def test_a_scratch_twin_that_did_not_learn_makes_claim_1_untestable():
                          "status": ["trained", "did not learn"], "note": ["", "within 2.0 min: flat"],
                          "inner_score": [0.9, None]})
     results = pd.DataFrame({"model": ["X-TL"], "balanced_accuracy": [0.85],
-                            "balanced_accuracy_ci95": ["[0.800, 0.900]"], "macro_f1": [0.84]})
+                            "balanced_accuracy_ci95": ["[0.800, 0.900]"], "macro_f1": [0.84],
+                            "macro_f1_ci95": ["[0.700, 0.950]"]})
     comp = _comparisons("a better").iloc[1:]
     c = verdicts.claims_table(results, comp, arms, {})
     assert c.iloc[0]["verdict"] == "not testable here"

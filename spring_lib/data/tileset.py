@@ -66,9 +66,9 @@ def tile_digests(tiles: np.ndarray) -> list[str]:
 
 def digest_seconds(tiles: np.ndarray, n: int = 256) -> float:
     """Seconds per tile of handing tiles to a cached transform: the copy a fold's indexing
-    makes, then their digests (on n tiles drawn from `tiles`, so that the copy leaves the
-    processor's cache). Planning and the notebook estimates read it under one key,
-    `DIGEST_TIMING`."""
+    makes, then their digests (on n tiles, `tiles` repeated as needed, so that the copy leaves
+    the processor's cache). Planning and the notebook estimates read it under one key,
+    `digest_key`."""
     from ..core.machine import seconds
 
     many = np.concatenate([tiles] * -(-n // len(tiles)))[:n]
@@ -76,8 +76,9 @@ def digest_seconds(tiles: np.ndarray, n: int = 256) -> float:
     return seconds(lambda: tile_digests(many[order]), 2) / n
 
 
-#: the rate cache's key of `digest_seconds` (with the tile size)
-DIGEST_TIMING = "tile digests"
+def digest_key(tile_px: int) -> str:
+    """The rate cache's key of `digest_seconds` for tiles of `tile_px`."""
+    return f"tile digests|{tile_px}px"
 
 
 def _cache_key(cfg: StudyConfig, classes: list[str], checksum: str) -> str:

@@ -91,8 +91,12 @@ def gradcam_figure(out: ResultsDir, tileset, arm: str, per_class: int, seed: int
                          te_m["um_per_px"].iloc[pick].tolist())
 
 
-def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str], per_class: int = 2,
-               stride_fraction: float = 0.5):
+#: test micrographs mapped per mixed class (notebook 05)
+MAPS_PER_CLASS = 2
+
+
+def phase_maps(out: ResultsDir, tileset, arm: str, map_classes: list[str],
+               per_class: int = MAPS_PER_CLASS, stride_fraction: float = 0.5):
     """Phase maps of the first test micrographs of each mixed class, with the arm's model."""
     from ..nets.predict import Predictor
     from ..data.figures import add_scale_bar

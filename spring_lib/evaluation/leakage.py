@@ -33,20 +33,25 @@ PROTOCOLS = {   # key -> how the literature or this study names it
 }
 
 
+def protocol_k(protocol: str, cfg: StudyConfig) -> int:
+    """Folds of a protocol: evaluation.ladder_random_folds for random tiles, evaluation.kfold
+    where micrographs or samples are kept whole."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    return cfg.evaluation.ladder_random_folds if protocol == "tiles" else cfg.evaluation.kfold
+
+
 def protocol_folds(tileset: TileSet, protocol: str, cfg: StudyConfig) -> np.ndarray:
-    """Fold of every tile under one protocol: random tiles (k = evaluation.ladder_random_folds,
-    stratified), or micrographs / samples kept whole (k = evaluation.kfold)."""
-    m, seed = tileset.manifest, cfg.split.seed
+    """Fold of every tile under one protocol (`protocol_k` folds): random tiles, stratified,
+    or micrographs / samples kept whole."""
+    m, seed, k = tileset.manifest, cfg.split.seed, protocol_k(protocol, cfg)
     y = tileset.labels()
     if protocol == "tiles":
-        cv = StratifiedKFold(cfg.evaluation.ladder_random_folds, shuffle=True, random_state=seed)
-        splits = cv.split(np.zeros(len(y)), y)
-    elif protocol in ("micrographs", "samples"):
-        groups = m["micrograph_id" if protocol == "micrographs" else "sample_key"].astype(str)
-        cv = StratifiedGroupKFold(cfg.evaluation.kfold, shuffle=True, random_state=seed)
-        splits = cv.split(np.zeros(len(y)), y, groups)
+        splits = StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
     else:
-        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+        groups = m["micrograph_id" if protocol == "micrographs" else "sample_key"].astype(str)
+        cv = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
+        splits = cv.split(np.zeros(len(y)), y, groups)
     folds = np.empty(len(y), int)
     for f, (_, held) in enumerate(splits):
         folds[held] = f

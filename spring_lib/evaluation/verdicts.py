@@ -149,6 +149,13 @@ def _weigh_the_scratch_twin(row: dict, comp: pd.DataFrame, results: pd.DataFrame
     return row
 
 
+def picture_arms(cfg, arms: pd.DataFrame) -> tuple[str | None, str | None]:
+    """(phase maps' arm, Grad-CAM's arm): the profile's choice, else the best network arm by
+    inner score (None where no network was evaluated)."""
+    maps = cfg.evaluation.map_arm or best_arm(arms, NETWORK_KINDS)
+    return maps, cfg.evaluation.gradcam_arm or maps
+
+
 def claims_markdown(claims: pd.DataFrame) -> str:
     """The claims section as a reader quotes it: one paragraph per claim. The interval is the
     comparison's, so it follows the comparison, the first clause of `this_study`, and not a

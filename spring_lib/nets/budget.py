@@ -176,16 +176,19 @@ def input_seconds(tiles: np.ndarray, size: int, augment: bool = False) -> float:
     return seconds(work, 3) / len(tiles)
 
 
-def state_save_seconds(model) -> float:
-    """Seconds of saving one epoch's training state (`training.train`): the weights twice
-    (current and best) and Adam's two moments of the trainable ones."""
+def state_save_seconds(model, directory: str | Path) -> float:
+    """Seconds of saving one epoch's training state (`training.train`) into `directory` (where
+    training keeps it): the weights twice (current, and a copy of the best) and Adam's two
+    moments of the trainable ones."""
     import tempfile
 
     from .training_state import save_atomic
 
     moments = [torch.zeros_like(p) for p in model.parameters() if p.requires_grad for _ in "mv"]
-    state = {"model": model.state_dict(), "best": model.state_dict(), "optimizer": moments}
-    with tempfile.TemporaryDirectory() as d:
+    state = {"model": model.state_dict(), "best": copy.deepcopy(model.state_dict()),
+             "optimizer": moments}
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as d:
         return seconds(lambda: save_atomic(state, Path(d) / "state.pt"), 2)
 
 
@@ -201,7 +204,6 @@ def linear_fit_seconds(n: int, dim: int, classes: int = 5,
     features), timed here on synthetic features for exactly `iterations` lbfgs iterations."""
     import warnings
 
-    import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -209,11 +211,11 @@ def linear_fit_seconds(n: int, dim: int, classes: int = 5,
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, n)
     X = rng.normal(size=(n, dim)) + 0.5 * np.eye(classes, dim)[y]
-    t0 = time.perf_counter()
     with warnings.catch_warnings(), one_blas_thread():   # as the study fits it
         warnings.simplefilter("ignore", ConvergenceWarning)
+        t0 = time.perf_counter()
         LogisticRegression(max_iter=iterations, tol=0).fit(StandardScaler().fit_transform(X), y)
-    return time.perf_counter() - t0
+        return time.perf_counter() - t0
 
 
 def measured_linear_fit(n: int, dim: int, measured: Callable) -> float:

@@ -15,7 +15,7 @@ from ..core.arm_result import ArmStatus, describe
 from ..core.paths import cache_dir
 from ..core.progress import arms_planned
 from ..core.results_dir import ResultsDir
-from ..data.tileset import DIGEST_TIMING, TileSet, digest_seconds
+from ..data.tileset import TileSet, digest_key, digest_seconds
 from . import budget
 from .arm_inputs import fold_indices, network, split_indices
 from .execution import Execution
@@ -117,10 +117,11 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
             if at_least(forward.eval_img_s) > cfg.cnn.max_minutes_per_arm * 60:
                 m, facts["forward_only"] = forward, True
         m = m or measure(model, recipe)
-        facts["feeding"] = dict(
-            train_s=budget.input_seconds(sample, recipe.input_size, recipe.augment),
-            eval_s=budget.input_seconds(sample, recipe.input_size),
-            epoch_s=budget.state_save_seconds(model))
+        if not facts.get("forward_only"):   # an arm over its cap is not timed further
+            facts["feeding"] = dict(
+                train_s=budget.input_seconds(sample, recipe.input_size, recipe.augment),
+                eval_s=budget.input_seconds(sample, recipe.input_size),
+                epoch_s=budget.state_save_seconds(model, cache_dir(cfg) / "training"))
         if recipe.head_init == "probe":
             head = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
                                   pooling=recipe.pooling, input_size=recipe.input_size)
@@ -185,7 +186,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
             f"of {cfg.cnn.max_minutes_per_arm:g} min")
         return plan
     else:
-        plan.estimate_s = uncached / plan.measurement.eval_img_s + sum(
+        plan.estimate_s = uncached * (1 / plan.measurement.eval_img_s + feeding.eval_s) + sum(
             budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te),
                                     feeding=feeding)
             + (_head_search(len(tr), facts["width"], tileset, cfg, cache)
@@ -199,7 +200,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
 
 def _read_seconds(tileset: TileSet, cache: RateCache) -> float:
     """Seconds per tile of reading its cached features (its digest), timed here once."""
-    return cache.here(f"{DIGEST_TIMING}|{tileset.tiles.shape[1]}px",
+    return cache.here(digest_key(tileset.tiles.shape[1]),
                       lambda: digest_seconds(np.array(tileset.tiles[:24])), "tile digests")
 
 

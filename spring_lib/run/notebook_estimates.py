@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import StudyConfig
 from ..core import products
-from ..data.tileset import DIGEST_TIMING, TileSet, digest_seconds
+from ..data.tileset import TileSet, digest_key, digest_seconds
 from . import work_timings as wt
 from .kernel_timing import kernel_startup
 
@@ -73,6 +73,11 @@ class _Work:
     def per_tile(self, what: str, fn: Callable[[np.ndarray], float]) -> float:
         return self.time(f"{what}|{self.n.tile_px}px", lambda: fn(self.sample()[0]), what)
 
+    def digests(self) -> float:
+        """Seconds per tile of its digest (`data.tileset.digest_seconds`, planning's key)."""
+        return self.time(digest_key(self.n.tile_px), lambda: digest_seconds(self.sample()[0]),
+                         "tile digests")
+
     def glcm(self, setting: dict) -> float:
         """Seconds per tile of one GLCM setting, on as many tiles as its threads share in a
         run (a few tiles take one thread)."""
@@ -84,7 +89,7 @@ class _Work:
     def svc(self, n_fit: int, n_test: int, setting: dict, params: dict) -> float:
         """Seconds of one SVC fit on n_fit tiles' GLCM features (`setting`) and its scoring
         on n_test, the features' digests included."""
-        digest = self.per_tile(DIGEST_TIMING, digest_seconds)
+        digest = self.digests()
 
         def fit() -> float:
             from ..glcm.features import glcm_features
@@ -184,21 +189,20 @@ def _notebook_02(w: _Work, **_) -> dict[str, float]:
 def _notebook_05(w: _Work, probe_arm: str | None = None, n_arms: int = 0,
                  pictures: tuple | None = None) -> dict[str, float]:
     n, ev = w.n, w.cfg.evaluation
-    from ..evaluation.leakage import GLCM_SETTING, PROTOCOLS
+    from ..evaluation.leakage import GLCM_SETTING, PROTOCOLS, protocol_k
     from ..glcm.features import GLCMFeatures
 
     d = GLCMFeatures()   # the ladder's pipeline: its defaults, then the fixed setting
     setting = _setting(GLCM_SETTING["glcm__levels"], GLCM_SETTING["glcm__distances"],
                        d.angles_deg, d.properties, d.rotation)
     params = dict(kernel="rbf", C=GLCM_SETTING["svc__C"], gamma="scale")
-    folds = {p: ev.ladder_random_folds if p == "tiles" else ev.kfold for p in PROTOCOLS}
+    folds = {p: protocol_k(p, w.cfg) for p in PROTOCOLS}
     ladder = n.tiles * w.glcm(setting) + sum(
         f * w.svc(round(n.tiles * (f - 1) / f), round(n.tiles / f), setting, params)
         for f in folds.values())
     models = 2 if probe_arm else 1
     if probe_arm:
-        ladder += sum(f * _probe_fold(w, probe_arm, p, round(n.tiles * (f - 1) / f))
-                      for p, f in folds.items())
+        ladder += sum(f * _probe_fold(w, probe_arm, p, f) for p, f in folds.items())
     micro, tiles = (w.time(f"sample bootstrap|{m} rows|{n.samples} samples|{ev.n_bootstrap}",
                            lambda m=m: wt.bootstrap_seconds(m, n.samples, ev.n_bootstrap),
                            "a sample bootstrap") for m in (n.micrographs, n.tiles))
@@ -210,53 +214,59 @@ def _notebook_05(w: _Work, probe_arm: str | None = None, n_arms: int = 0,
     return parts
 
 
-def _probe_fold(w: _Work, probe_arm: str, protocol: str, n_fit: int) -> float:
-    """One fold of the ladder's probe on n_fit training tiles: timed as it runs (the protocol's
-    first fold), on the probe's cached features, where they are cached (the solver's
-    iterations differ from protocol to protocol); before notebook 04 has cached them, the
-    planner's probe fit (`nets.budget`, synthetic features at the solver iterations real ones
-    take) and the features' digests."""
+def _probe_fold(w: _Work, probe_arm: str, protocol: str, k: int) -> float:
+    """One of the k folds of the ladder's probe under `protocol`: timed as it runs (the
+    protocol's first fold), on the probe's cached features, where they are cached (the
+    solver's iterations differ from protocol to protocol); before notebook 04 has cached them,
+    the planner's probe fit (`nets.budget`, synthetic features at the solver iterations real
+    ones take) and the features' digests."""
     from ..evaluation.leakage import PROBE_SETTING
     from ..nets import budget
 
     cfg, n = w.cfg, w.n
     cached = wt.feature_files(cfg, probe_arm, n.tile_px)
     if w.tileset is not None and cached:
-        key = (f"ladder probe fold|{probe_arm}|{protocol}|{n.tiles} tiles|{n.tile_px}px|"
-               f"{sorted(PROBE_SETTING.items())}|{cached}")
+        key = (f"ladder probe fold|{probe_arm}|{protocol}|{k} folds|seed {cfg.split.seed}|"
+               f"{n.tiles} tiles|{n.tile_px}px|{sorted(PROBE_SETTING.items())}|{cached}")
         fold = w.time(key, lambda: wt.ladder_probe_fold_seconds(w.tileset, cfg, probe_arm,
                                                                 protocol) or -1.0,
                       "a fold of the ladder's probe")   # -1: not all cached
         if fold > 0:
             return fold
-    k = cfg.evaluation.kfold
-    kfold_fit = round(n.tiles * (k - 1) / k)
+    kfold = cfg.evaluation.kfold
+    kfold_fit, n_fit = round(n.tiles * (kfold - 1) / kfold), round(n.tiles * (k - 1) / k)
     width = int(w.time(f"texture features' width|{probe_arm}", lambda: wt.texture_width(probe_arm),
                        "a probe's feature width"))
     one = budget.measured_linear_fit(kfold_fit, width, w.time)
-    return one * n_fit / kfold_fit + w.per_tile(DIGEST_TIMING, digest_seconds) * n.tiles
+    return one * n_fit / kfold_fit + w.digests() * n.tiles
 
 
-def _pictures(w: _Work, results_dir, map_arm: str | None) -> dict[str, float]:
-    """Phase maps and Grad-CAM by the run's network arm: its checkpoint loaded for each, one
-    map per mapped test micrograph, one Grad-CAM pass per tile; timed on the checkpoint where
-    notebook 04 has written it (none before: the part is left out)."""
+def _pictures(w: _Work, results_dir, map_arm: str | None,
+              gradcam_arm: str | None) -> dict[str, float]:
+    """Phase maps and Grad-CAM (`evaluation.verdicts.picture_arms`): a checkpoint loaded for
+    each, one map per mapped test micrograph, Grad-CAM of the chosen test tiles; timed on the
+    checkpoints where notebook 04 has written them (none before: the part is left out)."""
     from ..core.results_dir import ResultsDir
+    from ..evaluation.figures import MAPS_PER_CLASS
 
     cfg, ev = w.cfg, w.cfg.evaluation
-    if map_arm is None or w.tileset is None:
+    if map_arm is None or gradcam_arm is None or w.tileset is None:
         return {}
-    checkpoint = ResultsDir(results_dir).arm_file("model", map_arm)
-    if not checkpoint.exists():
+    out = ResultsDir(results_dir)
+    maps_at, cam_at = out.arm_file("model", map_arm), out.arm_file("model", gradcam_arm)
+    if not (maps_at.exists() and cam_at.exists()):
         return {}
-    timed = cache(lambda: wt.picture_seconds(checkpoint, w.tileset, cfg))
+    timed = cache(lambda: wt.picture_seconds(maps_at, cam_at, w.tileset, cfg))
     micro = w.tileset.micrographs
-    test = micro[micro["split"] == "test"]
-    maps = sum(min(2, int((test["label"] == c).sum())) for c in ev.map_classes)
-    tiles = sum(min(ev.gradcam_tiles_per_class, int((test["label"] == c).sum()))
+    test_micro = micro.loc[micro["split"] == "test", "label"]
+    test_tiles = w.tileset.split("test")[1]["label"]
+    maps = sum(min(MAPS_PER_CLASS, int((test_micro == c).sum())) for c in ev.map_classes)
+    tiles = sum(min(ev.gradcam_tiles_per_class, int((test_tiles == c).sum()))
                 for c in w.tileset.classes)
-    one = {part: w.time(f"pictures|{map_arm}|{cfg.profile}|{w.n.tile_px}px|{ev.map_stride_fraction}|{part}",
-                        lambda part=part: timed()[part], f"notebook 05's {part}")
+    what = (f"{map_arm} ({maps_at.stat().st_size} B)|{gradcam_arm} ({cam_at.stat().st_size} B)|"
+            f"{w.n.tile_px}px|{ev.map_stride_fraction}|{','.join(ev.map_classes)}")
+    one = {part: w.time(f"pictures|{what}|{part}", lambda part=part: timed()[part],
+                        f"notebook 05's {part}")
            for part in ("checkpoint load", "phase map", "Grad-CAM tile")}
     return {f"phase maps of {maps} micrographs, Grad-CAM of {tiles} tiles":
             2 * one["checkpoint load"] + maps * one["phase map"] + tiles * one["Grad-CAM tile"]}

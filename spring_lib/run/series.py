@@ -123,8 +123,7 @@ def before_notebook(step: str, cfg: StudyConfig, results_dir: str | Path) -> dic
     if step == EVALUATION:   # the arms notebook 05 will pick, as it picks them
         arms = tables.arms_of_run(ResultsDir(results_dir))
         probe, n_arms = verdicts.best_arm(arms, ("probe",)), len(arms)
-        pictures = (results_dir, cfg.evaluation.map_arm
-                    or verdicts.best_arm(arms, verdicts.NETWORK_KINDS))
+        pictures = (results_dir, *verdicts.picture_arms(cfg, arms))
     return rest_estimate(step, cfg, tileset, measured_here(cfg), probe, n_arms, pictures)
 
 

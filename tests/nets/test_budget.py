@@ -64,7 +64,7 @@ def test_estimate_counts_seeds_epochs_and_test_views():
         2 * (32.3 + extra) + 2 + 200 * 0.001)
 
 
-def test_feeding_is_timed_on_real_tiles_and_grows_with_the_input(smoke):
+def test_feeding_is_timed_on_real_tiles_and_grows_with_the_input(smoke, tmp_path):
     from torch import nn
 
     _, ts = smoke
@@ -74,7 +74,29 @@ def test_feeding_is_timed_on_real_tiles_and_grows_with_the_input(smoke):
     assert 0 < small < large
     assert budget.input_seconds(tiles, 224, augment=True) > 0
     tiny, big = nn.Linear(8, 8), nn.Linear(2048, 2048)
-    assert 0 < budget.state_save_seconds(tiny) < budget.state_save_seconds(big)
+    assert 0 < budget.state_save_seconds(tiny, tmp_path) < budget.state_save_seconds(big, tmp_path)
+
+
+def test_the_timed_state_holds_what_training_saves(monkeypatch, tmp_path):
+    """The weights twice (current and a copy of the best: torch.save writes shared storage
+    once) and Adam's two moments of the trainable weights."""
+    import io
+
+    import torch
+    from torch import nn
+
+    from spring_lib.nets import training_state
+
+    saved = []
+    monkeypatch.setattr(training_state, "save_atomic", lambda obj, path: saved.append(obj))
+    net = nn.Sequential(nn.Linear(256, 256), nn.Linear(256, 256))
+    net[0].requires_grad_(False)
+    budget.state_save_seconds(net, tmp_path)
+    buf = io.BytesIO()
+    torch.save(saved[0], buf)
+    weights = sum(p.numel() * 4 for p in net.parameters())
+    trainable = sum(p.numel() * 4 for p in net.parameters() if p.requires_grad)
+    assert buf.tell() >= 2 * weights + 2 * trainable
 
 
 def test_cap_names_estimate_and_cap():

@@ -148,6 +148,7 @@ def test_the_ladder_probe_is_timed_on_its_cached_features_once_they_exist(cfg, t
 
 def test_the_pictures_are_timed_on_the_arms_checkpoint_once_it_exists(cfg, monkeypatch, tmp_path):
     from spring_lib.core.results_dir import ResultsDir
+    from spring_lib.evaluation.figures import MAPS_PER_CLASS
     from spring_lib.run import work_timings as wt
 
     ts, arm = build_tileset(cfg), "EfficientNet-Lite0-TL"
@@ -159,7 +160,7 @@ def test_the_pictures_are_timed_on_the_arms_checkpoint_once_it_exists(cfg, monke
         calls.append(key)
         return fn() if key.startswith("pictures|") else 0.01
     estimate = lambda: notebook_estimate("05_evaluation.ipynb", cfg, measured, ts,
-                                         pictures=(tmp_path, arm))
+                                         pictures=(tmp_path, arm, arm))
     assert not any(k.startswith("phase maps") for k in estimate())   # no checkpoint yet
     assert not any(k.startswith("pictures|") for k in calls)
     checkpoint = ResultsDir(tmp_path).arm_file("model", arm)
@@ -167,6 +168,12 @@ def test_the_pictures_are_timed_on_the_arms_checkpoint_once_it_exists(cfg, monke
     checkpoint.write_bytes(b"x")
     e = estimate()
     (key,) = [k for k in e if k.startswith("phase maps")]
-    maps, tiles = int(key.split()[3]), int(key.split()[-2])
-    assert maps > 0 and tiles > 0
-    assert e[key] == pytest.approx(2 * 1.0 + maps * 10.0 + tiles * 100.0)
+    # the notebook's counts: maps of the mapped classes' test micrographs, Grad-CAM of test tiles
+    micro, tiles = ts.micrographs, ts.split("test")[1]
+    test = micro[micro["split"] == "test"]
+    maps = sum(min(MAPS_PER_CLASS, int((test["label"] == c).sum()))
+               for c in cfg.evaluation.map_classes)
+    cams = sum(min(cfg.evaluation.gradcam_tiles_per_class, int((tiles["label"] == c).sum()))
+               for c in ts.classes)
+    assert key == f"phase maps of {maps} micrographs, Grad-CAM of {cams} tiles" and cams > 0
+    assert e[key] == pytest.approx(2 * 1.0 + maps * 10.0 + cams * 100.0)

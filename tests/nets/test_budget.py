@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from spring_lib.config import Recipe
-from spring_lib.core.architectures import Arm
 from spring_lib.nets import budget
 from spring_lib.nets.execution import Execution
 

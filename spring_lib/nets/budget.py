@@ -150,6 +150,12 @@ class Feeding:
     epoch_s: float = 0.0
 
 
+def embedding_seconds(n: int, m: Measurement, feeding: Feeding = Feeding()) -> float:
+    """Seconds of embedding n tiles once (a probe's features, a probe-initialised head's):
+    each prepared and passed forward."""
+    return n * (1 / m.eval_img_s + feeding.eval_s)
+
+
 def training_seconds(recipe: Recipe, m: Measurement, n_train: int, n_val: int, n_test: int,
                      n_probe: int = 0, feeding: Feeding = Feeding()) -> float:
     """Estimated wall time of an arm: every seed's epochs (training, validation, the state
@@ -158,7 +164,7 @@ def training_seconds(recipe: Recipe, m: Measurement, n_train: int, n_val: int, n
     per_seed = (recipe.epochs * (n_train * (1 / m.train_img_s + feeding.train_s)
                                  + n_val * (1 / m.eval_img_s + feeding.eval_s) + feeding.epoch_s)
                 + n_test * (tta_views(recipe) / m.eval_img_s + feeding.eval_s))
-    return recipe.seeds * per_seed + n_probe * (1 / m.eval_img_s + feeding.eval_s)
+    return recipe.seeds * per_seed + embedding_seconds(n_probe, m, feeding)
 
 
 def input_seconds(tiles: np.ndarray, size: int, augment: bool = False) -> float:

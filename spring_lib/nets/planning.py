@@ -176,7 +176,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
                    else sum(len(tr) for tr, _, _ in runs) * recipe.epochs)
     if arm.kind == "probe":
         plan.recipe = recipe.model_copy(update={"input_size": facts["input_size"]})
-        plan.estimate_s = (plan.images * (1 / plan.measurement.eval_img_s + feeding.eval_s)
+        plan.estimate_s = (budget.embedding_seconds(plan.images, plan.measurement, feeding)
                            + _probe_fits(len(tileset.tiles), facts["width"], tileset, cfg, cache))
     elif facts.get("forward_only"):
         plan.estimate_s = at_least(plan.measurement.eval_img_s)
@@ -186,7 +186,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
             f"of {cfg.cnn.max_minutes_per_arm:g} min")
         return plan
     else:
-        plan.estimate_s = uncached * (1 / plan.measurement.eval_img_s + feeding.eval_s) + sum(
+        plan.estimate_s = budget.embedding_seconds(uncached, plan.measurement, feeding) + sum(
             budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te),
                                     feeding=feeding)
             + (_head_search(len(tr), facts["width"], tileset, cfg, cache)

@@ -229,16 +229,16 @@ def picture_seconds(map_checkpoint, gradcam_checkpoint, tileset, cfg) -> dict[st
     from ..nets.gradcam import gradcam_maps
     from ..nets.predict import Predictor
 
-    Predictor.from_checkpoint(map_checkpoint)
+    predictor = Predictor.from_checkpoint(map_checkpoint)   # the first load: its imports
     load = seconds(lambda: Predictor.from_checkpoint(map_checkpoint))
-    predictor = Predictor.from_checkpoint(map_checkpoint)
     micro = tileset.micrographs
     test = micro[micro["split"] == "test"]
     mapped = test[test["label"].isin(cfg.evaluation.map_classes)]
     r = (mapped if len(mapped) else test).iloc[0]
     one_map = seconds(lambda: plt.close(predictor.phase_map(
         r.path, r.um_per_px, cfg.evaluation.map_stride_fraction)))
-    cam = Predictor.from_checkpoint(gradcam_checkpoint)
+    cam = (predictor if Path(gradcam_checkpoint) == Path(map_checkpoint)
+           else Predictor.from_checkpoint(gradcam_checkpoint))
     tiles, _ = tileset.split("test")
     gradcam_maps(cam.model, tiles[:1], [0], cam.transform)
     batch = tiles[:4]

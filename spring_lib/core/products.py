@@ -188,20 +188,41 @@ def file_product(rel: str) -> Product | None:
 @dataclass(frozen=True)
 class Step:
     """One notebook: what it reads (the runner refuses to start it without them) and, beyond
-    the catalogue's products of the step that every run makes, the files it must also leave."""
+    the catalogue's products of the step that every run makes, the arms whose k-fold files it
+    must also leave, unless its arms table records the arm as not run (a lab's data without a
+    scale has no pixel-size arm, by design), and any other files it must leave (`writes`)."""
     notebook: str
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    arms: tuple[str, ...] = ()
+    arms_table: str | None = None
 
     @property
     def makes(self) -> tuple[str, ...]:
         return tuple(f for p in PRODUCTS if self.notebook in p.steps and not p.optional
                      and not p.pattern for f in p.files) + self.writes
 
+    def owed(self, folder: str | Path) -> tuple[str, ...]:
+        """What the step must leave in `folder`: its products, and the k-fold file of each of
+        its arms that its arms table does not record as not run."""
+        return self.makes + tuple(arm_file("kfold", a) for a in self.arms
+                                  if a not in _not_run(folder, self.arms_table))
+
+
+def _not_run(folder: str | Path, table: str | None) -> set[str]:
+    """The arms a step's arms table records as not run (none where it has no table yet)."""
+    import csv
+
+    path = Path(folder) / product_path("table", table) if table else None
+    if path is None or not path.exists():
+        return set()
+    with open(path, newline="") as f:
+        return {r["arm"] for r in csv.DictReader(f) if r.get("status", "").startswith("not run")}
+
 
 STEPS = {s.notebook: s for s in [
     Step(TILING),
-    Step(GLCM, writes=(arm_file("kfold", "GLCM+SVM"), arm_file("kfold", "pixel-size"))),
+    Step(GLCM, arms=("GLCM+SVM", "pixel-size"), arms_table="arms_glcm"),
     Step(BASELINES),
     Step(TRANSFER),
     Step(EVALUATION, reads=tuple(product_path("table", t) for t in ARMS_TABLES)),
@@ -245,7 +266,7 @@ def check_products(st: Step, folder: str | Path, before: dict[str, int] | None =
     catalogue does not hold."""
     folder, before = Path(folder), before or {}
     written = [f for f, t in sorted(file_times(folder).items()) if before.get(f) != t]
-    return Check([f for f in st.makes if not (folder / f).exists()],
+    return Check([f for f in st.owed(folder) if not (folder / f).exists()],
                  [f for f in written if f not in st.writes and file_product(f) is None])
 
 

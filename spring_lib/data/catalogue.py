@@ -26,6 +26,7 @@ CATALOG_COLUMNS = ["micrograph_id", "path", "label", "sample_key", "um_per_px",
 UHCSDB_NEAR_DUPLICATES = [("447", "1710"), ("597", "1468"), ("1128", "1558")]
 _UHCSDB_NAME = re.compile(r"^(cropped)?micrograph(\d+)$", re.IGNORECASE)
 _UNIT_TO_UM = {"um": 1.0, "µm": 1.0, "nm": 1e-3, "mm": 1e3}
+SCALE_FILE = "scale.csv"   # a folder layout's optional scales, beside the class folders
 
 
 class DataError(RuntimeError):
@@ -125,8 +126,37 @@ def load_uhcsdb_catalog(root: Path) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
+def read_scale_file(root: Path) -> dict[str, float]:
+    """A lab's scales, `scale.csv` beside the class folders (columns `file`, `um_per_px`; file
+    is `<class>/<image>` under the root): {file: µm/px}. Without it a folder's micrographs have
+    no scale, and what needs one (the pixel-size floor, the magnification band) says so."""
+    path = root / SCALE_FILE
+    if not path.exists():
+        return {}
+    try:
+        table = pd.read_csv(path, dtype={"file": str})
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path} does not read as CSV ({exc}): write it with a header line "
+                        "`file,um_per_px` and one row per image") from None
+    if list(table.columns) != ["file", "um_per_px"]:
+        raise DataError(f"{path} has columns {list(table.columns)}: it needs exactly "
+                        "`file,um_per_px` (the image's path under the data root, its µm/px)")
+    um = pd.to_numeric(table["um_per_px"], errors="coerce")
+    bad = table[~(np.isfinite(um) & (um > 0))]
+    if len(bad):
+        raise DataError(f"{path}: um_per_px must be a positive number of µm per pixel; row "
+                        f"{bad.index[0] + 2} has {bad['um_per_px'].iloc[0]!r} for "
+                        f"{bad['file'].iloc[0]!r}")
+    files = table["file"].str.replace("\\", "/", regex=False)
+    twice = files[files.duplicated()]
+    if len(twice):
+        raise DataError(f"{path} gives {twice.iloc[0]!r} more than one scale: keep one row")
+    return dict(zip(files, um.astype(float)))
+
+
 def load_folder_catalog(root: Path) -> pd.DataFrame:
-    """One sub-folder per class; each image is one micrograph and its own sample.
+    """One sub-folder per class; each image is one micrograph and its own sample, with its
+    scale where `scale.csv` gives one (`read_scale_file`).
 
     A micrograph's id is its path under `root` without the extension (so the same file name
     in two class folders gives two ids); two files differing only in extension would share
@@ -134,6 +164,7 @@ def load_folder_catalog(root: Path) -> pd.DataFrame:
     """
     rows, empty = [], []
     seen: dict[str, Path] = {}
+    scales = read_scale_file(root)
     real_root = root.resolve()
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if class_dir.is_symlink():   # `ln -s . loop` would list every class again as a class
@@ -154,8 +185,13 @@ def load_folder_catalog(root: Path) -> pd.DataFrame:
                                 "differ only in extension. Keep one, or rename the other.")
             seen[mid] = p
             rows.append(dict(micrograph_id=mid, path=str(p), label=class_dir.name,
-                             sample_key=mid, um_per_px=np.nan, magnification=np.nan,
-                             detector="unrecorded", has_databar=True))
+                             sample_key=mid, um_per_px=scales.pop(p.relative_to(root).as_posix(),
+                                                                  np.nan),
+                             magnification=np.nan, detector="unrecorded", has_databar=True))
+    if scales:
+        raise DataError(f"{root / SCALE_FILE} names {len(scales)} file(s) that are not images "
+                        f"in a class folder, e.g. {next(iter(scales))!r}: each row's file is an "
+                        "image's path under the data root (<class>/<image>); fix or remove it")
     if empty:
         raise DataError(f"class folder(s) without images under {root}: "
                         f"{', '.join(str(d) for d in empty)}. Every sub-folder is a class; add "

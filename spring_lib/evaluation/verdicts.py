@@ -170,6 +170,12 @@ def claims_markdown(claims: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _no_scale(arms: pd.DataFrame) -> bool:
+    """The pixel-size arm was not run for want of a scale."""
+    floor = arms[arms["arm"] == FLOOR]
+    return bool((floor["status"] == ArmStatus.NOT_RUN_NO_SCALE.value).any())
+
+
 def reading(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame, band: dict | None,
             band_scores: pd.DataFrame, ladder: pd.DataFrame) -> str:
     """The results in sentences, each computed from a table above."""
@@ -191,6 +197,10 @@ def reading(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame, band:
                      "an image arm must clear before its number says anything about morphology. "
                      f"Arms above it: {', '.join(above) if above else 'none'} (the paired "
                      "comparison below says whether the margin is clear).")
+    elif _no_scale(arms):
+        lines.append("- No pixel-size floor: the micrographs have no scale, so no arm here is "
+                     "checked against what magnification alone would tell (a folder of "
+                     "micrographs gives its scales in scale.csv).")
     for c in comp.itertuples():
         lines.append(f"- {c.question}: {c.difference:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}], "
                      f"Holm p {c.p_holm:.3f}: {c.verdict}.")
@@ -201,6 +211,10 @@ def reading(results: pd.DataFrame, comp: pd.DataFrame, arms: pd.DataFrame, band:
                      f"micrographs), pixel size cannot separate them: the top arm there is "
                      f"{top['model']} at {top['macro_f1']:.3f} {top['macro_f1_ci95']} "
                      f"(chance {top['chance']:.2f}).")
+    elif band is None:
+        lines.append("- No magnification band: " + (
+            "the micrographs have no scale." if _no_scale(arms) else
+            "no µm/px interval holds the central ranges of three classes."))
     if len(ladder):
         for model, l in ladder.groupby("model", sort=False):
             steps = ", ".join(f"{p}: {v:.3f}" for p, v in zip(l["protocol"], l["micrograph_macro_f1"]))

@@ -163,9 +163,12 @@ def pixel_size_fold_seconds(cfg, tileset=None) -> float:
         n = c["label"].nunique() * (s.train_tiles_per_class + s.val_tiles_per_class
                                     + s.test_tiles_per_class)
         c = c.iloc[np.arange(n) % len(c)]
-        X = np.log10(c["um_per_px"].to_numpy(float))[:, None]
+        with np.errstate(invalid="ignore"):
+            X = np.log10(c["um_per_px"].to_numpy(float))[:, None]
         y = pd.Categorical(c["label"]).codes.astype(np.int64)
         groups = c["sample_key"].astype(str).to_numpy()
+    if np.isnan(X).any():   # a micrograph without a scale: the arm is not run, and costs nothing
+        return 0.0
     train, _ = grouped_folds(y, groups, k, seed)[0]
     fit = tuned(pixel_size_pipeline(seed), {"clf__C": C_GRID}, cfg.probe.cv_folds, seed,
                 "probe.cv_folds")

@@ -113,6 +113,16 @@ def test_only_what_the_step_wrote_is_checked(tmp_path):
     assert P.check_products(st, tmp_path).stray == ["old.txt"]    # without a snapshot: all
 
 
+def test_an_arm_its_table_records_as_not_run_owes_no_k_fold_file(tmp_path):
+    st = P.step("02_glcm_svm_baseline.ipynb")
+    assert {"kfold/GLCM+SVM.csv", "kfold/pixel-size.csv"} <= set(st.owed(tmp_path))
+    out = ResultsDir(tmp_path)
+    out.table(pd.DataFrame({"arm": ["GLCM+SVM", "pixel-size"], "status": [
+        "fitted", "not run: no scale"]}), "arms_glcm")
+    missing = P.check_products(st, tmp_path).missing
+    assert "kfold/GLCM+SVM.csv" in missing and "kfold/pixel-size.csv" not in missing
+
+
 def test_an_optional_product_is_not_required_but_is_catalogued():
     gradcam = P.product("figure", "gradcam")[0]
     assert gradcam.optional and gradcam.report

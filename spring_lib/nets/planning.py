@@ -154,7 +154,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     key = _memo_key(arm, recipe, tileset, cfg, cache)
     facts = cache.plan(key) if key else None
     if facts is None:
-        unkept = cache.unkept
+        loaded = cache.loaded_now
         try:
             facts = _measure_arm(arm, recipe, tileset, cfg, measure, at_least)
         except WeightsUnavailable as exc:
@@ -162,8 +162,8 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
                 raise
             plan.status, plan.weights = ArmStatus.NOT_RUN_WEIGHTS, str(exc)
             return plan
-        if key and cache.unkept == unkept:
-            cache.keep_plan(key, facts)
+        if key:
+            cache.keep_plan(key, facts, loaded=cache.loaded_now != loaded)
     plan.weights, plan.trainable_params = facts["weights"], facts["trainable"]
     m = facts["measurement"]
     plan.measurement = budget.Measurement(Execution(**m["execution"]), m["train_img_s"],
@@ -231,7 +231,8 @@ def run_order(cfg: StudyConfig) -> list[str]:
 
 def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig,
               run_started: float | None = None, after_s: float = 0.0, measure=None,
-              later: list[str] = (), scores: dict[str, float] | None = None) -> list[ArmPlan]:
+              later: list[str] = (), scores: dict[str, float] | None = None,
+              clock=None) -> list[ArmPlan]:
     """Every arm of `names` planned here (rates measured once per machine, then read from the
     cache), then the run's budget filled in priority order (`budget.priority`) together with
     `later`, the arms of later notebooks that share it (planned, not returned).
@@ -240,10 +241,11 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig,
     after the time the run has used since `run_started` (epoch seconds, read after measuring;
     None: since this call) and `after_s`, the estimated seconds of the series' work after
     these arms. `scores`: the probes' inner scores by architecture, which order the remaining
-    fine-tuning."""
+    fine-tuning. `clock`: epoch seconds now (`time.time`; a test's own clock)."""
     import time
 
-    t0 = time.time()
+    clock = clock or time.time
+    t0 = clock()
     # what this machine measured is kept; a given `measure` (a stand-in) keeps nothing
     cache = RateCache(cache_dir(cfg) / "rates.json" if measure is None else None)
     if measure is None:
@@ -251,7 +253,7 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig,
     order = {n: i for i, n in enumerate(run_order(cfg))}
     competing = sorted(dict.fromkeys([*names, *later]), key=lambda n: order.get(n, len(order)))
     plans = {n: plan_arm(Arm.parse(n), tileset, cfg, measure, cache) for n in competing}
-    used_s = time.time() - (t0 if run_started is None else run_started)
+    used_s = clock() - (t0 if run_started is None else run_started)
     over = budget.over_budget({n: p.estimate_s for n, p in plans.items()
                                if p.status is ArmStatus.PLANNED},
                               cfg.cnn.budget_minutes(), used_s + after_s, scores)

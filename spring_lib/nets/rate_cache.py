@@ -5,8 +5,9 @@ classifier fits, and each arm's plan as far as it depends on the machine and the
 One JSON file per cache folder (`<cache dir>/rates.json`). Every key names the machine (CPU
 model, architecture, the instruction sets oneDNN and ATen use, threads, device, torch). A
 measurement taken while other processes used a noticeable share of the CPU is that machine
-under load: it is taken once more after a pause, and if the load persists it is used for this
-run but not kept, with a warning.
+under load: it is used and kept, marked as taken under load, so a busy machine does not time
+it again on every run; the first run that finds the machine quiet times it again and replaces
+it. A plan built on such a measurement is marked the same way.
 """
 from __future__ import annotations
 
@@ -31,18 +32,21 @@ class RateCache:
     #: 2: scikit-learn fits timed on one BLAS thread, as the study now runs them
     VERSION = 2
 
-    def __init__(self, path: Path | str | None, pause_s: float = 5.0):
+    def __init__(self, path: Path | str | None, quiet_window_s: float = 0.3):
         self.path = Path(path) if path else None
-        self.pause_s = pause_s
+        self.quiet_window_s = quiet_window_s
         self.rates: dict[str, float] = {}
         self.plans: dict[str, dict] = {}
-        self.unkept = 0   # measurements taken under load: a plan built on one is not kept either
+        self.loaded: set[str] = set()   # keys (rates and plans) measured under load
+        self.loaded_now = 0   # ... by this cache: a plan built on one is marked loaded too
+        self._quiet: bool | None = None
         if self.path and self.path.exists():
             try:
                 data = json.loads(self.path.read_text())
                 if data.get("version") == self.VERSION:
                     self.rates = {k: float(v) for k, v in data["rates"].items()}
                     self.plans = {k: dict(v) for k, v in data.get("plans", {}).items()}
+                    self.loaded = {str(k) for k in data.get("loaded", [])}
             except (ValueError, KeyError, TypeError, AttributeError):
                 self.rates, self.plans = {}, {}   # a damaged file is measured again, not fatal
 
@@ -67,20 +71,31 @@ class RateCache:
         return (f"{self.machine(ex.device)}|{self.network(model)}|{size}px|batch {batch}|"
                 f"{ex.precision}|{ex.memory_format}|{'train' if train else 'eval'}")
 
+    def quiet(self) -> bool:
+        """Whether other processes leave the CPU alone now: read once per cache, and only when
+        a measurement taken under load could be replaced."""
+        if self._quiet is None:
+            _, load = others_load(lambda: time.sleep(self.quiet_window_s))
+            self._quiet = load is None or load <= LOADED
+        return self._quiet
+
+    def _stale(self, key: str) -> bool:
+        """A kept measurement to take again: one taken under load, now that the CPU is quiet."""
+        return key in self.loaded and self.quiet()
+
     def measured(self, key: str, fn: Callable[[], float], what: str) -> float:
-        """`fn()`'s measurement under `key`, from the file if it holds it; a measurement taken
-        under load is used but not kept."""
-        if key in self.rates:
+        """`fn()`'s measurement under `key`, from the file if it holds it (unless it was taken
+        under load and the CPU is quiet now); one taken under load is kept, marked so."""
+        if key in self.rates and not self._stale(key):
             return self.rates[key]
         value, load = others_load(fn)
         if load is not None and load > LOADED:
-            time.sleep(self.pause_s)
-            value, load = others_load(fn)
-        if load is not None and load > LOADED:
-            warning(f"{what} was timed while other processes used {load:.0%} of the CPU: used "
-                    "for this run, not kept for the next")
-            self.unkept += 1
-            return value
+            warning(f"{what} was timed while other processes used {load:.0%} of the CPU: kept "
+                    "as taken under load, until a run on a quiet machine times it again")
+            self.loaded.add(key)
+            self.loaded_now += 1
+        else:
+            self.loaded.discard(key)
         self.rates[key] = value
         self.save()
         return value
@@ -97,10 +112,12 @@ class RateCache:
                              f"{self.network(model)} at {size} px ({ex.precision})")
 
     def plan(self, key: str) -> dict | None:
-        return self.plans.get(key)
+        return None if self._stale(key) else self.plans.get(key)
 
-    def keep_plan(self, key: str, facts: dict) -> None:
+    def keep_plan(self, key: str, facts: dict, loaded: bool = False) -> None:
+        """Keep an arm's plan; `loaded`: built on a measurement taken under load."""
         self.plans[key] = facts
+        (self.loaded.add if loaded else self.loaded.discard)(key)
         self.save()
 
     def save(self) -> None:
@@ -109,5 +126,6 @@ class RateCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"version": self.VERSION, "rates": self.rates,
-                                   "plans": self.plans}, indent=1, sort_keys=True))
+                                   "plans": self.plans, "loaded": sorted(self.loaded)},
+                                  indent=1, sort_keys=True))
         tmp.replace(self.path)

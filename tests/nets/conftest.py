@@ -42,3 +42,17 @@ def fake_measure():
             return Measurement(Execution(), rate if train else None, rate * 3)
         return measure
     return at
+
+
+@pytest.fixture
+def steady(monkeypatch):
+    """Planning on a machine whose load cannot change the outcome: every timing reads as quiet,
+    the feeding costs are fixed, and `clock` stands still unless a test moves it (planning's
+    own seconds count against the run's budget, and a busy machine plans slowly)."""
+    from spring_lib.nets import budget, rate_cache
+
+    monkeypatch.setattr(rate_cache, "others_load", lambda fn: (fn(), 0.0))
+    monkeypatch.setattr(budget, "input_seconds", lambda *a, **k: 1e-4)
+    monkeypatch.setattr(budget, "state_save_seconds", lambda *a, **k: 0.01)
+    now = [1e9]
+    return lambda: now[0]

@@ -63,15 +63,15 @@ def test_arm_without_weights_is_not_run(tiny, fake_measure):
 
 
 def test_arms_over_the_runs_budget_are_not_run_with_their_estimates(tiny, fake_measure, tmp_path,
-                                                                     monkeypatch):
+                                                                     monkeypatch, steady):
     cfg, ts = tiny
     cfg = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"max_minutes_total": 1.0})})
     names = ["MobileNetV2-scratch", "AlexNet-scratch"]
-    plans = P.plan_arms(names, ts, cfg, measure=fake_measure(1000.0))
+    plans = P.plan_arms(names, ts, cfg, measure=fake_measure(1000.0), clock=steady)
     assert [p.status for p in plans] == [ArmStatus.PLANNED, ArmStatus.PLANNED]
     events = tmp_path / "progress.jsonl"
     monkeypatch.setenv("SPRING_PROGRESS_FILE", str(events))
-    plans = P.plan_arms(names, ts, cfg, after_s=60, measure=fake_measure(1000.0))
+    plans = P.plan_arms(names, ts, cfg, after_s=60, measure=fake_measure(1000.0), clock=steady)
     assert all(p.status is ArmStatus.NOT_RUN_OVER_BUDGET and p.note == (
         f"estimated {p.estimate_s / 60:.1f} min; the run's budget of 1 min is spent")
         for p in plans)
@@ -87,18 +87,16 @@ def test_recipe_table_shows_each_arms_resolved_recipe(tiny):
 
 
 def test_the_budget_is_the_series_what_the_run_used_and_what_follows_are_set_aside(
-        tiny, fake_measure):
-    import time
-
+        tiny, fake_measure, steady):
     cfg, ts = tiny
     cfg = cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"max_minutes_total": 10.0})})
     names = ["MobileNetV2-scratch"]
-    cost = P.plan_arms(names, ts, cfg, measure=fake_measure(1000.0))[0].estimate_s
-    fits = dict(measure=fake_measure(1000.0), after_s=4 * 60)
-    started = time.time() - (6 * 60 - cost - 5)   # 5 s to spare
+    cost = P.plan_arms(names, ts, cfg, measure=fake_measure(1000.0), clock=steady)[0].estimate_s
+    fits = dict(measure=fake_measure(1000.0), after_s=4 * 60, clock=steady)
+    started = steady() - (6 * 60 - cost - 5)   # 5 s to spare
     assert P.plan_arms(names, ts, cfg, run_started=started, **fits)[0].status is \
         ArmStatus.PLANNED
-    started = time.time() - (6 * 60 - cost + 5)   # 5 s short
+    started = steady() - (6 * 60 - cost + 5)   # 5 s short
     assert P.plan_arms(names, ts, cfg, run_started=started, **fits)[0].status is \
         ArmStatus.NOT_RUN_OVER_BUDGET
 
@@ -122,7 +120,7 @@ def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_pat
 
 
 def test_a_second_plan_on_this_machine_builds_and_measures_nothing(tiny, fake_measure, tmp_path,
-                                                                   monkeypatch):
+                                                                   monkeypatch, steady):
     from spring_lib.nets.rate_cache import RateCache
 
     cfg, ts = tiny
@@ -146,7 +144,7 @@ def test_a_second_plan_on_this_machine_builds_and_measures_nothing(tiny, fake_me
 
 
 def test_the_budget_is_shared_with_later_notebooks_and_set_per_kind_of_cpu(tiny, fake_measure,
-                                                                           monkeypatch):
+                                                                           monkeypatch, steady):
     from spring_lib.config import recipe
 
     cfg, ts = tiny
@@ -155,19 +153,18 @@ def test_the_budget_is_shared_with_later_notebooks_and_set_per_kind_of_cpu(tiny,
     cfg = cfg.model_copy(update={"cnn": cnn})
     for bf16, planned in ((False, True), (True, False)):
         monkeypatch.setattr(recipe, "cpu_bf16", lambda: bf16)
-        (plan,) = P.plan_arms(["MobileNetV2-scratch"], ts, cfg, measure=fake_measure(1000.0))
+        (plan,) = P.plan_arms(["MobileNetV2-scratch"], ts, cfg, measure=fake_measure(1000.0), clock=steady)
         assert (plan.status is ArmStatus.PLANNED) is planned
     # notebook 04's arms come before notebook 03's when they share a budget too small for both
     monkeypatch.setattr(recipe, "cpu_bf16", lambda: False)
-    # (slow arms: the seconds planning itself takes count against the budget too)
-    solo = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1.0))[0]
+    solo = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1.0), clock=steady)[0]
     cnn = cnn.model_copy(update={"max_minutes_total": 1.5 * solo.estimate_s / 60,
                                  "arms_baselines": ["AlexNet-scratch"],
                                  "arms_transfer": ["MobileNetV2-scratch"]})
     cfg = cfg.model_copy(update={"cnn": cnn})
-    (alone,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1.0))
+    (alone,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1.0), clock=steady)
     (shared,) = P.plan_arms(["AlexNet-scratch"], ts, cfg, measure=fake_measure(1.0),
-                            later=cnn.arms_transfer)
+                            later=cnn.arms_transfer, clock=steady)
     assert alone.status is ArmStatus.PLANNED
     assert shared.status is ArmStatus.NOT_RUN_OVER_BUDGET
 

@@ -186,8 +186,9 @@ def _():
         return raises_one_line(lambda: load_catalog(cfg), DataError, str(root / "loop"))
 
 
-@case("issue", "3 SIGTERM to the runner and its kernel (process group) ends within 10 s")
-def _():
+def _sigterm(group: bool) -> str | None:
+    """SIGTERM to the runner's process group, or to the runner alone: within 10 s, one line and
+    no traceback, run.json and its notebook say interrupted with the cell, no kernel left."""
     driver = textwrap.dedent('''
         import json, sys
         from pathlib import Path
@@ -223,10 +224,14 @@ def _():
                 if proc.poll() is not None or time.time() - t > 120:
                     return "the notebook never started"
                 time.sleep(0.2)
+            kernels = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                     text=True).stdout.split()
             t0 = time.time()
-            os.killpg(proc.pid, signal.SIGTERM)
+            (os.killpg if group else os.kill)(proc.pid, signal.SIGTERM)
             out, _ = proc.communicate(timeout=30)
             took = time.time() - t0
+            time.sleep(1)
+            left = [k for k in kernels if Path(f"/proc/{k}").exists()]
         except subprocess.TimeoutExpired:
             return "did not end within 30 s"
         finally:
@@ -239,7 +244,15 @@ def _():
             return f"took {took:.1f} s, rc {proc.returncode}"
         if record["status"] != "interrupted" or nbrec["status"] != "interrupted" or not nbrec.get("cell"):
             return f"recorded {record['status']}, {nbrec}"
+        if left:
+            return f"kernel process(es) {left} still running"
         return None
+
+
+case("issue", "3 SIGTERM to the runner and its kernel (process group) ends within 10 s")(
+    lambda: _sigterm(group=True))
+case("issue 32", "3 SIGTERM to the runner alone: one line, the notebook interrupted, no kernel left")(
+    lambda: _sigterm(group=False))
 
 
 @case("issue", "4 a truncated training state is moved aside (uniquely) and rebuilt")
@@ -482,6 +495,95 @@ def _():
 
 # ---------------------------------------------------------------- kinds that already held
 
+# ---------------------------------------------------------------- issue 32
+
+def _run_cli(d: Path, prof: Path, *notebooks: str) -> tuple[int, str]:
+    """`python -m spring_lib run` in a subprocess, results under `d`: (exit code, output)."""
+    args = [sys.executable, "-m", "spring_lib", "run", "--profile", str(prof), "--results",
+            str(d / "results")] + (["--notebooks", *notebooks] if notebooks else [])
+    proc = subprocess.run(args, cwd=project_root(), capture_output=True, text=True, timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _lab_profile(d: Path, root: Path) -> Path:
+    return profile(d, {"data": {"root": str(root), "layout": "folders", "n_classes": 2},
+                       "tiling": {"tile_size": 128, "stride": 128, "min_stride": 32},
+                       "split": {"train_tiles_per_class": 8, "val_tiles_per_class": 4,
+                                 "test_tiles_per_class": 4},
+                       "glcm": {"levels": [16], "distances": [[1]], "svm_C": [1.0]},
+                       "evaluation": {"kfold": 2},
+                       "cnn": {"arms_baselines": [], "arms_transfer": []}}, "lab")
+
+
+@case("issue 32", "1 a lab's folder without scale.csv: notebooks 01-02 run, pixel size not run")
+def _():
+    with tmpdir() as d:
+        rc, out = _run_cli(d, _lab_profile(d, lab(d, 4)), "01", "02")
+        if rc != 0:
+            return f"exit {rc}: {out.strip().splitlines()[-1][:160]}"
+        arms = (d / "results" / "lab" / "tables" / "arms_glcm.csv").read_text()
+        return None if "pixel-size,classical,not run: no scale" in arms else "pixel-size ran?"
+
+
+@case("issue 32", "1 scale.csv with a non-positive scale names the file and the row")
+def _():
+    with tmpdir() as d:
+        root = lab(d)
+        first = sorted(root.rglob("*.png"))[0].relative_to(root).as_posix()
+        (root / "scale.csv").write_text(f"file,um_per_px\n{first},0\n")
+        cfg = load_config(profile(d, {"data": {"root": str(root), "layout": "folders",
+                                               "n_classes": 2}}))
+        return raises_one_line(lambda: load_catalog(cfg), DataError, "scale.csv", first)
+
+
+def _hard_linked_output(target) -> str | None:
+    with tmpdir() as d:
+        img = micrograph(d)
+        ck = Path(shutil.copy(checkpoint(), d / "model.pt"))
+        victim = img if target == "image" else ck
+        (d / "out").mkdir()
+        os.link(victim, d / "out" / "h.csv")
+        before = victim.read_bytes()
+        rc, _, err = cli("predict", "--checkpoint", ck, img, "--output", d / "out" / "h.csv")
+        return one_error(rc, err, "--output") or (None if victim.read_bytes() == before
+                                                  else "the input was overwritten")
+
+
+case("issue 32", "2 predict --output is a hard link to an input image")(
+    lambda: _hard_linked_output("image"))
+case("issue 32", "2 predict --output is a hard link to the checkpoint")(
+    lambda: _hard_linked_output("checkpoint"))
+
+
+@case("issue 32", "4 a tile larger than every micrograph: one line before any kernel starts")
+def _():
+    with tmpdir() as d:
+        prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 2},
+                           "tiling": {"tile_size": 4096, "stride": 4096, "min_stride": 32}})
+        rc, out = _run_cli(d, prof)
+        lines = [ln for ln in out.strip().splitlines() if ln.strip()]
+        if rc == 0:
+            return "exit 0"
+        if "Traceback" in out or "KeyboardInterrupt" in out or "no estimate" in out:
+            return f"noise before the error: {out[:200]}"
+        if not any("tiling.tile_size" in ln for ln in lines):
+            return f"does not name tiling.tile_size: {lines[-1][:160]}"
+        return None if not (d / "results" / ".failed").exists() else "a notebook started"
+
+
+@case("issue 32", "7 a plain pickle saved as .pt: refused as not torch's format, no warning")
+def _():
+    import pickle
+
+    with tmpdir() as d:
+        bad = d / "plain.pt"
+        bad.write_bytes(pickle.dumps({"arm": "x", "state_dict": {}}))
+        proc = subprocess.run([sys.executable, "-m", "spring_lib", "predict", "--checkpoint",
+                               str(bad), str(micrograph(d))], cwd=project_root(),
+                              capture_output=True, text=True)
+        return one_error(proc.returncode, proc.stderr, "plain.pt", "torch")
+
+
 @case("held", "missing image file")
 def _():
     with tmpdir() as d:
@@ -602,7 +704,7 @@ for _name, _make, _says in [
 # ---------------------------------------------------------------- run them
 
 def main_() -> int:
-    results = {"issue": [0, 0], "held": [0, 0]}
+    results = {"issue": [0, 0], "issue 32": [0, 0], "held": [0, 0]}
     for group, name, fn in CASES:
         t = time.time()
         try:

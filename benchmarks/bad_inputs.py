@@ -29,7 +29,6 @@ import numpy as np  # noqa: E402
 import tifffile  # noqa: E402
 import torch
 import yaml
-from PIL import Image
 
 from spring_lib.cli import main
 from spring_lib.config import ConfigError, load_config
@@ -212,7 +211,7 @@ def _sigterm(group: bool) -> str | None:
     ''')
     with tmpdir() as d:
         (d / "driver.py").write_text(driver)
-        prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 2}})
+        prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 12}})
         a = {"nbdir": str(d / "nbs"), "marker": str(d / "m"), "profile": str(prof),
              "results": str(d / "results")}
         proc = subprocess.Popen([sys.executable, str(d / "driver.py"), json.dumps(a)],
@@ -385,7 +384,7 @@ def _():
 @case("issue", "9 --notebooks 01 with no complete result set")
 def _():
     with tmpdir() as d:
-        prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 2}})
+        prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 12}})
         rc, _, err = cli("run", "--profile", prof, "--notebooks", "01", "--results", d / "r")
         return one_error(rc, err, "--notebooks") or (
             "published" if (d / "r" / "probe").exists() else None)
@@ -558,7 +557,7 @@ case("issue 32", "2 predict --output is a hard link to the checkpoint")(
 @case("issue 32", "4 a tile larger than every micrograph: one line before any kernel starts")
 def _():
     with tmpdir() as d:
-        prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 2},
+        prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 12},
                            "tiling": {"tile_size": 4096, "stride": 4096, "min_stride": 32}})
         rc, out = _run_cli(d, prof)
         lines = [ln for ln in out.strip().splitlines() if ln.strip()]
@@ -653,7 +652,7 @@ def _():
 
     with tmpdir() as d:
         with run_lock(d, "probe"):
-            prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 2}})
+            prof = profile(d, {"data": {"root": str(DATA), "micrograph_limit_per_class": 12}})
             rc, _, err = cli("run", "--profile", prof, "--results", d)
         return one_error(rc, err, "already being run")
 

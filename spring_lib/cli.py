@@ -56,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
                 return 130
             print(f"results in {out}")
         elif args.command == "estimate":
+            from .config import load_config
+            from .run.preflight import preflight
             from .run.series import print_plan
 
+            preflight(load_config(args.profile))   # as a run does: one line, before any kernel
             print_plan(args.profile, args.with_weights)
         elif args.command == "site":
             from .run.runner import render_result_site

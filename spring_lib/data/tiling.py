@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from skimage.transform import rescale
+from skimage.transform import resize
 
 
 def tile_origins(height: int, width: int, tile_size: int, stride: int) -> list[tuple[int, int]]:
@@ -40,15 +40,32 @@ def cut_tiles(image: np.ndarray, origins: list[tuple[int, int]], tile_size: int)
     return np.stack([image[y:y + tile_size, x:x + tile_size] for y, x in origins])
 
 
-def resample_to_scale(image: np.ndarray, um_per_px: float, target_um_per_px: float) -> np.ndarray:
-    """Resample so one pixel spans `target_um_per_px`: tiles then cover the same area of steel."""
+def _factor(um_per_px: float, target_um_per_px: float) -> float | None:
+    """The resampling factor to the target scale; None where there is nothing to resample."""
     if not (um_per_px > 0):
         raise ValueError("micrograph has no known scale (µm/px)")
     factor = um_per_px / target_um_per_px
-    if abs(factor - 1) < 1e-6:
+    return None if abs(factor - 1) < 1e-6 else factor
+
+
+def scaled_shape(height: int, width: int, um_per_px: float,
+                 target_um_per_px: float) -> tuple[int, int]:
+    """The (height, width) `resample_to_scale` gives an image of this shape: what a run's
+    preflight checks a tile against without decoding the image."""
+    factor = _factor(um_per_px, target_um_per_px)
+    if factor is None:
+        return height, width
+    return max(1, round(height * factor)), max(1, round(width * factor))   # as skimage rounds
+
+
+def resample_to_scale(image: np.ndarray, um_per_px: float, target_um_per_px: float) -> np.ndarray:
+    """Resample so one pixel spans `target_um_per_px`: tiles then cover the same area of steel."""
+    factor = _factor(um_per_px, target_um_per_px)
+    if factor is None:
         return image
-    out = rescale(image.astype(np.float32), factor, order=1, anti_aliasing=factor < 1,
-                  preserve_range=True)
+    # skimage's rescale, to the shape `scaled_shape` says
+    out = resize(image.astype(np.float32), scaled_shape(*image.shape, um_per_px, target_um_per_px),
+                 order=1, anti_aliasing=factor < 1, preserve_range=True)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 

@@ -6,6 +6,6 @@ class RunError(RuntimeError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so the run is recorded and set aside like SIGINT.
+    """SIGTERM or SIGINT, turned into an exception so the run is recorded and set aside.
     A KeyboardInterrupt, because asyncio (papermill's executor) lets only that and SystemExit
     out of its tasks: any other exception raised there is swallowed and the run hangs."""

@@ -3,6 +3,7 @@ interrupted, and a notebook run in a worker thread so that signals reach the run
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -41,18 +42,42 @@ def ipc_kernel_manager():
 _KERNELS: list = []   # kernel managers of this process, stopped if a run is interrupted
 
 
+def kill_kernels() -> list[int]:
+    """SIGKILL the live kernels of this process, each with its process group (a kernel is a
+    session of its own: its workers go with it), and wait for them. Done first on SIGTERM or
+    Ctrl-C: a kernel asked to shut down in the middle of a cell prints a ZMQError traceback
+    and holds the run for seconds, and one left alone outlives the run. Returns their pids."""
+    killed = []
+    for km in list(_KERNELS):
+        provisioner = getattr(km, "provisioner", None)
+        proc = getattr(provisioner, "process", None)
+        if proc is None or proc.poll() is not None:
+            continue
+        pgid = getattr(provisioner, "pgid", None)
+        try:
+            if pgid and pgid != os.getpgrp():   # never the runner's own group
+                os.killpg(pgid, signal.SIGKILL)
+            else:
+                proc.kill()
+        except ProcessLookupError:   # it ended meanwhile
+            pass
+        killed.append(proc)
+    for proc in killed:
+        proc.wait(timeout=5)
+    return [proc.pid for proc in killed]
+
+
 def stop_kernels() -> str | None:
     """Kill the kernels an interrupted notebook left (the executor's own cleanup never ran)
     and remove their socket folders. Returns the signal that ended a kernel, if one did."""
     stopped = None
+    for km in _KERNELS:
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is not None and proc.poll() in (-signal.SIGTERM, -signal.SIGINT):
+            stopped = signal.Signals(-proc.returncode).name
+    kill_kernels()
     while _KERNELS:
         km = _KERNELS.pop()
-        proc = getattr(getattr(km, "provisioner", None), "process", None)
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
-        elif proc is not None and proc.returncode in (-signal.SIGTERM, -signal.SIGINT):
-            stopped = signal.Signals(-proc.returncode).name
         ipc_dir = Path(km.ip).parent if km.transport == "ipc" else Path()
         if ipc_dir.name.startswith("spring-kernel-"):
             shutil.rmtree(ipc_dir, ignore_errors=True)

@@ -1,5 +1,5 @@
-"""One run of a profile at a time, SIGTERM turned into a recorded interruption, and the staging
-folders of killed runs set aside by the next run."""
+"""One run of a profile at a time, SIGTERM and Ctrl-C turned into a recorded interruption, and
+the staging folders of killed runs set aside by the next run."""
 from __future__ import annotations
 
 import fcntl
@@ -57,24 +57,30 @@ def lock_held(results_root: Path, profile: str) -> bool:
 
 
 @contextmanager
-def sigterm_raises():
-    """A scheduler timeout or `docker stop` sends SIGTERM, which skips `finally` blocks;
-    as an exception it is recorded and cleaned up like Ctrl-C."""
+def signals_raise(first=None):
+    """SIGTERM (a scheduler's timeout, `docker stop`) and SIGINT (Ctrl-C) as one exception,
+    `Interrupted`, so the run is recorded and cleaned up either way: SIGTERM's default skips
+    every `finally`. `first()` runs before the exception is raised (the runner ends its
+    kernels there, before any clean-up waits on them); a second signal is ignored, so that
+    a process group's or a scheduler's repeat cannot cut the clean-up short."""
     fired = []
 
     def handler(signum, frame):
-        if fired:   # a second one (a process group's, a scheduler's) must not cut the clean-up
+        if fired:
             return
         fired.append(signum)
+        if first is not None:
+            first()
         raise Interrupted(f"signal {signal.Signals(signum).name}")
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def set_aside_killed(results_root: Path, profile: str, log) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import time
 from pathlib import Path
 
@@ -21,12 +20,14 @@ from ..core.machine import cpu_info
 from ..core.paths import project_root
 from ..core.products import check_products, file_times, step
 from ..core.progress import PROGRESS_ENV, arm_budgets, read_events
-from ..data.catalogue import catalog_checksum, load_catalog
+from ..data.catalogue import catalog_checksum
 from .errors import Interrupted, RunError
-from .kernel import (KERNEL_NAME, in_worker_thread, ipc_kernel_manager, kernel_gone, running_cell,
-                     stop_kernels)
-from .lock import run_lock, set_aside_killed, sigterm_raises
+from .kernel import (KERNEL_NAME, in_worker_thread, ipc_kernel_manager, kernel_gone, kill_kernels,
+                     running_cell, stop_kernels)
+from .lock import run_lock, set_aside_killed, signals_raise
 from .monitor import Monitor, mmss
+from .preflight import preflight
+from .publish import publish, set_aside
 from .record import (check_same_study, complete_record, git_commit, list_products, new_run_id,
                      now, rel_path, versions, write_record)
 
@@ -57,11 +58,13 @@ def run_study(profile: str | Path, notebooks: list[str] | None = None,
     """Execute the selected notebooks into a staging folder; publish it only if all succeed.
     `profile`: a name or a YAML path, read and validated here once for the whole run."""
     cfg = load_config(profile)   # a bad profile fails here, before anything starts
+    catalog = preflight(cfg)     # and one its data cannot run, before any kernel or folder
     nbs = find_notebooks(notebooks)
     root = project_root()
     results_root = Path(results_root or root / "results")
     current = results_root / cfg.profile
-    with run_lock(results_root, cfg.profile):
+    # SIGTERM and Ctrl-C end the kernels, then raise: held through the clean-up below
+    with run_lock(results_root, cfg.profile), signals_raise(first=kill_kernels):
         set_aside_killed(results_root, cfg.profile, log)
         run_id = new_run_id()
         previous = complete_record(current)
@@ -70,102 +73,81 @@ def run_study(profile: str | Path, notebooks: list[str] | None = None,
             raise RunError(f"--notebooks {' '.join(notebooks)}: {current} holds no complete "
                            "result set to start from; run every notebook first (no --notebooks)")
         config = snapshot(cfg, rel_path(Path(cfg.source), root))   # what every notebook reads
-        record = {"run_id": run_id, "profile": cfg.profile,
-                  "profile_file": config["profile_file"], "status": "running",
-                  "notebooks_selected": [nb.name for nb in nbs],
-                  "started_from": previous["run_id"] if subset and previous else None,
-                  "started": now(), "git_commit": git_commit(), "cpu": cpu_info(),
-                  "versions": versions(), "config": config["config"], "notebooks": [],
-                  "data_checksum": catalog_checksum(load_catalog(cfg))}   # once per run
         staging = results_root / ".staging" / f"{cfg.profile}-{run_id}"
-        if subset and previous:
-            check_same_study(previous, record)
-            shutil.copytree(current, staging, ignore=shutil.ignore_patterns("site", "run.json"))
-            log(f"subset run: starting from the last complete result set of '{cfg.profile}' "
-                f"(run {previous['run_id']}); its other products are carried over")
-        staging.mkdir(parents=True, exist_ok=True)
-        write_snapshot(staging, config)
-        write_record(staging, record)
+        t_run, monitor = time.time(), None
         progress = staging / "logs" / f"progress-{run_id}.jsonl"
-        progress.parent.mkdir(parents=True, exist_ok=True)
-        progress.touch()
-        monitor = Monitor(progress, log)
-        durations = {n["notebook"]: n.get("seconds", 0) for n in (previous or {}).get("notebooks", [])}
         env_before = os.environ.get(PROGRESS_ENV)
-        os.environ[PROGRESS_ENV] = str(progress)
-        monitor.start()
-        t_run, sigterm = time.time(), sigterm_raises()
-        sigterm.__enter__()   # held through the clean-up below, which a second SIGTERM must not cut
         try:
+            record = _new_record(cfg, run_id, nbs, config, previous if subset else None,
+                                 catalog_checksum(catalog))   # the checksum: once per run
+            if subset and previous:
+                _carry_over(current, staging, previous, record, log)
+            monitor = _open_staging(staging, config, record, progress, log)
+            durations = {n["notebook"]: n.get("seconds", 0)
+                         for n in (previous or {}).get("notebooks", [])}
+            os.environ[PROGRESS_ENV] = str(progress)
             for i, nb in enumerate(nbs, 1):
                 _run_notebook(nb, i, len(nbs), cfg, staging, record, monitor,
                               sum(durations.get(n.name, 0) for n in nbs[i:]), kernel_name, log)
             monitor.close()
             _finish(staging, cfg, record, progress, t_run, previous if subset else None, log)
-        except (Exception, KeyboardInterrupt, Interrupted) as exc:
-            monitor.close()
-            interrupted = isinstance(exc, (KeyboardInterrupt, Interrupted))
-            record.update(status="interrupted" if interrupted else "failed", finished=now(),
-                          wall_seconds=round(time.time() - t_run, 1),
-                          reason=str(exc) or type(exc).__name__,
-                          arms=arm_budgets(read_events(progress)[0]))
-            write_record(staging, record)
-            dest = results_root / ".failed" / staging.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            staging.replace(dest)
-            where = f"; the current results in {current} are untouched" if previous else ""
-            msg = (f"run {run_id} {record['status']}: {record['reason']}. Its partial output is in "
-                   f"{dest}{where}.")
-            if interrupted:
-                log(msg)
+        except (Exception, KeyboardInterrupt) as exc:
+            if not staging.exists():   # refused, or stopped, before it made anything
+                if isinstance(exc, KeyboardInterrupt):
+                    log(f"run {run_id} interrupted ({str(exc) or 'signal SIGINT'}) before its "
+                        "first notebook: nothing was written")
                 raise
-            raise RunError(msg) from None
+            if monitor is not None:
+                monitor.close()
+            set_aside(exc, staging, record, progress, t_run, results_root, current, previous,
+                      log)
         finally:
             if env_before is None:
                 os.environ.pop(PROGRESS_ENV, None)
             else:
                 os.environ[PROGRESS_ENV] = env_before
-            sigterm.__exit__(None, None, None)
-        return _publish(staging, current, previous, results_root, cfg.profile, run_id, log)
+        return publish(staging, current, previous, results_root, cfg.profile, run_id, log)
 
 
-def _publish(staging: Path, current: Path, previous: dict | None, results_root: Path,
-             profile: str, run_id: str, log) -> Path:
-    """Archive the current set and put the new one in its place, with SIGINT and SIGTERM
-    held back meanwhile: a stop between the two moves would leave no current results."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        if previous:
-            archive = results_root / ".archive" / f"{profile}-{previous['run_id']}"
-        elif current.exists():   # no complete record: an older layout, kept aside all the same
-            archive = results_root / ".archive" / f"{profile}-before-{run_id}"
-        else:
-            archive = None
-        if archive:
-            archive.parent.mkdir(parents=True, exist_ok=True)
-            current.replace(archive)
-        staging.replace(current)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-    if archive:
-        log(f"previous result set (run {previous['run_id'] if previous else 'unrecorded'}) "
-            f"moved to {archive}")
-    return current
+def _new_record(cfg, run_id: str, nbs: list[Path], config: dict, earlier: dict | None,
+                data_checksum: str) -> dict:
+    """run.json as a run starts (`earlier`: the complete set a subset run starts from)."""
+    return {"run_id": run_id, "profile": cfg.profile, "profile_file": config["profile_file"],
+            "status": "running", "notebooks_selected": [nb.name for nb in nbs],
+            "started_from": earlier["run_id"] if earlier else None, "started": now(),
+            "git_commit": git_commit(), "cpu": cpu_info(), "versions": versions(),
+            "config": config["config"], "notebooks": [], "data_checksum": data_checksum}
+
+
+def _carry_over(current: Path, staging: Path, previous: dict, record: dict, log) -> None:
+    """A subset run starts from a copy of the last complete set, if it is the same study."""
+    check_same_study(previous, record)
+    shutil.copytree(current, staging, ignore=shutil.ignore_patterns("site", "run.json"))
+    log(f"subset run: starting from the last complete result set of '{record['profile']}' "
+        f"(run {previous['run_id']}); its other products are carried over")
+
+
+def _open_staging(staging: Path, config: dict, record: dict, progress: Path, log) -> Monitor:
+    """The run's folder with its config snapshot, its record and an empty progress log, and
+    the monitor of that log, started."""
+    staging.mkdir(parents=True, exist_ok=True)
+    write_snapshot(staging, config)
+    write_record(staging, record)
+    progress.parent.mkdir(parents=True, exist_ok=True)
+    progress.touch()
+    monitor = Monitor(progress, log)
+    monitor.start()
+    return monitor
 
 
 def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, monitor,
                   later_s: float, kernel_name: str, log) -> None:
     import papermill as pm
 
-    from .series import before_notebook, with_arms   # torch: only once a run starts
+    from .series import with_arms   # torch: only once a run starts
 
     st = step(nb.name)
-    missing = [p for p in st.reads if not (staging / p).exists()]
-    if missing:
-        raise RunError(f"{nb.name} needs {missing}, which this run does not have: run the "
-                       "notebooks that write them (see spring_lib/core/products.py) in the same "
-                       "run, or after a complete run of the profile")
+    _check_inputs(st, nb.name, staging)
     root = project_root()
     dest = staging / "notebooks" / nb.name
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -174,13 +156,7 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
     write_record(staging, record)
     label = f"[{i}/{n}] {nb.stem}"
     log(f"{label} (profile {cfg.profile}) ...")
-    t_est = time.time()
-    try:
-        parts = before_notebook(st.notebook, cfg, staging)
-    except Exception as exc:   # an estimate is advice: the notebook says what is wrong itself
-        parts, entry["estimate_error"] = None, f"{type(exc).__name__}: {exc}"
-        log(f"    no estimate for {nb.name}: {entry['estimate_error']}")
-    entry["estimating_seconds"] = round(time.time() - t_est, 1)
+    parts = _estimate(st.notebook, nb.name, cfg, staging, entry, log)
     monitor.start_notebook(label, later_s)
     before = file_times(staging)
     t0 = time.time()
@@ -204,7 +180,7 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
         if type(exc).__name__ == "DeadKernelError" and stopped:   # SIGTERM reached the kernel
             raise Interrupted(f"signal {stopped} to the kernel of {where}") from None
         if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted(f"{exc or 'signal SIGINT'} in {where}") from None
+            raise Interrupted(f"{str(exc) or 'signal SIGINT'} in {where}") from None
         entry["status"] = "failed"
         if str(exc).startswith("the kernel died"):
             raise RunError(f"{where}: {exc}") from None
@@ -222,6 +198,37 @@ def _run_notebook(nb: Path, i: int, n: int, cfg, staging: Path, record: dict, mo
                      estimate_parts={k: round(v, 1) for k, v in parts.items()})
     write_record(staging, record)
     log(f"    done in {mmss(entry['seconds'])} -> {dest.name}")
+
+
+def _check_inputs(st, name: str, staging: Path) -> None:
+    """Refused before it starts: a notebook without its inputs fails midway, or reads stale ones."""
+    missing = [p for p in st.reads if not (staging / p).exists()]
+    if missing:
+        raise RunError(f"{name} needs {missing}, which this run does not have: run the "
+                       "notebooks that write them (see spring_lib/core/products.py) in the same "
+                       "run, or after a complete run of the profile")
+
+
+def _estimate(notebook: str, name: str, cfg, staging: Path, entry: dict, log) -> dict | None:
+    """The notebook's estimate by part; None, the reason recorded, where it cannot be made (an
+    estimate is advice: the notebook says what is wrong itself). A stop meanwhile (the estimate
+    may time a kernel) interrupts this notebook before its first cell."""
+    from .series import before_notebook   # torch: only once a run starts
+
+    t_est = time.time()
+    try:
+        return before_notebook(notebook, cfg, staging)
+    except KeyboardInterrupt as exc:
+        stop_kernels()
+        entry.update(status="interrupted", cell=None)
+        raise Interrupted(f"{str(exc) or 'signal SIGINT'} in {name}, while estimating it, before "
+                          "its first cell") from None
+    except Exception as exc:
+        entry["estimate_error"] = f"{type(exc).__name__}: {exc}"
+        log(f"    no estimate for {name}: {entry['estimate_error']}")
+        return None
+    finally:
+        entry["estimating_seconds"] = round(time.time() - t_est, 1)
 
 
 def _finish(staging: Path, cfg, record: dict, progress: Path, t_run: float,

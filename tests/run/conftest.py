@@ -116,8 +116,10 @@ class Study:
 
 @pytest.fixture
 def profile_file(write_profile, data_root) -> Path:
+    """A toy profile on smoke's 12 micrographs a class (with fewer, a class of one sample is
+    refused by the runner's preflight: no split can put it in both train and test)."""
     return write_profile({"data": {"root": str(Path(data_root).resolve()),
-                                   "micrograph_limit_per_class": 2}}, name=PROFILE)
+                                   "micrograph_limit_per_class": 12}}, name=PROFILE)
 
 
 @pytest.fixture

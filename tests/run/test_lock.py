@@ -15,6 +15,7 @@ from spring_lib.core.paths import project_root
 from spring_lib.run.errors import RunError
 from spring_lib.run.lock import lock_held, run_lock
 
+
 # the toy series in a process of its own, hanging in one notebook until a signal comes
 DRIVER = textwrap.dedent('''
     import json, shutil, sys, time

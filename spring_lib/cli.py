@@ -58,10 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "estimate":
             from .config import load_config
             from .run.preflight import preflight
-            from .run.series import print_plan
+            from .run.series import print_plan, with_paper_weights
 
-            preflight(load_config(args.profile))   # as a run does: one line, before any kernel
-            print_plan(args.profile, args.with_weights)
+            cfg = load_config(args.profile)
+            if args.with_weights:
+                cfg = with_paper_weights(cfg, args.with_weights)
+            preflight(cfg)   # as a run does: one line, before any timing or kernel
+            print_plan(cfg)
         elif args.command == "site":
             from .run.runner import render_result_site
 

@@ -132,6 +132,24 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
     return facts
 
 
+def trainings(arm: Arm, tileset: TileSet, cfg: StudyConfig) -> list[tuple]:
+    """(train, val, test) indices of every training a network arm runs: each seed's on the
+    held-out split, then one per k-fold fold; none for a probe (it trains no network)."""
+    if arm.kind == "probe":
+        return []
+    recipe, k, seed = cfg.recipe(arm), cfg.evaluation.kfold, cfg.split.seed
+    folds = tileset.folds(k, seed)
+    return [split_indices(tileset, recipe, seed)] * recipe.seeds + [
+        fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]
+
+
+def forward_floor(recipe: Recipe, runs: list[tuple], forward_img_s: float) -> float:
+    """Seconds no run of `runs` can beat: every training step as fast as a forward pass
+    (a training step costs at least its forward pass), every epoch run."""
+    return sum(budget.training_seconds(recipe, budget.forward_bound(forward_img_s), len(tr),
+                                       len(va), len(te)) for tr, va, te in runs)
+
+
 def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measure,
              cache: RateCache | None = None) -> ArmPlan:
     """The arm's network built and timed here (or its plan's facts read from `cache`, where
@@ -139,17 +157,9 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     cache = cache if cache is not None else RateCache(None)
     recipe = cfg.recipe(arm)
     plan = ArmPlan(arm, recipe)
-    k = cfg.evaluation.kfold
-    runs = []
-    if arm.kind != "probe":
-        folds = tileset.folds(k, cfg.split.seed)
-        runs = [split_indices(tileset, recipe, cfg.split.seed)] * recipe.seeds + [
-            fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]
+    runs = trainings(arm, tileset, cfg)
     one = recipe.model_copy(update={"seeds": 1})
-
-    def at_least(forward_img_s: float) -> float:   # every training as fast as its forward pass
-        return sum(budget.training_seconds(one, budget.forward_bound(forward_img_s), len(tr),
-                                           len(va), len(te)) for tr, va, te in runs)
+    at_least = lambda rate: forward_floor(one, runs, rate)  # noqa: E731
 
     key = _memo_key(arm, recipe, tileset, cfg, cache)
     facts = cache.plan(key) if key else None
@@ -287,21 +297,3 @@ def probe_scores(out: ResultsDir, *tables: str) -> dict[str, float]:
     frames = [out.read_table(t) for t in tables if out.has_table(t)]
     return {r.architecture: float(r.inner_score) for f in frames if "inner_score" in f
             for r in f.itertuples() if r.kind == "probe" and pd.notna(r.inner_score)}
-
-
-def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:
-    """The profile with `cnn.weights.<architecture>` set to `folder` for every paper
-    architecture: the plan of a machine that has every pretrained arm."""
-    from pathlib import Path
-
-    from ..core.architectures import ARCHITECTURES
-
-    paper = [a for a in ARCHITECTURES.values() if a.in_paper]
-    missing = [f"{a.model_name}.pth" for a in paper
-               if not any((Path(folder) / f"{a.model_name}{ext}").exists()
-                          for ext in (".pth", ".safetensors"))]
-    if missing:
-        raise FileNotFoundError(f"--with-weights {folder}: no {', '.join(missing)} there (write "
-                                "them with benchmarks/write_paper_weights.py)")
-    weights = {**cfg.cnn.weights, **{a.name: str(folder) for a in paper}}
-    return cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"weights": weights})})

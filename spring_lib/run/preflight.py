@@ -5,6 +5,7 @@ one ConfigError naming the key and the profile file, where it used to surface in
 from __future__ import annotations
 
 import inspect
+import os
 import warnings
 from typing import NamedTuple
 
@@ -22,11 +23,36 @@ AUTO_BAR_SHARE = inspect.signature(databar_rows).parameters["max_fraction"].defa
 
 
 def preflight(cfg: StudyConfig) -> pd.DataFrame:
-    """The profile's catalogue, once the profile is known to fit its data."""
+    """The profile's catalogue, once the profile is known to fit its data and its weights."""
+    check_weights(cfg)
     catalog = load_catalog(cfg)
     check_tile_size(cfg, catalog)   # first, as notebook 01 meets them
     check_groups(cfg, catalog)
     return catalog
+
+
+def check_weights(cfg: StudyConfig) -> None:
+    """Pretrained weights the profile needs and does not skip (`cnn.skip_unavailable`), found
+    without loading them: a file, the package's, a hub's cached copy, or a reachable hub.
+    Without this, `paper` on an offline machine timed the series for minutes, then failed on
+    SE-ResNeXt101's weights in a traceback."""
+    if cfg.cnn.skip_unavailable:
+        return
+    from ..core.architectures import Arm
+
+    missing = {}
+    for arm in map(Arm.parse, cfg.cnn.arms):
+        if arm.pretrained and arm.architecture not in missing:
+            why = _weights_missing(arm.spec, cfg.weights_for(arm.architecture))
+            if why:
+                missing[arm.architecture] = why
+    if missing:
+        by_why = {why: [a for a in missing if missing[a] == why] for why in missing.values()}
+        raise cfg.error("cnn.weights", "; ".join(
+            f"{', '.join(a)}: {why}" for why, a in by_why.items()) + ". Set "
+            "cnn.weights.<architecture> "
+            "to a local weights file for each, or cnn.skip_unavailable: true to record those "
+            "arms as not run")
 
 
 def check_groups(cfg: StudyConfig, catalog: pd.DataFrame) -> None:
@@ -77,6 +103,25 @@ class _Side(NamedTuple):
     height is known only once decoded), exact where lo == hi."""
     lo: int
     hi: int
+
+
+def _weights_missing(arch, source: str | None) -> str | None:
+    """Why `source` (cnn.weights) gives `arch` no weights here, found without loading them."""
+    from ..nets.weights import (HUB_OFFLINE_ENV, OFFLINE_ENV, hub_address, hub_unreachable,
+                                weights_file)
+
+    source = source or arch.default_weights
+    if weights_file(arch, source) is not None:
+        return None
+    if source == "package":
+        return f"its weights package {arch.weights_package} is not installed"
+    if source != "imagenet":
+        return f"no weights file at {source}"
+    for env in (OFFLINE_ENV, HUB_OFFLINE_ENV):   # the network is not to be asked
+        if os.environ.get(env, "").strip().lower() in ("1", "true", "yes", "on"):
+            return f"ImageNet weights need a model hub, and {env} is set"
+    why = hub_unreachable(*hub_address(arch.library))
+    return f"ImageNet weights need a model hub, and {why}" if why else None
 
 
 def check_tile_size(cfg: StudyConfig, catalog: pd.DataFrame) -> None:

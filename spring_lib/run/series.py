@@ -21,12 +21,19 @@ from ..core.arm_result import ArmStatus
 from ..core.paths import cache_dir
 from ..core.products import NETS, STEPS
 from ..data.tileset import TileSet
-from ..nets.planning import plan_arms, run_order, with_paper_weights
+from ..nets import budget
+from ..nets.arm_inputs import network
+from ..nets.planning import forward_floor, plan_arms, run_order, trainings
 from ..nets.rate_cache import RateCache
+from ..nets.weights import WeightsUnavailable
 from .notebook_estimates import notebook_estimate
 
 #: the part of a notebook's estimate already spent when a notebook with arms plans them
 STARTUP = "kernel and imports"
+#: a profile without caps whose network arms' forward passes alone take longer than this here
+#: is far beyond the machine (the paper's protocol on a CPU: 500 epochs of SE-ResNeXt101):
+#: `estimate` says so with that bound rather than timing everything
+FAR_BEYOND_HOURS = 24.0
 
 
 def measured_here(cfg: StudyConfig):
@@ -142,24 +149,71 @@ def with_arms(parts: dict[str, float], events: list[dict], started: float) -> di
             **{k: v for k, v in parts.items() if k != STARTUP}}
 
 
-def print_plan(profile: str, with_weights: str | None = None) -> pd.DataFrame:
+def with_paper_weights(cfg: StudyConfig, folder: str) -> StudyConfig:
+    """The profile with `cnn.weights.<architecture>` set to `folder` for every paper
+    architecture: the plan of a machine that has every pretrained arm."""
+    from ..core.architectures import ARCHITECTURES
+
+    paper = [a for a in ARCHITECTURES.values() if a.in_paper]
+    missing = [f"{a.model_name}.pth" for a in paper
+               if not any((Path(folder) / f"{a.model_name}{ext}").exists()
+                          for ext in (".pth", ".safetensors"))]
+    if missing:
+        raise FileNotFoundError(f"--with-weights {folder}: no {', '.join(missing)} there (write "
+                                "them with benchmarks/write_paper_weights.py)")
+    weights = {**cfg.cnn.weights, **{a.name: str(folder) for a in paper}}
+    return cfg.model_copy(update={"cnn": cfg.cnn.model_copy(update={"weights": weights})})
+
+
+def far_beyond(cfg: StudyConfig, tileset: TileSet, measure=None) -> str | None:
+    """Why a profile without caps is far beyond this machine, from the fewest timings that
+    show it: the forward rates of its network arms in run order, until their forward passes
+    alone pass FAR_BEYOND_HOURS; None where they do not (then everything is timed)."""
+    if cfg.cnn.max_minutes_per_arm is not None or cfg.cnn.budget_minutes() is not None:
+        return None   # the caps bound what planning times (an arm over its cap: forward only)
+    cache = RateCache(cache_dir(cfg) / "rates.json")
+    measure = measure or (lambda *a, **k: budget.measure(*a, cache=cache, **k))
+    fastest, total, named = budget.inference_execution(), 0.0, []
+    for name in run_order(cfg):
+        arm = Arm.parse(name)
+        if arm.kind == "probe":
+            continue
+        recipe = cfg.recipe(arm)
+        try:
+            model, _, _ = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed, None)
+        except WeightsUnavailable:
+            continue   # preflight has refused a profile that needs them
+        rate = measure(model, recipe.model_copy(update={
+            "precision": fastest.precision, "memory_format": fastest.memory_format}),
+            train=False, device=fastest.device).eval_img_s
+        total += forward_floor(recipe.model_copy(update={"seeds": 1}),
+                               trainings(arm, tileset, cfg), rate)
+        named.append(f"{name} at {rate:.1f} img/s")
+        if total > FAR_BEYOND_HOURS * 3600:
+            return (f"profile {cfg.profile} is far beyond this machine: the forward passes of "
+                    f"{', '.join(named)} alone take at least {total / 3600:,.0f} h here, before "
+                    "any training step or the rest of the series; run it on a GPU")
+    return None
+
+
+def print_plan(cfg: StudyConfig) -> pd.DataFrame | None:
     """`python -m spring_lib estimate`: every notebook and arm of the profile, timed here, not
-    run (`with_weights`: a folder of weights for every paper architecture)."""
+    run; for a profile far beyond this machine, that bound alone (`far_beyond`)."""
     import platform
 
     import torch
 
-    from ..config import load_config
     from ..core.machine import cpu_model
     from ..data.tileset import build_tileset
 
-    cfg = load_config(profile)
-    if with_weights:
-        cfg = with_paper_weights(cfg, with_weights)
-    tileset = build_tileset(cfg)
-    notebooks, arms = series_plan(cfg, tileset)
     print(f"profile {cfg.profile} on {cpu_model()} ({platform.machine()}, "
-          f"{torch.get_num_threads()} threads):")
+          f"{torch.get_num_threads()} threads):", flush=True)
+    tileset = build_tileset(cfg)
+    beyond = far_beyond(cfg, tileset)
+    if beyond:
+        print(beyond)
+        return None
+    notebooks, arms = series_plan(cfg, tileset)
     fmt = "{:.2f}".format
     print(arms.drop(columns=["measured_rates"]).to_string(index=False, float_format=fmt))
     print()

@@ -114,7 +114,9 @@ def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_pat
     for a in ARCHITECTURES.values():
         if a.in_paper:
             torch.save({}, tmp_path / f"{a.model_name}.pth")
-    cfg = P.with_paper_weights(load_config("cpu"), str(tmp_path))
+    from spring_lib.run.series import with_paper_weights
+
+    cfg = with_paper_weights(load_config("cpu"), str(tmp_path))
     assert {a for a, w in cfg.cnn.weights.items() if w == str(tmp_path)} == {
         a.name for a in ARCHITECTURES.values() if a.in_paper}
 

@@ -192,3 +192,32 @@ def test_the_shipped_profiles_pass(profile, data_root, monkeypatch):
     monkeypatch.setenv("SPRING_DATA_ROOT", str(data_root))
     catalog = preflight(load_config(profile))
     assert len(catalog) == len(load_catalog(load_config(profile)))
+
+
+def test_weights_the_profile_does_not_skip_are_checked_first_in_one_line(
+        real_profile, standin_weights, monkeypatch, capsys):
+    """`paper` offline: one line naming each architecture and cnn.weights, before any timing
+    (it used to time the series for minutes, then fail in a traceback)."""
+    from spring_lib.run import series
+
+    monkeypatch.setenv("SPRING_OFFLINE", "1")
+    monkeypatch.setattr(series, "print_plan", lambda *a, **k: pytest.fail("it timed the plan"))
+    arms = {"arms_baselines": [], "arms_transfer": ["SE-ResNeXt50-TL", "SE-ResNeXt101-probe",
+                                                    "EfficientNet-Lite0-probe"]}
+    path = real_profile(cnn={**arms, "skip_unavailable": False})
+    assert main(["estimate", "--profile", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cnn.weights: SE-ResNeXt50: ImageNet weights need a model " \
+        "hub, and SPRING_OFFLINE is set; SE-ResNeXt101: " in err and "Lite0" not in err
+    with pytest.raises(ConfigError, match="cnn.weights: SE-ResNeXt50: ") as exc:
+        run_study(str(path), results_root=path.parent / "results")
+    assert str(exc.value) in err and not (path.parent / "results").exists()
+    # with weights files, or skipping what is missing, the profile passes
+    preflight_mod.check_weights(load_config(real_profile(cnn={**arms, "weights": {
+        "SE-ResNeXt50": str(standin_weights), "SE-ResNeXt101": str(standin_weights)}})))
+    preflight_mod.check_weights(load_config(real_profile(cnn={**arms, "skip_unavailable": True})))
+    empty = path.parent / "no-weights-here"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match=r"SE-ResNeXt50: no weights file at .*no-weights-here"):
+        preflight_mod.check_weights(load_config(real_profile(cnn={
+            **arms, "weights": {"SE-ResNeXt50": str(empty)}, "skip_unavailable": False})))

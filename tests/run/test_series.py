@@ -40,3 +40,36 @@ def test_after_the_arms_come_the_rest_of_their_notebook_and_every_later_one(monk
         4 + 8 + 16 + 32 + 3 * 1000)
     assert series.after_arms_seconds("04_seresnext_transfer", cfg, None) == pytest.approx(
         8 + 16 + 32 + 2 * 1000)
+
+
+def test_a_profile_far_beyond_the_machine_is_told_from_its_first_forward_rate(
+        monkeypatch, tmp_path, data_root, standin_weights):
+    """Without caps, the forward passes of the first network arms bound the series from below:
+    past FAR_BEYOND_HOURS, `estimate` says so rather than timing everything; with a cap, the
+    plan's own forward-only shortcut bounds what it times, and nothing is said."""
+    from spring_lib import build_tileset, load_config
+    from spring_lib.nets.budget import Measurement
+    from spring_lib.nets.execution import Execution
+
+    rates = []
+
+    def measure(model, recipe, train=True, **k):
+        rates.append(recipe.input_size)
+        return Measurement(Execution(), None, rate)
+
+    cfg = load_config("smoke")
+    cnn = cfg.cnn.model_copy(update={
+        "arms_baselines": [], "max_minutes_per_arm": None, "max_minutes_total": None,
+        "arms_transfer": ["EfficientNet-Lite0-probe", "AlexNet-scratch", "MobileNetV2-scratch"]})
+    cfg = cfg.model_copy(update={"cnn": cnn, "cache_dir": str(tmp_path),
+                                 "data": cfg.data.model_copy(update={"root": str(data_root)})})
+    ts = build_tileset(cfg)
+    rate = 1e-4   # every training image a few hours: the first arm alone is far beyond
+    said = series.far_beyond(cfg, ts, measure)
+    assert said.startswith("profile smoke is far beyond this machine: the forward passes of "
+                           "AlexNet-scratch at 0.0 img/s alone take at least") and len(rates) == 1
+    rate = 1e6
+    assert series.far_beyond(cfg, ts, measure) is None and len(rates) == 3   # both timed
+    capped = cfg.model_copy(update={"cnn": cnn.model_copy(update={"max_minutes_per_arm": 30})})
+    rate = 1e-4
+    assert series.far_beyond(capped, ts, measure) is None and len(rates) == 3

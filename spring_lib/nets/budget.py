@@ -19,7 +19,6 @@ import torch.nn.functional as F
 
 from ..config import Recipe
 from ..core.machine import cpu_bf16, one_blas_thread, seconds
-from ..core.architectures import Arm
 from .execution import Execution, InputTransform
 from .rate_cache import RateCache
 
@@ -257,47 +256,3 @@ def over_cap(estimate_s: float, cap_minutes: float | None) -> str | None:
         return None
     return (f"estimated {estimate_s / 60:.1f} min on this machine exceeds the profile's "
             f"cap of {cap_minutes:g} min")
-
-
-# ---------------------------------------------------------------- the run's total budget
-
-def priority(names: list[str], scores: dict[str, float] | None = None) -> list[tuple[str, ...]]:
-    """Arms in the order the study needs them, as units that run together: every probe first,
-    then each TL arm with its scratch twin (the fair comparison of pretrained weights against
-    none), then the remaining fine-tuning and scratch arms, best first by their architecture's
-    probe score in `scores` (inner CV; architectures without one after, in the listed order).
-    Within the first two groups, the listed order."""
-    arms = [Arm.parse(n) for n in names]
-    listed = set(names)
-    probes = [(a.name,) for a in arms if a.kind == "probe"]
-    pairs = [(a.name, a.sibling("scratch")) for a in arms
-             if a.kind == "TL" and a.sibling("scratch") in listed]
-    paired = {n for pair in pairs for n in pair}
-    rest = [a for a in arms if a.kind != "probe" and a.name not in paired]
-    scores = scores or {}
-    rest.sort(key=lambda a: -scores.get(a.architecture, float("-inf")))
-    return probes + pairs + [(a.name,) for a in rest]
-
-
-def over_budget(estimates: dict[str, float], budget_minutes: float | None,
-                spent_s: float = 0.0, scores: dict[str, float] | None = None) -> dict[str, str]:
-    """Why each arm that does not fit the run's total budget is not run (its note).
-
-    `estimates`: estimated seconds of the arms that would run, in the order they are listed;
-    `spent_s`: the budget's seconds that are not these arms' (what the run used before them,
-    what follows them); `scores`: see `priority`. Units are
-    taken in priority order while they fit; a unit that does not fit is skipped and a later,
-    smaller one may still fit. None: no budget."""
-    if budget_minutes is None:
-        return {}
-    left = budget_minutes * 60 - spent_s
-    out = {}
-    for unit in priority(list(estimates), scores):
-        cost = sum(estimates[n] for n in unit)
-        if cost <= left:
-            left -= cost
-            continue
-        for n in unit:
-            out[n] = (f"estimated {estimates[n] / 60:.1f} min; the run's budget of "
-                      f"{budget_minutes:g} min is spent")
-    return out

@@ -15,6 +15,7 @@ from ..core.arm_result import ArmStatus, describe
 from ..core.paths import cache_dir
 from ..core.progress import arms_planned
 from ..core.results_dir import ResultsDir
+from ..core.schedule import over_budget
 from ..data.tileset import TileSet, digest_key, digest_seconds
 from . import budget
 from .arm_inputs import fold_indices, network, split_indices
@@ -244,7 +245,7 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig,
               later: list[str] = (), scores: dict[str, float] | None = None,
               clock=None) -> list[ArmPlan]:
     """Every arm of `names` planned here (rates measured once per machine, then read from the
-    cache), then the run's budget filled in priority order (`budget.priority`) together with
+    cache), then the run's budget filled in priority order (`core.schedule`) together with
     `later`, the arms of later notebooks that share it (planned, not returned).
 
     The budget (`cnn.max_minutes_total`) is the whole series': the arms get what is left of it
@@ -264,7 +265,7 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig,
     competing = sorted(dict.fromkeys([*names, *later]), key=lambda n: order.get(n, len(order)))
     plans = {n: plan_arm(Arm.parse(n), tileset, cfg, measure, cache) for n in competing}
     used_s = clock() - (t0 if run_started is None else run_started)
-    over = budget.over_budget({n: p.estimate_s for n, p in plans.items()
+    over = over_budget({n: p.estimate_s for n, p in plans.items()
                                if p.status is ArmStatus.PLANNED},
                               cfg.cnn.budget_minutes(), used_s + after_s, scores)
     for p in plans.values():
@@ -293,7 +294,7 @@ def recipe_table(cfg: StudyConfig, names: list[str]) -> pd.DataFrame:
 
 def probe_scores(out: ResultsDir, *tables: str) -> dict[str, float]:
     """Inner-CV scores of the probes earlier notebooks ran, by architecture: they order the
-    fine-tuning the budget can still hold (`budget.priority`)."""
+    fine-tuning the budget can still hold (`core.schedule.priority`)."""
     frames = [out.read_table(t) for t in tables if out.has_table(t)]
     return {r.architecture: float(r.inner_score) for f in frames if "inner_score" in f
             for r in f.itertuples() if r.kind == "probe" and pd.notna(r.inner_score)}

@@ -105,34 +105,6 @@ def test_cap_names_estimate_and_cap():
                                        "cap of 4 min")
 
 
-def test_the_total_budget_takes_probes_then_pairs_then_the_rest():
-    names = ["VGG19-TL", "VGG19-scratch", "AlexNet-TL", "MobileNetV2-probe", "AlexNet-probe",
-             "MobileNetV2-scratch"]
-    assert budget.priority(names) == [("MobileNetV2-probe",), ("AlexNet-probe",),
-                                      ("VGG19-TL", "VGG19-scratch"), ("AlexNet-TL",),
-                                      ("MobileNetV2-scratch",)]
-    est = {"VGG19-TL": 600, "VGG19-scratch": 120, "AlexNet-TL": 300, "MobileNetV2-probe": 60,
-           "AlexNet-probe": 30, "MobileNetV2-scratch": 60}
-    assert budget.over_budget(est, None) == {}
-    skipped = budget.over_budget(est, 10)       # 600 s: probes (90) + AlexNet-TL (300) + 60
-    assert set(skipped) == {"VGG19-TL", "VGG19-scratch"}
-    assert skipped["VGG19-TL"] == "estimated 10.0 min; the run's budget of 10 min is spent"
-    assert skipped["VGG19-scratch"].startswith("estimated 2.0 min;")
-    # minutes already used by an earlier notebook count against the same budget
-    assert set(budget.over_budget(est, 10, spent_s=500)) == set(est) - {"MobileNetV2-probe",
-                                                                         "AlexNet-probe"}
-
-
-def test_remaining_fine_tuning_goes_by_the_probes_inner_scores():
-    names = ["VGG19-TL", "AlexNet-TL", "MobileNetV2-TL", "AlexNet-probe"]
-    scores = {"MobileNetV2": 0.8, "AlexNet": 0.7}
-    assert budget.priority(names, scores) == [("AlexNet-probe",), ("MobileNetV2-TL",),
-                                              ("AlexNet-TL",), ("VGG19-TL",)]
-    est = {n: 120 for n in names}
-    assert set(budget.over_budget(est, 5, scores=scores)) == {"AlexNet-TL", "VGG19-TL"}
-    assert set(budget.over_budget(est, 5)) == {"MobileNetV2-TL", "AlexNet-TL"}
-
-
 def test_a_probe_estimate_counts_every_fit_score_and_read():
     # 6 rounds (5 folds + the split), each: 2 x 3 CV fits (1 s) and a refit on 1.5x the tiles
     # (1.5 s); reads: 6 x 800 + 800 + 200 = 5800 tiles at 1 ms

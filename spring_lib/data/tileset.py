@@ -217,3 +217,29 @@ def build_tileset(cfg: StudyConfig, use_cache: bool = True,
     ts = TileSet(tiles, manifest, micro, plan, classes, checksum, npz, False)
     write_cache(ts, npz, csvs)
     return ts
+
+
+@dataclass(frozen=True)
+class TileCounts:
+    """What the profile makes: from the tile set, or before notebook 01 from the catalogue and
+    the tiles-per-class caps."""
+    micrographs: int
+    samples: int
+    tiles: int
+    pool: int        # the training and validation tiles (the tuning pool)
+    train: int
+    tile_px: int
+
+    @classmethod
+    def of(cls, cfg: StudyConfig, tileset: "TileSet | None") -> "TileCounts":
+        if tileset is not None:
+            split = tileset.manifest["split"].astype(str)
+            return cls(len(tileset.micrographs), tileset.micrographs["sample_key"].nunique(),
+                       len(tileset.tiles), int(split.isin(["train", "val"]).sum()),
+                       int((split == "train").sum()), tileset.tiles.shape[1])
+        catalog, s = load_catalog(cfg), cfg.split
+        k = catalog["label"].nunique()
+        return cls(len(catalog), catalog["sample_key"].nunique(),
+                   k * (s.train_tiles_per_class + s.val_tiles_per_class + s.test_tiles_per_class),
+                   k * (s.train_tiles_per_class + s.val_tiles_per_class),
+                   k * s.train_tiles_per_class, cfg.tiling.tile_size)

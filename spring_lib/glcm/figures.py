@@ -9,6 +9,9 @@ import seaborn as sns
 from ..data.figures import add_scale_bar
 from .features import quantise
 
+#: the GLCM setting notebook 02 draws per class (rotation-averaged, distance 1, 32 levels)
+FEATURES_SHOWN = {"levels": 32, "distances": (1,)}
+
 
 def cooccurrence_matrices(tiles: np.ndarray, manifest: pd.DataFrame, classes: list[str],
                           levels: int = 32, distance: int = 1, seed: int = 0):

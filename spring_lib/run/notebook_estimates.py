@@ -10,7 +10,6 @@ the estimate is that of a cold cache.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Callable
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from ..config import StudyConfig
 from ..core import products
-from ..data.tileset import TileSet, digest_key, digest_seconds
+from ..data.tileset import TileCounts, TileSet, digest_key, digest_seconds
 from . import work_timings as wt
 from .kernel_timing import kernel_startup
 
@@ -28,39 +27,11 @@ Measured = Callable[[str, Callable[[], float], str], float]
 TORCH_STEPS = (products.BASELINES, products.TRANSFER, products.EVALUATION, products.HEAT)
 
 
-@dataclass(frozen=True)
-class Counts:
-    """What the profile makes: from the tile set, or before notebook 01 from the catalogue and
-    the tiles-per-class caps."""
-    micrographs: int
-    samples: int
-    tiles: int
-    pool: int        # the training and validation tiles (the tuning pool)
-    train: int
-    tile_px: int
-
-    @classmethod
-    def of(cls, cfg: StudyConfig, tileset: TileSet | None) -> "Counts":
-        if tileset is not None:
-            split = tileset.manifest["split"].astype(str)
-            return cls(len(tileset.micrographs), tileset.micrographs["sample_key"].nunique(),
-                       len(tileset.tiles), int(split.isin(["train", "val"]).sum()),
-                       int((split == "train").sum()), tileset.tiles.shape[1])
-        from ..data.catalogue import load_catalog
-
-        catalog, s = load_catalog(cfg), cfg.split
-        k = catalog["label"].nunique()
-        return cls(len(catalog), catalog["sample_key"].nunique(),
-                   k * (s.train_tiles_per_class + s.val_tiles_per_class + s.test_tiles_per_class),
-                   k * (s.train_tiles_per_class + s.val_tiles_per_class),
-                   k * s.train_tiles_per_class, cfg.tiling.tile_size)
-
-
 class _Work:
     """One estimate's timings, through `measured`; sample tiles read only if one needs them."""
 
     def __init__(self, cfg: StudyConfig, measured: Measured, tileset: TileSet | None,
-                 counts: Counts):
+                 counts: TileCounts):
         self.cfg, self.time, self.tileset, self.n = cfg, measured, tileset, counts
         self._startup = cache(kernel_startup)
         self.sample = cache(lambda n=24: wt.sample_tiles(cfg, tileset, n))
@@ -109,11 +80,18 @@ class _Work:
                          lambda: wt.search_fit_seconds(n, cv), "a grid search's own work")
 
 
-def _settings(cfg: StudyConfig) -> list[dict]:
-    """The GLCM settings of the profile's grid (what `glcm.svm.param_grid` searches)."""
-    g = cfg.glcm
-    return [_setting(lv, d, g.angles_deg, g.properties, rot)
-            for lv in g.levels for d in g.distances for rot in g.rotation]
+def _candidates(cfg: StudyConfig) -> list[tuple[dict, dict]]:
+    """(GLCM setting, SVC parameters) of every candidate notebook 02's search fits: the grid
+    `glcm.svm.param_grid` gives the search itself."""
+    from sklearn.model_selection import ParameterGrid
+
+    from ..glcm.svm import param_grid
+
+    def split(c: dict) -> tuple[dict, dict]:
+        glcm = {k.removeprefix("glcm__"): v for k, v in c.items() if k.startswith("glcm__")}
+        return (_setting(**glcm), {k.removeprefix("svc__"): v for k, v in c.items()
+                                   if k.startswith("svc__")})
+    return [split(c) for c in ParameterGrid(param_grid(cfg.glcm))]
 
 
 def _setting(levels, distances, angles_deg, properties, rotation) -> dict:
@@ -166,13 +144,15 @@ def _notebook_01(w: _Work, **_) -> dict[str, float]:
 
 
 def _notebook_02(w: _Work, **_) -> dict[str, float]:
+    from ..glcm.features import GLCMFeatures
+    from ..glcm.figures import FEATURES_SHOWN
+
     cfg, n, g = w.cfg, w.n, w.cfg.glcm
-    settings = _settings(cfg)
-    shown = _setting(32, (1,), g.angles_deg, g.properties, "average")   # the features figure
+    candidates = _candidates(cfg)
+    settings = list({_key(s): s for s, _ in candidates}.values())
+    d = GLCMFeatures(**FEATURES_SHOWN)   # the features figure: its setting, the defaults else
+    shown = _setting(d.levels, d.distances, d.angles_deg, d.properties, d.rotation)
     glcm = n.tiles * sum(w.glcm(s) for s in settings) + n.pool * w.glcm(shown)
-    params = [dict(kernel=kn, C=float(c), gamma=gm)
-              for kn in g.svm_kernel for c in g.svm_C for gm in g.svm_gamma]
-    candidates = [(s, p) for s in settings for p in params]
     k = cfg.evaluation.kfold
     train = round(n.tiles * (k - 1) / k)
     fits = (len(candidates) * g.cv_folds + 1) * (k + 1)
@@ -286,7 +266,7 @@ def _outputs(w: _Work, step: str) -> dict[str, float]:
     made = [p for p in products.PRODUCTS if step in p.steps and p.kind in ("table", "figure")]
     figures = sum(p.kind == "figure" for p in made)
     tables = sum(p.kind == "table" and not p.pattern for p in made)
-    tables += 2 if step == products.GLCM else 0   # kfold_selection_<arm> of its two arms
+    tables += len(products.step(step).arms)   # kfold_selection_<arm> of each arm it owes
     torch = step in TORCH_STEPS
     seconds = tables * w.startup(torch, "table")
     if figures:
@@ -308,7 +288,7 @@ def notebook_estimate(notebook: str, cfg: StudyConfig, measured: Measured,
     if step not in ESTIMATORS:
         raise ValueError(f"no estimate for notebook {notebook!r}: the notebooks are "
                          + ", ".join(f"{s}.ipynb" for s in ESTIMATORS))
-    counts = Counts.of(cfg, tileset)
+    counts = TileCounts.of(cfg, tileset)
     w = _Work(cfg, measured, tileset, counts)
     parts = {"kernel and imports": w.startup(step in TORCH_STEPS, "kernel")}
     if step != products.TILING or _cached(tileset):

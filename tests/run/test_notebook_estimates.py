@@ -1,7 +1,8 @@
 import pytest
 
 from spring_lib import build_tileset, load_config
-from spring_lib.run.notebook_estimates import Counts, ESTIMATORS, notebook_estimate
+from spring_lib.data.tileset import TileCounts
+from spring_lib.run.notebook_estimates import ESTIMATORS, notebook_estimate
 
 PROBE = "EfficientNet-Lite0-probe"
 
@@ -61,6 +62,26 @@ def test_a_bigger_grid_costs_more_fits(cfg):
     assert part(large, "GLCM features") > part(small, "GLCM features")
 
 
+def test_the_grid_and_the_figures_setting_are_read_from_their_homes(cfg, monkeypatch):
+    """The estimate fits what notebook 02's search fits (`glcm.svm.param_grid`) and times the
+    setting its figure draws (`glcm.figures.FEATURES_SHOWN`): change either there, and the
+    estimate follows."""
+    from spring_lib.glcm import figures, svm
+
+    fits = lambda e: int(next(k for k in e if k.startswith("GLCM+SVM grid")).split()[2])
+    before = fits(notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, standin()))
+    grid = svm.param_grid
+    monkeypatch.setattr(svm, "param_grid", lambda g: {**grid(g), "svc__tol": [1e-3, 1e-4]})
+    k = cfg.evaluation.kfold
+    doubled = fits(notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, standin()))
+    per_search = before // (k + 1) - 1   # candidates x cv, then one refit
+    assert doubled == (2 * per_search + 1) * (k + 1)
+    monkeypatch.setattr(figures, "FEATURES_SHOWN", {"levels": 7, "distances": (3,)})
+    timed = standin()
+    notebook_estimate("02_glcm_svm_baseline.ipynb", cfg, timed)
+    assert any("7 levels|distances (3,)" in key for key in timed.keys)
+
+
 def test_the_ladder_counts_its_probe_and_the_bootstraps_their_arms(cfg):
     glcm_only = notebook_estimate("05_evaluation.ipynb", cfg, standin(), n_arms=2)
     both = notebook_estimate("05_evaluation.ipynb", cfg, standin(), probe_arm=PROBE, n_arms=2)
@@ -83,7 +104,7 @@ def test_tiling_is_timed_before_the_cache_and_read_after(cfg):
     warm = notebook_estimate("01_dataset_tiling.ipynb", cfg, standin(), ts)
     assert not any(k.startswith("reading and tiling") for k in warm)
     assert any(k.startswith("reading the tile cache") for k in warm)
-    counts = Counts.of(cfg, ts)
+    counts = TileCounts.of(cfg, ts)
     assert counts.tiles == len(ts.tiles) and counts.micrographs == len(ts.micrographs)
     assert counts.tile_px == cfg.tiling.tile_size
 

@@ -80,6 +80,22 @@ def after_arms_seconds(step: str, cfg: StudyConfig, tileset: TileSet) -> float:
                          for s in steps[steps.index(step):]})
 
 
+def plan_notebook_arms(step: str, cfg: StudyConfig, tileset: TileSet, out) -> list:
+    """The arms of notebook `step` (03 or 04) planned against the series' budget: they get what
+    the run (`out`'s record) has not used and the notebooks after them will not need; notebook
+    03 shares it with notebook 04's arms (which come first where it is short), and notebook 04
+    orders the fine-tuning it can still hold by notebook 03's probe scores."""
+    from ..core.products import BASELINES
+    from ..nets.planning import probe_scores
+
+    baselines = step == BASELINES
+    return plan_arms(cfg.cnn.arms_baselines if baselines else cfg.cnn.arms_transfer, tileset,
+                     cfg, run_started=run_started(out.root),
+                     after_s=after_arms_seconds(step, cfg, tileset),
+                     later=cfg.cnn.arms_transfer if baselines else (),
+                     scores=None if baselines else probe_scores(out, "arms_baselines"))
+
+
 def _after(step: str, rest: dict[str, dict[str, float]]) -> float:
     """`after_arms_seconds` from the notebooks' estimates by part (`rest`, by step)."""
     steps = list(STEPS)

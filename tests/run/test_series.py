@@ -73,3 +73,30 @@ def test_a_profile_far_beyond_the_machine_is_told_from_its_first_forward_rate(
     capped = cfg.model_copy(update={"cnn": cnn.model_copy(update={"max_minutes_per_arm": 30})})
     rate = 1e-4
     assert series.far_beyond(capped, ts, measure) is None and len(rates) == 3
+
+
+def test_a_notebook_plans_its_arms_in_one_call_with_the_series_budget(monkeypatch, tmp_path):
+    """Notebook 03 shares the budget with notebook 04's arms; notebook 04 orders its remaining
+    fine-tuning by notebook 03's probe scores; both get what the run has not used."""
+    import pandas as pd
+
+    from spring_lib import load_config
+    from spring_lib.core.results_dir import ResultsDir
+
+    calls = {}
+    monkeypatch.setattr(series, "plan_arms", lambda names, ts, cfg, **k: calls.update(
+        {tuple(names): k}) or [])
+    monkeypatch.setattr(series, "after_arms_seconds", lambda step, cfg, ts: {
+        "03_cnn_baselines": 300.0, "04_seresnext_transfer": 100.0}[step])
+    cfg = load_config("smoke")
+    out = ResultsDir(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps(
+        {"status": "running", "started": "2026-11-30T21:11:30+00:00"}))
+    out.table(pd.DataFrame({"arm": ["MobileNetV2-probe"], "architecture": ["MobileNetV2"],
+                            "kind": ["probe"], "inner_score": [0.7]}), "arms_baselines")
+    series.plan_notebook_arms("03_cnn_baselines", cfg, None, out)
+    series.plan_notebook_arms("04_seresnext_transfer", cfg, None, out)
+    b, t = calls[tuple(cfg.cnn.arms_baselines)], calls[tuple(cfg.cnn.arms_transfer)]
+    assert b["later"] == cfg.cnn.arms_transfer and b["scores"] is None and b["after_s"] == 300
+    assert t["later"] == () and t["scores"] == {"MobileNetV2": 0.7} and t["after_s"] == 100
+    assert b["run_started"] == t["run_started"] == 1796073090.0

@@ -10,7 +10,7 @@ from .config import ConfigError
 PROFILE_HELP = "a profile name in params/ or the path of a YAML file (default: %(default)s)"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m spring_lib", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute the notebook series with papermill")
@@ -40,51 +40,60 @@ def main(argv: list[str] | None = None) -> int:
     pred.add_argument("--map", metavar="DIR", help="write a phase map PNG per micrograph into DIR")
     pred.add_argument("--map-stride", type=float, default=0.5,
                       help="window step of the phase maps, as a fraction of the tile (default 0.5)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     from .data.catalogue import DataError
     from .data.download import DownloadError
     from .run.errors import RunError
 
     try:
-        if args.command == "run":
-            from .run.runner import run_study
-
-            try:
-                out = run_study(args.profile, args.notebooks, args.results)
-            except KeyboardInterrupt:   # Ctrl-C, SIGTERM: run_study printed its one line
-                return 130
-            print(f"results in {out}")
-        elif args.command == "estimate":
-            from .config import load_config
-            from .run.preflight import preflight
-            from .run.series import print_plan, with_paper_weights
-
-            cfg = load_config(args.profile)
-            if args.with_weights:
-                cfg = with_paper_weights(cfg, args.with_weights)
-            preflight(cfg)   # as a run does: one line, before any timing or kernel
-            print_plan(cfg)
-        elif args.command == "site":
-            from .run.runner import render_result_site
-
-            problems = render_result_site(args.profile, args.results)
-            for p in problems:
-                print(f"site problem: {p}", file=sys.stderr)
-            return 1 if problems else 0
-        elif args.command == "data":
-            from .data.download import download_uhcsdb
-
-            root = download_uhcsdb(Path(args.dest))
-            print(f"UHCSDB verified in {root}")
-        elif args.command == "predict":
-            from .nets.predict import predict_cli
-
-            return predict_cli(args.checkpoint, args.images, args.output, args.tiles_output,
-                               args.um_per_px, args.map, args.map_stride, args.precision)
+        return _command(args)
     except (ConfigError, DataError, DownloadError, RunError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the parsed command; its exit code."""
+    if args.command == "run":
+        from .run.runner import run_study
+
+        try:
+            out = run_study(args.profile, args.notebooks, args.results)
+        except KeyboardInterrupt:   # Ctrl-C, SIGTERM: run_study printed its one line
+            return 130
+        print(f"results in {out}")
+    elif args.command == "estimate":
+        from .config import load_config
+        from .run.preflight import preflight
+        from .run.series import print_plan, with_paper_weights
+
+        cfg = load_config(args.profile)
+        if args.with_weights:
+            cfg = with_paper_weights(cfg, args.with_weights)
+        preflight(cfg)   # as a run does: one line, before any timing or kernel
+        print_plan(cfg)
+    elif args.command == "site":
+        from .run.runner import render_result_site
+
+        problems = render_result_site(args.profile, args.results)
+        for p in problems:
+            print(f"site problem: {p}", file=sys.stderr)
+        return 1 if problems else 0
+    elif args.command == "data":
+        from .data.download import download_uhcsdb
+
+        root = download_uhcsdb(Path(args.dest))
+        print(f"UHCSDB verified in {root}")
+    elif args.command == "predict":
+        from .nets.predict import predict_cli
+
+        return predict_cli(args.checkpoint, args.images, args.output, args.tiles_output,
+                           args.um_per_px, args.map, args.map_stride, args.precision)
     return 0
 
 

@@ -3,7 +3,8 @@
 Under the runner, `results_dir` is the run's folder: the config is the run's snapshot there
 (`config.json`, the profile validated once for the whole run), and the run's record gives its id
 and the data checksum computed once, so no notebook re-reads the profile or re-hashes the data.
-Opened interactively, a notebook reads the profile itself (a name or a YAML path).
+Opened interactively, a notebook reads the profile itself (a name or a YAML path). Importing this
+module loads `glcm/` and `nets/`, which register the runners `core.arm_kinds.run_arm` calls.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
+from . import glcm, nets  # noqa: F401 - importing them registers the arms' runners
 from .config import SNAPSHOT_FILE, StudyConfig, load_config, read_snapshot
 from .core.paths import project_root
 from .data.tileset import TileSet, build_tileset

@@ -92,9 +92,49 @@ def _layer(module: str) -> tuple[int, str]:
     return TOP, module
 
 
+# a module named in a string: "spring_lib.x.y:function", an importlib argument, an f-string's start
+MODULE_STRING = re.compile(r"(spring_lib(?:\.\w+)+)(?::\w+)?")
+MODULE_PREFIX = re.compile(r"(spring_lib(?:\.\w+)*)[.:]")
+
+
+def _relative(package: str, level: int, name: str | None) -> str:
+    base = package.split(".")[: len(package.split(".")) - level + 1]
+    return ".".join(base + ([name] if name else []))
+
+
+def _targets(node, package: str) -> tuple[list[str], str]:
+    """The spring_lib modules `node` imports or names in a string, and how it reaches them."""
+    import ast
+
+    if isinstance(node, ast.ImportFrom) and node.level:
+        if node.module:
+            return [_relative(package, node.level, node.module)], "imports"
+        return [_relative(package, node.level, a.name) for a in node.names], "imports"
+    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("spring_lib"):
+        return [node.module], "imports"
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name.startswith("spring_lib")], "imports"
+    called = isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", ""))
+    if called in ("import_module", "__import__") and node.args and isinstance(node.args[0],
+                                                                              ast.Constant):
+        name = str(node.args[0].value)
+        if name.startswith("."):
+            level = len(name) - len(name.lstrip("."))
+            return [_relative(package, level, name.lstrip(".") or None)], "imports by importlib"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        m = MODULE_STRING.fullmatch(node.value)
+        return ([m.group(1)], "names in a string") if m else ([], "")
+    if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        m = MODULE_PREFIX.fullmatch(str(node.values[0].value))
+        return ([m.group(1)], "names in a string") if m else ([], "")
+    return [], ""
+
+
 def upward_imports(files: dict[str, str]) -> list[str]:
     """`module imports target` for every import of a module in a higher layer, or in another
-    package of the same layer (the stage packages do not lean on each other)."""
+    package of the same layer (the stage packages do not lean on each other); `module names
+    target in a string` where a string would reach it at run time ("spring_lib.x.y:fn",
+    importlib), which an import check alone would not see."""
     import ast
 
     bad = []
@@ -104,21 +144,11 @@ def upward_imports(files: dict[str, str]) -> list[str]:
         package = module if is_pkg else module.rsplit(".", 1)[0]
         rank, home = _layer(module)
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                targets = [".".join(base + ([node.module] if node.module else []))]
-                if not node.module:
-                    targets = [f"{targets[0]}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("spring_lib"):
-                targets = [node.module]
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names if a.name.startswith("spring_lib")]
-            else:
-                continue
+            targets, how = _targets(node, package)
             for target in targets:
                 t_rank, t_home = _layer(target)
                 if t_rank > rank or (t_rank == rank and t_home != home and rank < TOP):
-                    bad.append(f"{module} imports {target}")
+                    bad.append(f"{module} {how} {target}")
     return bad
 
 
@@ -139,6 +169,21 @@ def test_an_upward_import_is_caught():
     assert upward_imports({"spring_lib.config.schema": "import spring_lib.run.runner"}) == [
         "spring_lib.config.schema imports spring_lib.run.runner"]
     assert upward_imports({"spring_lib.run.report": "from ..evaluation import verdicts"}) == []
+    # through strings: a runner named "module:function", importlib, an f-string
+    runner = 'K = Kind("GLCM+SVM", "spring_lib.glcm.svm:run_glcm_arm")'
+    assert upward_imports({"spring_lib.core.arm_kinds": runner}) == [
+        "spring_lib.core.arm_kinds names in a string spring_lib.glcm.svm"]
+    assert upward_imports({"spring_lib.data.tileset": 'import_module("spring_lib.nets.x")',
+                           "spring_lib.glcm.svm": 'importlib.import_module("..nets.probe", "p")',
+                           "spring_lib.core.paths": 'import_module(f"spring_lib.run.{name}")',
+                           "spring_lib.config.base": 'f"spring_lib.run.series:{fn}"'}) == [
+        "spring_lib.data.tileset names in a string spring_lib.nets.x",
+        "spring_lib.glcm.svm imports by importlib spring_lib.nets.probe",
+        "spring_lib.core.paths names in a string spring_lib.run",
+        "spring_lib.config.base names in a string spring_lib.run.series"]
+    assert upward_imports({"spring_lib.nets.__init__": 'lazy("spring_lib.nets.arms:run")',
+                           "spring_lib.study": '"spring_lib.glcm.svm:run_glcm_arm"',
+                           "spring_lib.nets.checkpoint": 'F = "spring_lib.checkpoint/1"'}) == []
 
 
 def test_core_is_torch_free():
@@ -148,3 +193,127 @@ def test_core_is_torch_free():
             "assert 'torch' not in sys.modules, 'torch imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 60
+
+
+def oversized(files: dict[str, str]) -> list[str]:
+    """Every module over MAX_MODULE_LINES lines and every function over MAX_FUNCTION_LINES: a
+    module holds one concept, a function one step a person can read at once."""
+    import ast
+
+    bad = []
+    for module, text in sorted(files.items()):
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            bad.append(f"{module}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    bad.append(f"{module}.{node.name} (line {node.lineno}): {n} lines")
+    return bad
+
+
+def test_no_module_or_function_is_too_long():
+    too_long = oversized(_library())
+    assert not too_long, "split into modules or well-named helpers:\n" + "\n".join(too_long)
+
+
+def test_a_long_module_or_function_is_caught():
+    body = "".join(f"    x{i} = {i}\n" for i in range(58))
+    assert oversized({"m": f"def f():\n{body}    return 0\n"}) == []               # 60 lines
+    assert oversized({"m": f"async def f():\n{body}    x = 0\n    return x\n"}) == [
+        "m.f (line 1): 61 lines"]
+    assert oversized({"m": "x = 1\n" * 300}) == []
+    assert oversized({"m": "x = 1\n" * 301}) == ["m: 301 lines"]
+
+
+README = REPO / "README.md"
+PACKAGE_PATH = re.compile(r"(?<![\w/.])spring_lib/([\w/]+\.py)|(?<![\w/.])((?:%s)/[\w/]+\.py)"
+                          % "|".join(LAYERS))
+DOTTED = re.compile(r"(?<![\w.])spring_lib((?:\.\w+)+)")
+
+
+def map_modules(readme: str) -> set[str]:
+    """The modules the README's Library map names, as paths under spring_lib/ without .py:
+    `core/` (`paths`, ...) gives core/paths; the entry points' row gives study, cli."""
+    section = readme.split("## Library map", 1)[1].split("\n## ", 1)[0]
+    named = set()
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or not cells[1].startswith("`"):
+            continue   # the header and its rule, text around the table
+        package = re.fullmatch(r"`(\w+)/` \((.*)\)", cells[1])
+        prefix, names = (package.group(1) + "/", package.group(2)) if package else ("", cells[1])
+        named |= {prefix + n for n in re.findall(r"`(\w+)`", names)}
+    return named
+
+
+def tree_modules() -> set[str]:
+    return {p.relative_to(LIB).with_suffix("").as_posix() for p in LIB.rglob("*.py")
+            if p.stem not in ("__init__", "__main__")}
+
+
+def _defines(file: Path, name: str) -> bool:
+    import ast
+
+    for node in ast.parse(file.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found = {node.name}
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found = {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found = {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            continue
+        if name in found:
+            return True
+    return False
+
+
+def stale_references(text: str, lib: Path = LIB) -> list[str]:
+    """Library files (`spring_lib/nets/x.py`, `nets/x.py`) and dotted names
+    (`spring_lib.nets.x.fn`) the text names that the library does not have."""
+    bad = [m.group(0) for m in PACKAGE_PATH.finditer(text)
+           if not (lib / (m.group(1) or m.group(2))).is_file()]
+    for m in DOTTED.finditer(text):
+        parts = m.group(1).strip(".").split(".")
+        for i in range(len(parts), 0, -1):
+            base = lib.joinpath(*parts[:i])
+            file = base.with_suffix(".py")
+            file = file if file.is_file() else base / "__init__.py"
+            if file.is_file():
+                rest = parts[i:]
+                if len(rest) > 1 or (rest and not _defines(file, rest[0])):
+                    bad.append(m.group(0))
+                break
+        else:
+            bad.append(m.group(0))
+    return bad
+
+
+def test_the_library_map_names_every_module_and_only_those():
+    named, tree = map_modules(README.read_text()), tree_modules()
+    assert {"not in the map": sorted(tree - named), "not in the tree": sorted(named - tree)} == {
+        "not in the map": [], "not in the tree": []}
+
+
+def test_every_library_path_the_readme_names_exists():
+    assert stale_references(README.read_text()) == []
+
+
+def test_the_readme_checks_can_fail():
+    readme = ("## Library map\n\n| layer | package (modules) | step | holds |\n|---|---|---|---|\n"
+              "| 0 | `core/` (`paths`, `gone`) | all | `run_arm` and more |\n"
+              "| top | `study`, `cli` | all | the setup |\n\n## Next\n| x | `y` | z | w |\n")
+    assert map_modules(readme) == {"core/paths", "core/gone", "study", "cli"}
+    text = ("one record in `spring_lib/nets/registry.py`, see nets/registry.py and "
+            "run/notebook_estimates.py, `spring_lib.paper.numbers.PROTOCOL`, "
+            "`spring_lib.nets.training.nope`; fine: `spring_lib/core/products.py`, "
+            "`spring_lib.nets.training.train`, `spring_lib.core.paper_numbers.PROTOCOL`, "
+            "benchmarks/glcm_speed.py, `spring_lib.nets`")
+    assert stale_references(text) == ["spring_lib/nets/registry.py", "nets/registry.py",
+                                      "spring_lib.paper.numbers.PROTOCOL",
+                                      "spring_lib.nets.training.nope"]

@@ -5,4 +5,4 @@ from .lazy import submodule_loader
 
 __getattr__ = submodule_loader(__name__, (
     "architectures", "arm_kinds", "arm_result", "grouped_cv", "lazy", "machine",
-    "paper_numbers", "paths", "predictions", "products", "progress", "results_dir"))
+    "paper_numbers", "paths", "predictions", "products", "progress", "results_dir", "schedule"))

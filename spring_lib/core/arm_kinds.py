@@ -1,15 +1,15 @@
 """Every kind of arm the study runs, and one `run_arm` for all of them.
 
 GLCM+SVM and the pixel-size floor (notebook 02), frozen-feature probes, fine-tuned (TL) and
-from-scratch networks (notebooks 03-04) are registered here by the function that runs them,
-written "module:function" and imported only when an arm runs. That keeps this layer torch-free
-and below the stage packages that implement the kinds: `glcm/` and `nets/` are peers that do
-not import each other, and neither may be imported from here. Every runner returns an
-`ArmResult`, so the three notebooks write their arms tables the same way.
+from-scratch networks (notebooks 03-04) are declared here; the packages that implement them
+(`glcm/`, `nets/`) register their runners when imported (`register_runner`), and whatever runs
+arms loads those packages first (`spring_lib.study`, the notebooks' setup). That keeps this
+layer torch-free and below the stage packages, which are peers that do not import each other:
+nothing here imports them, by name or by string. Every runner returns an `ArmResult`, so the
+three notebooks write their arms tables the same way.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,29 +17,27 @@ import pandas as pd
 
 from .architectures import Arm
 from .arm_result import EMPTY_ARMS_COLUMNS, ArmResult
-from .grouped_cv import kfold_predictions
 from .predictions import save_predictions
 from .results_dir import ResultsDir
 
 
 @dataclass(frozen=True)
 class ArmKind:
-    """`runner`: "module:function" returning an ArmResult. A `planned` kind is timed and
-    budgeted before it runs (`nets.planning`); its runner takes (arm, tileset, cfg, out, plan),
-    an unplanned kind's runner (tileset, cfg, out)."""
+    """A `planned` kind is timed and budgeted before it runs (`nets.planning`); its runner
+    takes (arm, tileset, cfg, out, plan), an unplanned kind's runner (tileset, cfg, out)."""
     name: str
-    runner: str
     planned: bool
 
 
 KINDS = {k.name: k for k in [
-    ArmKind("GLCM+SVM", "spring_lib.glcm.svm:run_glcm_arm", planned=False),
-    ArmKind("pixel-size", "spring_lib.glcm.pixel_size:run_pixel_size_arm", planned=False),
-    ArmKind("probe", "spring_lib.nets.arms:run_probe_arm", planned=True),
-    ArmKind("TL", "spring_lib.nets.arms:run_network_arm", planned=True),
-    ArmKind("scratch", "spring_lib.nets.arms:run_network_arm", planned=True),
+    ArmKind("GLCM+SVM", planned=False),
+    ArmKind("pixel-size", planned=False),
+    ArmKind("probe", planned=True),
+    ArmKind("TL", planned=True),
+    ArmKind("scratch", planned=True),
 ]}
 SINGLE_ARM_KINDS = ("GLCM+SVM", "pixel-size")   # a kind with one arm, named like it
+_RUNNERS: dict[str, Callable[..., ArmResult]] = {}
 
 
 def kind_of(arm: str) -> ArmKind:
@@ -53,9 +51,20 @@ def kind_of(arm: str) -> ArmKind:
         raise ValueError(f"{exc}, or one of {list(SINGLE_ARM_KINDS)}") from None
 
 
+def register_runner(kind: str, run: Callable[..., ArmResult]) -> None:
+    """Called by the package that implements `kind` when it is imported."""
+    if kind not in KINDS:
+        raise ValueError(f"no arm kind {kind!r}: one of {list(KINDS)}")
+    _RUNNERS[kind] = run
+
+
 def runner(kind: ArmKind) -> Callable[..., ArmResult]:
-    module, _, function = kind.runner.partition(":")
-    return getattr(importlib.import_module(module), function)
+    """The registered runner; none where the package implementing the kind was never loaded."""
+    try:
+        return _RUNNERS[kind.name]
+    except KeyError:
+        raise LookupError(f"no runner registered for {kind.name} arms: import spring_lib.study "
+                          "(or the package that implements them) before running an arm") from None
 
 
 def run_arm(arm: str, tileset, cfg, out: ResultsDir, plan=None) -> ArmResult:
@@ -76,6 +85,10 @@ def kfold_evaluation(fit: Callable, X, tileset, cfg, out: ResultsDir,
     """A scikit-learn arm evaluated by the run's k-fold, `fit` tuning it inside each training
     fold: its predictions as kfold/<arm>.csv, what each fold chose as kfold_selection_<arm>.
     Returns that choice and the predictions' path in the results folder."""
+    # scikit-learn loads here, not with this module: `nets/` registers its runners through it,
+    # and `predict` needs none of it
+    from .grouped_cv import kfold_predictions
+
     preds, chosen = kfold_predictions(fit, X, tileset.manifest,
                                       tileset.folds(cfg.evaluation.kfold, cfg.split.seed),
                                       tileset.classes, arm)

@@ -1,6 +1,10 @@
 """Step 02: the classical arms: GLCM texture features with the tuned GLCM+SVM pipeline, and
-the pixel-size floor."""
-from ..core.lazy import submodule_loader
+the pixel-size floor. Importing the package registers their runners (`core.arm_kinds`)."""
+from ..core.arm_kinds import register_runner
+from ..core.lazy import lazy_function, submodule_loader
 
 __getattr__ = submodule_loader(__name__, (
     "features", "figures", "pixel_size", "svm"))
+
+register_runner("GLCM+SVM", lazy_function(__name__, "svm", "run_glcm_arm"))
+register_runner("pixel-size", lazy_function(__name__, "pixel_size", "run_pixel_size_arm"))

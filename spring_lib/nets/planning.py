@@ -4,7 +4,7 @@ plan of a whole series without running it).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,6 @@ from ..core.architectures import Arm
 from ..core.arm_result import ArmStatus, describe
 from ..core.paths import cache_dir
 from ..core.progress import arms_planned
-from ..core.results_dir import ResultsDir
 from ..core.schedule import over_budget
 from ..data.tileset import TileSet, digest_key, digest_seconds
 from . import budget
@@ -56,8 +55,31 @@ class ArmPlan:
                                       else self.estimate_s / 60))
 
 
-#: what `_measure_arm` records; a plan kept by an older version is measured again
-PLAN_FACTS_VERSION = 4   # 4: the feeding costs (budget.Feeding)
+@dataclass
+class PlanFacts:
+    """What an arm's plan needs from this machine (`_measure_arm`), kept per machine as JSON.
+    A plan kept with other fields is measured again: the version follows the fields."""
+    weights: str
+    trainable: int
+    measurement: budget.Measurement
+    feeding: budget.Feeding = field(default_factory=budget.Feeding)
+    input_size: int | None = None      # a probe's: its weights' native size
+    width: int | None = None           # the features of a probe or a probe-initialised head
+    feature_cache: str | None = None   # ... and their cache's name
+    forward_only: bool = False         # over its cap on its forward passes alone
+
+    @classmethod
+    def from_json(cls, facts: dict) -> "PlanFacts":
+        m = facts["measurement"]
+        return cls(**{**facts, "feeding": budget.Feeding(**facts["feeding"]),
+                      "measurement": budget.Measurement(Execution(**m["execution"]),
+                                                        m["train_img_s"], m["eval_img_s"],
+                                                        m["rates"])})
+
+    @staticmethod
+    def version() -> str:
+        return ";".join(f"{t.__name__}.{f.name}:{f.type}" for t in (
+            PlanFacts, budget.Measurement, budget.Feeding, Execution) for f in fields(t))
 
 
 def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
@@ -77,7 +99,7 @@ def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
         weights = "random init"
     tiles = pd.util.hash_pandas_object(tileset.manifest[["tile_id", "split", "group"]],
                                        index=False).sum()
-    parts = [PLAN_FACTS_VERSION, recipe.model_dump_json(), cfg.probe.model_dump_json(),
+    parts = [PlanFacts.version(), recipe.model_dump_json(), cfg.probe.model_dump_json(),
              cfg.evaluation.model_dump_json(), cfg.split.model_dump_json(), str(tiles),
              str(tileset.tiles.shape), weights, cfg.cnn.skip_unavailable,
              cfg.cnn.max_minutes_per_arm]
@@ -86,8 +108,8 @@ def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
 
 
 def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
-                 measure, at_least=None) -> dict:
-    """Build the arm's network once and time it here: the facts its plan needs (JSON).
+                 measure, at_least=None) -> PlanFacts:
+    """Build the arm's network once and time it here: the facts its plan needs.
 
     `at_least(forward_img_s)`: the least seconds a training arm can take, given its forward
     rate (a training step costs at least its forward pass). Where that already exceeds the arm's
@@ -96,7 +118,7 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
     costs a minute or more each."""
     model, weights, trainable = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed,
                                         "texture" if arm.kind == "probe" else None)
-    facts = dict(weights=weights, trainable=trainable)
+    facts = {}
     sample = np.array(tileset.tiles[:64])
     if arm.kind == "probe":
         features = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture))
@@ -107,7 +129,7 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
             train=False, device=ex.device)
         facts.update(input_size=size, width=features.width(),
                      feature_cache=features.cache_name(tileset.tiles.shape[1]),
-                     feeding=dict(eval_s=budget.input_seconds(sample, size)))
+                     feeding=budget.Feeding(eval_s=budget.input_seconds(sample, size)))
     else:
         m = None
         if at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
@@ -119,7 +141,7 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
                 m, facts["forward_only"] = forward, True
         m = m or measure(model, recipe)
         if not facts.get("forward_only"):   # an arm over its cap is not timed further
-            facts["feeding"] = dict(
+            facts["feeding"] = budget.Feeding(
                 train_s=budget.input_seconds(sample, recipe.input_size, recipe.augment),
                 eval_s=budget.input_seconds(sample, recipe.input_size),
                 epoch_s=budget.state_save_seconds(model, cache_dir(cfg) / "training"))
@@ -128,9 +150,7 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
                                   pooling=recipe.pooling, input_size=recipe.input_size)
             facts.update(feature_cache=head.cache_name(tileset.tiles.shape[1]),
                          width=head.width())
-    facts["measurement"] = dict(execution=asdict(m.execution), train_img_s=m.train_img_s,
-                                eval_img_s=m.eval_img_s, rates=m.rates)
-    return facts
+    return PlanFacts(weights, trainable, m, **facts)
 
 
 def trainings(arm: Arm, tileset: TileSet, cfg: StudyConfig) -> list[tuple]:
@@ -163,7 +183,8 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     at_least = lambda rate: forward_floor(one, runs, rate)  # noqa: E731
 
     key = _memo_key(arm, recipe, tileset, cfg, cache)
-    facts = cache.plan(key) if key else None
+    kept = cache.plan(key) if key else None
+    facts = PlanFacts.from_json(kept) if kept else None
     if facts is None:
         loaded = cache.loaded_now
         try:
@@ -174,22 +195,19 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
             plan.status, plan.weights = ArmStatus.NOT_RUN_WEIGHTS, str(exc)
             return plan
         if key:
-            cache.keep_plan(key, facts, loaded=cache.loaded_now != loaded)
-    plan.weights, plan.trainable_params = facts["weights"], facts["trainable"]
-    m = facts["measurement"]
-    plan.measurement = budget.Measurement(Execution(**m["execution"]), m["train_img_s"],
-                                          m["eval_img_s"], m["rates"])
-    feeding = budget.Feeding(**facts.get("feeding", {}))
+            cache.keep_plan(key, asdict(facts), loaded=cache.loaded_now != loaded)
+    plan.weights, plan.trainable_params = facts.weights, facts.trainable
+    plan.measurement, feeding = facts.measurement, facts.feeding
     features_dir = str(cache_dir(cfg) / "features")
-    uncached = (uncached_tiles(features_dir, facts["feature_cache"], tileset.tiles)
-                if "feature_cache" in facts else 0)
+    uncached = (uncached_tiles(features_dir, facts.feature_cache, tileset.tiles)
+                if facts.feature_cache else 0)
     plan.images = (uncached if arm.kind == "probe"
                    else sum(len(tr) for tr, _, _ in runs) * recipe.epochs)
     if arm.kind == "probe":
-        plan.recipe = recipe.model_copy(update={"input_size": facts["input_size"]})
+        plan.recipe = recipe.model_copy(update={"input_size": facts.input_size})
         plan.estimate_s = (budget.embedding_seconds(plan.images, plan.measurement, feeding)
-                           + _probe_fits(len(tileset.tiles), facts["width"], tileset, cfg, cache))
-    elif facts.get("forward_only"):
+                           + _probe_fits(len(tileset.tiles), facts.width, tileset, cfg, cache))
+    elif facts.forward_only:
         plan.estimate_s = at_least(plan.measurement.eval_img_s)
         plan.status, plan.note = ArmStatus.NOT_RUN_OVER_CAP, (
             f"estimated at least {plan.estimate_s / 60:.1f} min on this machine (its forward "
@@ -200,7 +218,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
         plan.estimate_s = budget.embedding_seconds(uncached, plan.measurement, feeding) + sum(
             budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te),
                                     feeding=feeding)
-            + (_head_search(len(tr), facts["width"], tileset, cfg, cache)
+            + (_head_search(len(tr), facts.width, tileset, cfg, cache)
                if recipe.head_init == "probe" else 0.0)
             for tr, va, te in runs)
     over = budget.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)
@@ -274,27 +292,3 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig,
     mine = [plans[n] for n in names]
     arms_planned((p.arm.name, p.describe(), p.estimate_s) for p in mine)
     return mine
-
-
-def plan_table(plans: list[ArmPlan]) -> pd.DataFrame:
-    """One row per planned arm: status, input size, execution, measured rate, estimate."""
-    return pd.DataFrame([p.row() for p in plans])
-
-
-def recipe_table(cfg: StudyConfig, names: list[str]) -> pd.DataFrame:
-    """Each arm's recipe as the profile resolves it (base, then kind, architecture and arm)."""
-    rows = []
-    for name in names:
-        arm, r = Arm.parse(name), cfg.recipe(name)
-        rows.append({"arm": name, **({"input_size": "native", "pooling": "tuned by CV",
-                                      "classifier": "logistic regression"} if arm.kind == "probe"
-                                     else r.model_dump(exclude={"precision", "memory_format"}))})
-    return pd.DataFrame(rows)
-
-
-def probe_scores(out: ResultsDir, *tables: str) -> dict[str, float]:
-    """Inner-CV scores of the probes earlier notebooks ran, by architecture: they order the
-    fine-tuning the budget can still hold (`core.schedule.priority`)."""
-    frames = [out.read_table(t) for t in tables if out.has_table(t)]
-    return {r.architecture: float(r.inner_score) for f in frames if "inner_score" in f
-            for r in f.itertuples() if r.kind == "probe" and pd.notna(r.inner_score)}

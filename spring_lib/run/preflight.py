@@ -5,7 +5,6 @@ one ConfigError naming the key and the profile file, where it used to surface in
 from __future__ import annotations
 
 import inspect
-import os
 import warnings
 from typing import NamedTuple
 
@@ -107,8 +106,8 @@ class _Side(NamedTuple):
 
 def _weights_missing(arch, source: str | None) -> str | None:
     """Why `source` (cnn.weights) gives `arch` no weights here, found without loading them."""
-    from ..nets.weights import (HUB_OFFLINE_ENV, OFFLINE_ENV, hub_address, hub_unreachable,
-                                weights_file)
+    from ..nets.hub import HUB_OFFLINE_ENV, OFFLINE_ENV, env_true, hub_address, hub_unreachable
+    from ..nets.weights import weights_file
 
     source = source or arch.default_weights
     if weights_file(arch, source) is not None:
@@ -118,7 +117,7 @@ def _weights_missing(arch, source: str | None) -> str | None:
     if source != "imagenet":
         return f"no weights file at {source}"
     for env in (OFFLINE_ENV, HUB_OFFLINE_ENV):   # the network is not to be asked
-        if os.environ.get(env, "").strip().lower() in ("1", "true", "yes", "on"):
+        if env_true(env):
             return f"ImageNet weights need a model hub, and {env} is set"
     why = hub_unreachable(*hub_address(arch.library))
     return f"ImageNet weights need a model hub, and {why}" if why else None

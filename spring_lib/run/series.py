@@ -23,7 +23,7 @@ from ..core.products import NETS, STEPS
 from ..data.tileset import TileSet
 from ..nets import budget
 from ..nets.arm_inputs import network
-from ..nets.planning import forward_floor, plan_arms, run_order, trainings
+from ..nets.planning import ArmPlan, forward_floor, plan_arms, run_order, trainings
 from ..nets.rate_cache import RateCache
 from ..nets.weights import WeightsUnavailable
 from .notebook_estimates import notebook_estimate
@@ -31,7 +31,7 @@ from .notebook_estimates import notebook_estimate
 #: the part of a notebook's estimate already spent when a notebook with arms plans them
 STARTUP = "kernel and imports"
 #: a profile without caps whose network arms' forward passes alone take longer than this here
-#: is far beyond the machine (the paper's protocol on a CPU: 500 epochs of SE-ResNeXt101):
+#: is far beyond the machine (the paper's protocol on a CPU: its epochs of SE-ResNeXt101):
 #: `estimate` says so with that bound rather than timing everything
 FAR_BEYOND_HOURS = 24.0
 
@@ -86,7 +86,6 @@ def plan_notebook_arms(step: str, cfg: StudyConfig, tileset: TileSet, out) -> li
     03 shares it with notebook 04's arms (which come first where it is short), and notebook 04
     orders the fine-tuning it can still hold by notebook 03's probe scores."""
     from ..core.products import BASELINES
-    from ..nets.planning import probe_scores
 
     baselines = step == BASELINES
     return plan_arms(cfg.cnn.arms_baselines if baselines else cfg.cnn.arms_transfer, tileset,
@@ -241,3 +240,29 @@ def print_plan(cfg: StudyConfig) -> pd.DataFrame | None:
           f"{notebooks['measuring_minutes'].sum() * 60:.0f} s of it (a second estimate or run "
           "reads what was measured)")
     return arms
+
+
+# ---------------------------------------------------------------- what notebooks 03 and 04 show
+
+def plan_table(plans: list[ArmPlan]) -> pd.DataFrame:
+    """One row per planned arm: status, input size, execution, measured rate, estimate."""
+    return pd.DataFrame([p.row() for p in plans])
+
+
+def recipe_table(cfg: StudyConfig, names: list[str]) -> pd.DataFrame:
+    """Each arm's recipe as the profile resolves it (base, then kind, architecture and arm)."""
+    rows = []
+    for name in names:
+        arm, r = Arm.parse(name), cfg.recipe(name)
+        rows.append({"arm": name, **({"input_size": "native", "pooling": "tuned by CV",
+                                      "classifier": "logistic regression"} if arm.kind == "probe"
+                                     else r.model_dump(exclude={"precision", "memory_format"}))})
+    return pd.DataFrame(rows)
+
+
+def probe_scores(out, *tables: str) -> dict[str, float]:
+    """Inner-CV scores of the probes earlier notebooks ran, by architecture: they order the
+    fine-tuning the budget can still hold (`core.schedule.priority`)."""
+    frames = [out.read_table(t) for t in tables if out.has_table(t)]
+    return {r.architecture: float(r.inner_score) for f in frames if "inner_score" in f
+            for r in f.itertuples() if r.kind == "probe" and pd.notna(r.inner_score)}

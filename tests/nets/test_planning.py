@@ -6,6 +6,7 @@ from spring_lib import load_config
 from spring_lib.core.architectures import Arm
 from spring_lib.core.arm_result import ArmStatus
 from spring_lib.nets import planning as P
+from spring_lib.run import series
 
 
 def test_arm_over_its_cap_is_not_run_with_its_estimate(tiny, fake_measure):
@@ -13,7 +14,7 @@ def test_arm_over_its_cap_is_not_run_with_its_estimate(tiny, fake_measure):
     plan = P.plan_arm(Arm.parse("MobileNetV2-scratch"), ts, cfg, measure=fake_measure(0.01))
     assert plan.status is ArmStatus.NOT_RUN_OVER_CAP and plan.estimate_s > 30 * 60
     assert plan.note.startswith("estimated") and "cap of 30 min" in plan.note
-    row = P.plan_table([plan]).iloc[0]
+    row = series.plan_table([plan]).iloc[0]
     assert row["status"] == "not run: over the arm's cap" and row["note"] == plan.note
     ok = P.plan_arm(Arm.parse("MobileNetV2-scratch"), ts, cfg, measure=fake_measure(1000.0))
     assert ok.status is ArmStatus.PLANNED and ok.note == "" and ok.estimate_s < 60
@@ -81,7 +82,7 @@ def test_arms_over_the_runs_budget_are_not_run_with_their_estimates(tiny, fake_m
 
 def test_recipe_table_shows_each_arms_resolved_recipe(tiny):
     cfg, _ = tiny
-    table = P.recipe_table(cfg, ["MobileNetV2-probe", "MobileNetV2-TL"]).set_index("arm")
+    table = series.recipe_table(cfg, ["MobileNetV2-probe", "MobileNetV2-TL"]).set_index("arm")
     assert table.loc["MobileNetV2-probe", "pooling"] == "tuned by CV"
     assert table.loc["MobileNetV2-TL", "input_size"] == 32 and "precision" not in table
 

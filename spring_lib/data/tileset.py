@@ -94,15 +94,10 @@ def _load_images(catalog: pd.DataFrame, cfg: StudyConfig) -> dict[str, np.ndarra
     if len(repeated):
         mid = repeated.iloc[0]
         paths = catalog.loc[catalog["micrograph_id"] == mid, "path"].tolist()
-        raise DataError(f"micrograph id {mid} names more than one file: {_first(paths)}")
+        raise DataError(f"micrograph id {mid} names more than one file: {first_items(paths)}")
     images = {}
     target = cfg.tiling.um_per_px
-    if target:
-        unscaled = catalog.loc[~(catalog["um_per_px"] > 0), "path"].tolist()
-        if unscaled:
-            raise cfg.error("tiling.um_per_px", f"{len(unscaled)} micrograph(s) have no known "
-                            f"scale (µm/px) to resample from: {_first(unscaled)}. Set "
-                            "tiling.um_per_px: null, or leave them out.")
+    check_scales(cfg, catalog)
     for row in tqdm(catalog.itertuples(), total=len(catalog), desc="reading micrographs",
                     leave=False):
         img = read_micrograph(row.path, databar_setting(cfg, row.has_databar))
@@ -112,7 +107,17 @@ def _load_images(catalog: pd.DataFrame, cfg: StudyConfig) -> dict[str, np.ndarra
     return images
 
 
-def _first(items: list[str], n: int = 5) -> str:
+def check_scales(cfg: StudyConfig, catalog: pd.DataFrame) -> None:
+    """Resampling to tiling.um_per_px needs every micrograph's own scale."""
+    if cfg.tiling.um_per_px:
+        unscaled = catalog.loc[~(catalog["um_per_px"] > 0), "path"].tolist()
+        if unscaled:
+            raise cfg.error("tiling.um_per_px", f"{len(unscaled)} micrograph(s) have no known "
+                            f"scale (µm/px) to resample from: {first_items(unscaled)}. Set "
+                            "tiling.um_per_px: null, or leave them out.")
+
+
+def first_items(items: list[str], n: int = 5) -> str:
     """The first n items and how many more: a message naming hundreds of micrographs is not read."""
     more = f" and {len(items) - n} more" if len(items) > n else ""
     return ", ".join(items[:n]) + more
@@ -128,7 +133,7 @@ def _check_tile_fits(cfg: StudyConfig, images: dict[str, np.ndarray],
     if small:
         where = " after resampling to tiling.um_per_px" if cfg.tiling.um_per_px else ""
         raise cfg.error("tiling.tile_size", f"{t} px is larger than a side of {len(small)} "
-                        f"micrograph(s){where}: {_first(small)}. Lower tiling.tile_size or leave "
+                        f"micrograph(s){where}: {first_items(small)}. Lower tiling.tile_size or leave "
                         "those micrographs out.")
 
 

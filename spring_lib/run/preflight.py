@@ -15,6 +15,7 @@ from ..config import StudyConfig
 from ..data.catalogue import UHCSDB_NEAR_DUPLICATES, databar_setting, load_catalog
 from ..data.images import databar_rows, read_micrograph
 from ..data.splits import SplitError, group_ids, hold_out_groups, kfold_assignment
+from ..data.tileset import check_scales
 from ..data.tiling import scaled_shape
 
 # an automatic data bar is looked for in this bottom share of a micrograph only: no more is cut
@@ -127,13 +128,8 @@ def check_tile_size(cfg: StudyConfig, catalog: pd.DataFrame) -> None:
     """Every micrograph must hold one tile (as tiling cuts it: data bar off, resampled to
     tiling.um_per_px), judged from image headers; only a micrograph whose data bar decides
     it is decoded."""
-    t, target = cfg.tiling.tile_size, cfg.tiling.um_per_px
-    if target:
-        unscaled = catalog.loc[~(catalog["um_per_px"] > 0), "path"].tolist()
-        if unscaled:
-            raise cfg.error("tiling.um_per_px", f"{len(unscaled)} micrograph(s) have no known "
-                            f"scale (µm/px) to resample from: {_first(unscaled)}. Set "
-                            "tiling.um_per_px: null, or leave them out.")
+    t = cfg.tiling.tile_size
+    check_scales(cfg, catalog)
     rows = list(catalog.itertuples())
     sides = [_header_side(cfg, r) for r in rows]
     exact: dict[int, tuple[int, int]] = {}
@@ -149,7 +145,7 @@ def check_tile_size(cfg: StudyConfig, catalog: pd.DataFrame) -> None:
     if not small:
         return
     largest = _largest_tile(cfg, rows, sides)
-    where = " after resampling to tiling.um_per_px" if target else ""
+    where = " after resampling to tiling.um_per_px" if cfg.tiling.um_per_px else ""
     if len(small) == len(rows):
         which, fix = f"every one of the {len(rows)} micrographs{where}", ""
     else:
@@ -218,8 +214,3 @@ def _tiled(shape: tuple[int, int], cfg: StudyConfig, row) -> tuple[int, int]:
 
 def _wxh(shape: tuple[int, int]) -> str:
     return f"{shape[1]}x{shape[0]}"
-
-
-def _first(items: list[str], n: int = 5) -> str:
-    more = f" and {len(items) - n} more" if len(items) > n else ""
-    return ", ".join(items[:n]) + more

@@ -76,8 +76,13 @@ def test_evaluation_tables_cover_every_arm(smoke_run):
     assert set(results["model"]) == evaluated
     assert list(results.columns[:6]) == ["model", "kind", "micrographs", "samples", "folds", "macro_f1"]
     assert (results["micrographs"] == 60).all() and (results["folds"] == 3).all()
+    # every interval is two float columns, never text (the Markdown copy shows it as text)
+    ci = [c for c in results if c.endswith(("_ci_low", "_ci_high"))]
+    assert len(ci) == 6 and all(results[c].dtype == float for c in ci)
+    assert not [c for c in results if c.endswith("_ci95")]
+    assert "macro_f1_ci95" in (smoke_run / "tables" / "results_all_arms.md").read_text()
     claims = pd.read_csv(smoke_run / "tables" / "claims.csv")
-    assert len(claims) == 4 and claims["verdict"].notna().all()
+    assert claims["number"].tolist() == [1, 2, 3, 4] and claims["verdict"].notna().all()
     ladder = pd.read_csv(smoke_run / "tables" / "leakage_ladder.csv")
     assert len(ladder) == 6 and ladder["model"].nunique() == 2
     leaky = ladder[ladder["protocol"] == "random tiles"]

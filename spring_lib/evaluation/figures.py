@@ -34,8 +34,7 @@ def headline(results: pd.DataFrame, best: str | None = None, floor: str = "pixel
     """Every arm's micrograph macro-F1 with its sample-bootstrap interval, the pixel-size floor
     marked: the study's answer in one picture."""
     t = results.sort_values("macro_f1")
-    lo = t["macro_f1"] - t["macro_f1_ci95"].map(lambda s: float(s.strip("[]").split(",")[0]))
-    hi = t["macro_f1_ci95"].map(lambda s: float(s.strip("[]").split(",")[1])) - t["macro_f1"]
+    lo, hi = t["macro_f1"] - t["macro_f1_ci_low"], t["macro_f1_ci_high"] - t["macro_f1"]
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(t) + 1.4))
     y = np.arange(len(t))
     colors = ["tab:red" if m == best else "tab:grey" if m == floor else "tab:blue"

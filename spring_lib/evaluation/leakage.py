@@ -20,7 +20,7 @@ from ..core.grouped_cv import fixed, kfold_predictions
 from ..nets.probe import probe_pipeline
 from ..core.architectures import Arm
 from ..core.predictions import save_predictions
-from . import metrics as ev
+from . import intervals, metrics as ev
 
 # one fixed GLCM+SVM setting and one probe setting, the same under every protocol
 GLCM_SETTING = dict(glcm__levels=32, glcm__distances=(1, 2, 4), svc__C=10.0)
@@ -102,6 +102,5 @@ def leakage_ladder(tileset: TileSet, cfg: StudyConfig, out, probe_arm: str | Non
                              shared_share(tileset.manifest, folds[p], "sample_key"),
                          "tile_macro_f1": tile_f1,
                          "micrograph_macro_f1": o.loc["macro_f1", "value"],
-                         "micrograph_macro_f1_ci95": f"[{o.loc['macro_f1', 'ci_low']:.3f}, "
-                                                     f"{o.loc['macro_f1', 'ci_high']:.3f}]"})
+                         **intervals.columns(o, "macro_f1", "micrograph_macro_f1")})
     return pd.DataFrame(rows)

@@ -12,7 +12,7 @@ import pandas as pd
 from ..core.predictions import load_predictions
 from ..core.products import ARMS_TABLES
 from ..core.results_dir import ResultsDir
-from . import metrics as ev
+from . import intervals, metrics as ev
 from .verdicts import FLOOR, NETWORK_KINDS, best_arm, difference_verdict, evaluated
 
 
@@ -31,10 +31,6 @@ def samples_of(tileset) -> dict[str, str]:
 def kfold_micrographs(out: ResultsDir, arms: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     """Every evaluated arm's k-fold predictions, one row per micrograph and arm."""
     return ev.micrograph_predictions(load_predictions(out.root, evaluated(arms), "kfold"), classes)
-
-
-def _ci(o: pd.DataFrame, metric: str) -> str:
-    return f"[{o.loc[metric, 'ci_low']:.3f}, {o.loc[metric, 'ci_high']:.3f}]"
 
 
 def results_table(out: ResultsDir, arms: pd.DataFrame, classes: list[str], samples: dict,
@@ -58,12 +54,13 @@ def results_table(out: ResultsDir, arms: pd.DataFrame, classes: list[str], sampl
         rows.append({
             "model": model, "kind": info.loc[model, "kind"], "micrographs": len(m),
             "samples": units.nunique(), "folds": len(folds),
-            "macro_f1": o.loc["macro_f1", "value"], "macro_f1_ci95": _ci(o, "macro_f1"),
+            "macro_f1": o.loc["macro_f1", "value"], **intervals.columns(o, "macro_f1"),
             "balanced_accuracy": o.loc["balanced_accuracy", "value"],
-            "balanced_accuracy_ci95": _ci(o, "balanced_accuracy"),
+            **intervals.columns(o, "balanced_accuracy"),
             "macro_f1_fold_mean": folds["macro_f1"].mean(),
             "macro_f1_fold_sd": folds["macro_f1"].std(ddof=1),
-            "tile_macro_f1": ot.loc["macro_f1", "value"], "tile_macro_f1_ci95": _ci(ot, "macro_f1"),
+            "tile_macro_f1": ot.loc["macro_f1", "value"],
+            **intervals.columns(ot, "macro_f1", "tile_macro_f1"),
             "tile_accuracy": ot.loc["accuracy", "value"],
             "inner_score": info.loc[model].get("inner_score"),
             "estimate_minutes": info.loc[model].get("estimate_minutes"),
@@ -169,7 +166,8 @@ def magnification_band(micrographs: pd.DataFrame, classes: list[str], min_classe
 def band_table(micro: pd.DataFrame, micrographs: pd.DataFrame, band: dict | None,
                samples: dict, n_boot: int, seed: int) -> pd.DataFrame:
     """Every arm's micrograph macro-F1 on the micrographs inside the band (its classes only)."""
-    cols = ["model", "micrographs", "samples", "macro_f1", "macro_f1_ci95", "chance"]
+    cols = ["model", "micrographs", "samples", "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high",
+            "chance"]
     if band is None:
         return pd.DataFrame(columns=cols)
     scale = dict(zip(micrographs["micrograph_id"].astype(str), micrographs["um_per_px"]))
@@ -185,6 +183,6 @@ def band_table(micro: pd.DataFrame, micrographs: pd.DataFrame, band: dict | None
         o = ev.sample_bootstrap(m["true_label"], pred, units, band["classes"] + ["(other class)"],
                                 n_boot, seed).set_index("metric")
         rows.append({"model": model, "micrographs": len(m), "samples": units.nunique(),
-                     "macro_f1": o.loc["macro_f1", "value"], "macro_f1_ci95": _ci(o, "macro_f1"),
+                     "macro_f1": o.loc["macro_f1", "value"], **intervals.columns(o, "macro_f1"),
                      "chance": 1 / len(band["classes"])})
     return pd.DataFrame(rows, columns=cols).sort_values("macro_f1", ascending=False)

@@ -49,6 +49,12 @@ def audit_paper(include_architecture: bool = True) -> pd.DataFrame:
     return pd.DataFrame([mark_ocr(r) for r in rows], columns=COLUMNS)
 
 
+def audit_summary(report: pd.DataFrame) -> pd.DataFrame:
+    """How many rows of each check reached each verdict: one row per check, one column per
+    verdict found, so a reader sees at a glance which kinds of check the paper fails."""
+    return report.groupby(["check", "verdict"]).size().unstack(fill_value=0)
+
+
 def reader_conclusions(report: pd.DataFrame) -> str:
     """What a reader should and should not conclude, every number taken from the audit rows."""
     def row(check: str, contains: str) -> pd.Series:

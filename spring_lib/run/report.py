@@ -12,7 +12,8 @@ from ..core.paper_numbers import CITATION, CLASSES as PAPER_CLASSES, PROTOCOL, S
 from ..core.products import PRODUCTS, ProductError, missing_for_report, product
 from ..core.results_dir import ResultsDir
 
-# the headline table's columns (every column is in tables/results_all_arms.csv)
+# the headline table's columns, as a reader sees tables/results_all_arms.csv (each interval,
+# two float columns there, shown as one "[a, b]" column: `evaluation.intervals.for_people`)
 HEADLINE = ["model", "kind", "macro_f1", "macro_f1_ci95", "balanced_accuracy",
             "balanced_accuracy_ci95", "macro_f1_fold_mean", "macro_f1_fold_sd", "tile_macro_f1",
             "inner_score", "micrographs", "samples", "estimate_minutes", "actual_minutes"]
@@ -98,7 +99,8 @@ SECTIONS = [
 
 def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path:
     """REPORT.md from the run's products; a product it needs that the run lacks is an error."""
-    from ..evaluation.verdicts import claims_markdown
+    from ..evaluation.claims import claims_markdown
+    from ..evaluation.intervals import for_people
 
     out = ResultsDir(result_dir)
     missing = missing_for_report(out.root)
@@ -108,6 +110,7 @@ def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path
     tables = ("claims", "results_all_arms", "class_overview", "paper_audit") + tuple(
         name for _, name in SECTIONS)
     t = {name: out.read_table(_needed("table", name)) for name in tables}
+    shown = {name: for_people(table) for name, table in t.items()}   # intervals as text
     cpu = record.get("cpu", {})
     classes = t["class_overview"]["label"].tolist()
     headline = product("figure", _needed("figure", "headline"))[0]
@@ -119,18 +122,19 @@ def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path
              f"Reproduces: {CITATION}.", "",
              f"![{headline.caption}]({headline.path})", "",
              "## The paper's claims, tested on open data", "",
-             claims_markdown(t["claims"].fillna("")), "",
+             claims_markdown(t["claims"]), "",
              "## Results of every arm", "",
              f"Every micrograph of the study's classes predicted once, by a model that never saw "
              f"its sample ({cfg.evaluation.kfold}-fold grouped by {cfg.split.group_by}); a "
              "micrograph's label is the mean of its tiles' scores. 95 % intervals from a "
              "bootstrap over samples. `inner_score`: the arm's inner-CV or own-validation "
              "accuracy, mean over folds: the only score used to choose the best arm.", "",
-             _md(t["results_all_arms"][[c for c in HEADLINE if c in t["results_all_arms"]]]), "",
+             _md(shown["results_all_arms"][[c for c in HEADLINE if c in shown["results_all_arms"]]]),
+             "",
              "## Reading", "", out.read_text(_needed("text", "reading")).strip(), ""]
     for heading, name in SECTIONS:
         if len(t[name]):
-            lines += [f"## {heading}", "", _md(t[name]), ""]
+            lines += [f"## {heading}", "", _md(shown[name]), ""]
     a = t["paper_audit"]
     lines += ["## What the study can and cannot conclude about scale", "", SCALE_STATEMENT, "",
               "## Time: estimated on this machine before each arm and notebook ran, against "

@@ -15,7 +15,7 @@ CLASSES = ["a", "b", "c"]
 
 def _results():
     return pd.DataFrame({"model": ["X-TL", "pixel-size", "Y-probe"], "macro_f1": [0.8, 0.5, 0.7],
-                         "macro_f1_ci95": ["[0.700, 0.900]", "[0.400, 0.600]", "[0.600, 0.800]"]})
+                         "macro_f1_ci_low": [0.7, 0.4, 0.6], "macro_f1_ci_high": [0.9, 0.6, 0.8]})
 
 
 def test_headline_marks_the_best_arm_and_the_pixel_size_floor():
@@ -25,6 +25,9 @@ def test_headline_marks_the_best_arm_and_the_pixel_size_floor():
     assert labels == ["pixel-size", "Y-probe", "X-TL (best by inner score)"]   # by macro-F1
     floor = [ln for ln in ax.get_lines() if list(ln.get_xdata()) == [0.5, 0.5]]
     assert len(floor) == 1 and "pixel size alone" in [t.get_text().strip() for t in ax.texts]
+    bars = [c for c in ax.collections if len(c.get_segments())]       # drawn from the floats
+    spans = sorted(tuple(round(v, 6) for v in c.get_segments()[0][:, 0]) for c in bars)
+    assert spans == [(0.4, 0.6), (0.6, 0.8), (0.7, 0.9)]
     no_floor = figures.headline(_results().iloc[[0, 2]], best=None).axes[0]
     assert not no_floor.texts
 

@@ -79,6 +79,8 @@ def test_ladder_has_a_row_and_a_prediction_file_per_model_and_protocol(tileset, 
     assert rows.loc["grouped by micrograph", "test_tiles_with_sample_in_training"] > 0
     assert rows.loc["grouped by sample (this study)", "test_tiles_with_sample_in_training"] == 0
     assert (ladder["micrograph_macro_f1"] > 0.9).all()            # brightness separates a and b
+    assert (ladder["micrograph_macro_f1_ci_low"] <= ladder["micrograph_macro_f1"]).all()
+    assert (ladder["micrograph_macro_f1"] <= ladder["micrograph_macro_f1_ci_high"]).all()
     for protocol in leakage.PROTOCOLS:
         preds = pd.read_csv(tmp_path / arm_file("ladder", "flat", protocol=protocol))
         assert len(preds) == len(tileset.tiles) and preds["tile_id"].is_unique

@@ -53,8 +53,17 @@ def test_results_table_leads_with_micrographs_and_folds(tmp_path, fixed):
                                                    average="macro"))
     assert t["tile_macro_f1"] == pytest.approx(f1_score(fixed["true_label"], fixed["pred_label"],
                                                         average="macro"))
-    assert list(tables.results_table(out, arms, CLASSES, samples, 50, 0).columns[:6]) == [
-        "model", "kind", "micrographs", "samples", "folds", "macro_f1"]
+    table = tables.results_table(out, arms, CLASSES, samples, 50, 0)
+    assert list(table.columns[:6]) == ["model", "kind", "micrographs", "samples", "folds", "macro_f1"]
+    # every interval is two float columns, the sample bootstrap's own numbers; no text
+    boot = ev.sample_bootstrap(micro["true_label"], micro["pred_label"],
+                               micro["micrograph_id"].map(samples), CLASSES, 50, 0).set_index("metric")
+    for metric in ("macro_f1", "balanced_accuracy"):
+        assert t[f"{metric}_ci_low"] == boot.loc[metric, "ci_low"]
+        assert t[f"{metric}_ci_high"] == boot.loc[metric, "ci_high"]
+    assert t["tile_macro_f1_ci_low"] <= t["tile_macro_f1"] <= t["tile_macro_f1_ci_high"]
+    ci = [c for c in table if "_ci" in c]
+    assert len(ci) == 6 and all(table[c].dtype == float for c in ci)
 
 
 def test_magnification_band_is_where_three_classes_overlap():
@@ -107,9 +116,11 @@ def test_band_table_counts_a_prediction_outside_the_band_as_an_error():
     samples = {m: m for m in micrographs["micrograph_id"]}
     row = tables.band_table(micro, micrographs, band, samples, 50, 0).iloc[0]
     assert row["micrographs"] == 4 and row["chance"] == 0.5              # 5 is out of the band
+    assert row["macro_f1_ci_low"] <= row["macro_f1"] <= row["macro_f1_ci_high"]
     assert row["macro_f1"] == pytest.approx(f1_score(["a", "b", "a", "b"], ["a", "b", "(other)", "b"],
                                                      labels=["a", "b"], average="macro"))
-    assert tables.band_table(micro, micrographs, None, samples, 50, 0).empty
+    none = tables.band_table(micro, micrographs, None, samples, 50, 0)
+    assert none.empty and {"macro_f1_ci_low", "macro_f1_ci_high"} <= set(none.columns)
 
 
 def test_per_class_counts_micrographs_and_samples_of_each_class(fixed):

@@ -47,3 +47,13 @@ def test_full_audit_names_the_known_disagreements():
                      "SE-ResNeXt101-TL F1 on T", "T-precision gains", "AlexNet-TL on M+B"]:
         assert expected in bad, expected
     assert (a["reason"].str.len() > 0).all()
+
+
+def test_audit_summary_counts_each_checks_verdicts():
+    a = audit.audit_paper(include_architecture=False)
+    s = audit.audit_summary(a)
+    assert list(s.index) == sorted(a["check"].unique()) and set(s.columns) == set(a["verdict"])
+    assert s.to_numpy().sum() == len(a)
+    pse = a[a["check"] == checks.CHECK_PSE]["verdict"].value_counts()
+    assert s.loc[checks.CHECK_PSE][pse.index].tolist() == pse.tolist()
+    assert (s.loc[checks.CHECK_PSE].drop(pse.index) == 0).all()     # none of the others: 0

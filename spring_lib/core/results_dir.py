@@ -23,15 +23,18 @@ class ResultsDir:
         """Where the catalogued product `name` of `kind` (table, figure, text) lands."""
         return self.root / products.product_path(kind, name)
 
-    def table(self, df: pd.DataFrame, name: str, index: bool = False) -> pd.DataFrame:
+    def table(self, df: pd.DataFrame, name: str, index: bool = False,
+              shown=None) -> pd.DataFrame:
         """Write CSV (and Markdown, for tables a person reads) and return the frame to show.
         The CSV keeps full precision: rounding happens once, where a number is shown, so a
-        shown number is its value rounded, never a rounded value rounded again."""
+        shown number is its value rounded, never a rounded value rounded again. `shown(df)`:
+        the frame a person reads in the Markdown copy (intervals as text), where it differs."""
         product, _ = products.product("table", name)
         path = self.file("table", name)
         df.to_csv(path, index=index)
         if product.markdown:
-            path.with_suffix(".md").write_text(df.to_markdown(index=index, floatfmt=".4g") + "\n")
+            md = (shown(df) if shown else df).to_markdown(index=index, floatfmt=".4g")
+            path.with_suffix(".md").write_text(md + "\n")
         return df
 
     def figure(self, fig, name: str):

@@ -45,13 +45,6 @@ def for_people(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(out, df: pd.DataFrame, name: str, index: bool = False, shown=for_people):
-    """Write `df` with `out.table` (its CSV keeps the floats), then its Markdown copy again from
-    `shown(df)`, the intervals as text: `ResultsDir.table` writes one frame to both, and core/
-    has no hook for a reader's copy yet. Returns `df`."""
-    from ..core.products import product
-
-    out.table(df, name, index=index)
-    if product("table", name)[0].markdown:
-        md = out.file("table", name).with_suffix(".md")
-        md.write_text(shown(df).to_markdown(index=index, floatfmt=".4g") + "\n")   # as core's
-    return df
+    """Write `df` with `out.table`: its CSV keeps the floats, its Markdown copy shows `shown(df)`,
+    the intervals as text. Returns `df`."""
+    return out.table(df, name, index=index, shown=shown)

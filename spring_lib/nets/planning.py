@@ -186,7 +186,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     kept = cache.plan(key) if key else None
     facts = PlanFacts.from_json(kept) if kept else None
     if facts is None:
-        loaded = cache.loaded_now
+        loaded = cache.loaded_used
         try:
             facts = _measure_arm(arm, recipe, tileset, cfg, measure, at_least)
         except WeightsUnavailable as exc:
@@ -195,7 +195,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
             plan.status, plan.weights = ArmStatus.NOT_RUN_WEIGHTS, str(exc)
             return plan
         if key:
-            cache.keep_plan(key, asdict(facts), loaded=cache.loaded_now != loaded)
+            cache.keep_plan(key, asdict(facts), loaded=cache.loaded_used != loaded)
     plan.weights, plan.trainable_params = facts.weights, facts.trainable
     plan.measurement, feeding = facts.measurement, facts.feeding
     features_dir = str(cache_dir(cfg) / "features")

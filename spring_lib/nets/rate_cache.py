@@ -38,7 +38,7 @@ class RateCache:
         self.rates: dict[str, float] = {}
         self.plans: dict[str, dict] = {}
         self.loaded: set[str] = set()   # keys (rates and plans) measured under load
-        self.loaded_now = 0   # ... by this cache: a plan built on one is marked loaded too
+        self.loaded_used = 0   # ... that this cache used: a plan built on one is marked too
         self._quiet: bool | None = None
         if self.path and self.path.exists():
             try:
@@ -87,13 +87,14 @@ class RateCache:
         """`fn()`'s measurement under `key`, from the file if it holds it (unless it was taken
         under load and the CPU is quiet now); one taken under load is kept, marked so."""
         if key in self.rates and not self._stale(key):
+            self.loaded_used += key in self.loaded   # still marked: so is a plan built on it
             return self.rates[key]
         value, load = others_load(fn)
         if load is not None and load > LOADED:
             warning(f"{what} was timed while other processes used {load:.0%} of the CPU: kept "
                     "as taken under load, until a run on a quiet machine times it again")
             self.loaded.add(key)
-            self.loaded_now += 1
+            self.loaded_used += 1
         else:
             self.loaded.discard(key)
         self.rates[key] = value

@@ -69,9 +69,11 @@ def signals_raise(first=None):
         if fired:
             return
         fired.append(signum)
-        if first is not None:
-            first()
-        raise Interrupted(f"signal {signal.Signals(signum).name}")
+        try:
+            if first is not None:
+                first()
+        finally:   # a clean-up that fails still ends the run as interrupted
+            raise Interrupted(f"signal {signal.Signals(signum).name}")
     if threading.current_thread() is not threading.main_thread():
         yield
         return

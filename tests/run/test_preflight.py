@@ -191,9 +191,14 @@ def test_splits_and_folds_the_samples_cannot_give_are_refused(extra, key, real_p
 def test_the_shipped_profiles_pass(profile, data_root, standin_weights, monkeypatch):
     """On their data, with the weights they need (`paper` needs every paper architecture's:
     offline, here, a folder of stand-ins gives them)."""
+    from spring_lib.nets import weights
     from spring_lib.run.series import with_paper_weights
 
     monkeypatch.setenv("SPRING_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("SPRING_OFFLINE", "1")   # and no hub's copy cached on this machine:
+    found = weights.weights_file
+    monkeypatch.setattr(weights, "weights_file", lambda arch, source=None: None if (
+        source or arch.default_weights) == "imagenet" else found(arch, source))
     cfg = load_config(profile)
     if profile == "paper":
         with pytest.raises(ConfigError, match="cnn.weights: VGG19, AlexNet"):

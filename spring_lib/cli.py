@@ -90,7 +90,7 @@ def _command(args: argparse.Namespace) -> int:
         root = download_uhcsdb(Path(args.dest))
         print(f"UHCSDB verified in {root}")
     elif args.command == "predict":
-        from .nets.predict import predict_cli
+        from .nets.predict_cli import predict_cli
 
         return predict_cli(args.checkpoint, args.images, args.output, args.tiles_output,
                            args.um_per_px, args.map, args.map_stride, args.precision)

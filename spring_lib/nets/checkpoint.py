@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 import pickle
+import warnings
+import zipfile
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
@@ -126,6 +128,31 @@ class Checkpoint:
         return InputTransform(t["size"], tuple(t["mean"]), tuple(t["std"]), t["kind"])
 
 
+#: how the older torch.save format (before torch 1.6) begins: its magic number, pickled
+LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+def _check_torch_format(path: Path) -> None:
+    """Refuse, before anything reads it as a pickle, a file in neither of torch.save's formats
+    (the zip, or the legacy one): a plain pickle renamed .pt, a damaged zip, other bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(LEGACY_TORCH_MAGIC))
+    except OSError as exc:   # unreadable: permissions, a device gone
+        raise CheckpointError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    if zipfile.is_zipfile(path) or head == LEGACY_TORCH_MAGIC:
+        return
+    if head.startswith(b"PK\x03\x04"):
+        what = "a damaged or truncated zip (an interrupted copy or save?)"
+    elif head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        what = ("a plain pickle (pickle.dump, not torch.save); spring_lib does not unpickle "
+                "it, because unpickling can run arbitrary code")
+    else:
+        what = "neither a zip nor a pickle"
+    raise CheckpointError(f"{path} is not a torch checkpoint (torch.save's zip format): it is "
+                          f"{what}; use a checkpoint written by spring_lib's training")
+
+
 def _read(path: Path):
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -134,8 +161,11 @@ def _read(path: Path):
                               f"{path}/<arm>.pt)")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty (0 bytes): an interrupted copy or save?")
+    _check_torch_format(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch's notes on a file's pickle: its error says it all
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "global" in str(exc).lower():   # torch names the GLOBAL it refused to import
             raise CheckpointError(

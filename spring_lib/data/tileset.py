@@ -81,10 +81,15 @@ def digest_key(tile_px: int) -> str:
     return f"tile digests|{tile_px}px"
 
 
-def _cache_key(cfg: StudyConfig, classes: list[str], checksum: str) -> str:
+def _cache_key(cfg: StudyConfig, classes: list[str], checksum: str,
+               catalog: pd.DataFrame) -> str:
+    """Everything a tile set holds depends on: the images (`checksum`) and what the catalogue
+    says of them besides (samples, scales: a lab's scale.csv added later is a new tile set)."""
+    meta = catalog.drop(columns=["path"]).astype(str).to_csv(index=False)
     spec = dict(version=CACHE_VERSION, classes=classes, data_checksum=checksum,
                 data=cfg.data.model_dump(exclude={"root"}), tiling=cfg.tiling.model_dump(),
-                split=cfg.split.model_dump(), near_dup_bits=NEAR_DUPLICATE_BITS)
+                split=cfg.split.model_dump(), near_dup_bits=NEAR_DUPLICATE_BITS,
+                catalogue=hashlib.sha256(meta.encode()).hexdigest())
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -191,7 +196,7 @@ def build_tileset(cfg: StudyConfig, use_cache: bool = True,
     else:
         raise ValueError(f"data_checksum must be the sha256 hex digest from catalog_checksum(), "
                          f"got {data_checksum!r}")
-    key = _cache_key(cfg, classes, checksum)
+    key = _cache_key(cfg, classes, checksum, catalog)
     base = cache_dir(cfg) / f"tiles-{key}"
     npz, csvs = base.with_suffix(".npz"), [base.parent / f"{base.name}.{n}.csv"
                                           for n in CACHE_TABLES]

@@ -115,10 +115,16 @@ def test_tiles_come_from_their_own_micrograph(lab, tmp_path, write_profile):
         assert Path(paths[r.micrograph_id]).parent.name == r.label
 
 
+CATALOG = pd.DataFrame({"micrograph_id": ["1", "2"], "path": ["/x/1.png", "/x/2.png"],
+                        "label": ["a", "b"], "sample_key": ["1", "2"],
+                        "um_per_px": [float("nan")] * 2})
+
+
 def test_cache_key_follows_tiling_and_split(write_profile, tmp_path):
     def key(name="p", **sections):
         content = {"description": name, "cnn": {"epochs": 1 + len(name)}, **sections}
-        return _cache_key(load_config(write_profile(content, name)), ["a", "b"], "0" * 64)
+        return _cache_key(load_config(write_profile(content, name)), ["a", "b"], "0" * 64,
+                          CATALOG)
 
     base = key()
     # the same profile, or one differing only where tiles do not depend on it: the same tiles
@@ -130,8 +136,13 @@ def test_cache_key_follows_tiling_and_split(write_profile, tmp_path):
                key(data={"databar": "none"})]
     assert base not in changed and len(set(changed)) == len(changed)
     cfg = load_config(write_profile({}, "q"))
-    assert _cache_key(cfg, ["a", "b"], "1" * 64) != _cache_key(cfg, ["a", "b"], "0" * 64)
-    assert _cache_key(cfg, ["a", "c"], "0" * 64) != _cache_key(cfg, ["a", "b"], "0" * 64)
+    at = lambda classes=("a", "b"), checksum="0" * 64, catalog=CATALOG: _cache_key(  # noqa: E731
+        cfg, list(classes), checksum, catalog)
+    assert at(checksum="1" * 64) != at() and at(classes=("a", "c")) != at()
+    # what the catalogue says besides the images: a lab's scale.csv, samples; not where they lie
+    assert at(catalog=CATALOG.assign(um_per_px=[0.1, 0.2])) != at()
+    assert at(catalog=CATALOG.assign(sample_key=["1", "1"])) != at()
+    assert at(catalog=CATALOG.assign(path=["/y/1.png", "/y/2.png"])) == at()
 
 
 def _scaled_uhcsdb(root: Path, scales: list[float]) -> Path:

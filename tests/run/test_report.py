@@ -21,31 +21,7 @@ def run(tmp_path) -> Path:
     folder = tmp_path / "cpu"
     for sub in ("tables", "figures"):
         shutil.copytree(COMMITTED / sub, folder / sub)
-    _typed(folder)
     return folder
-
-
-def _typed(folder: Path) -> None:
-    """A bridge for a committed run made before intervals were typed (issue 29): its `*_ci95`
-    text becomes the two float columns, and its claims table is remade from its own tables.
-    It does nothing to a run made since; delete it once results/cpu is regenerated."""
-    from spring_lib.core.results_dir import ResultsDir
-    from spring_lib.evaluation import claims, tables
-
-    for csv in (folder / "tables").glob("*.csv"):
-        t = pd.read_csv(csv)
-        for col in [c for c in t if c.endswith("_ci95")]:
-            at, name = t.columns.get_loc(col), col.removesuffix("_ci95")
-            ends = t.pop(col).str.strip("[]").str.split(",", expand=True).astype(float)
-            t.insert(at, name + "_ci_low", ends[0])
-            t.insert(at + 1, name + "_ci_high", ends[1])
-        t.to_csv(csv, index=False)
-    if "interval" in pd.read_csv(folder / "tables" / "claims.csv"):
-        out = ResultsDir(folder)
-        arms = tables.arms_of_run(out)
-        claims.claims_table(out.read_table("results_all_arms"), out.read_table("comparisons"),
-                            arms, claims.what_differs(load_config("cpu"), arms)).to_csv(
-            folder / "tables" / "claims.csv", index=False)
 
 
 @pytest.fixture(scope="module")

@@ -89,6 +89,13 @@ def _busy_jiffies() -> int | None:
     return user + nice + system + irq + softirq + steal
 
 
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and of the children it has waited for: a timing that starts
+    a process of its own (a notebook kernel's start) is this machine's work, not another's."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def others_load(fn):
     """(fn(), share of this machine's CPU other processes used meanwhile): a rate timed while
     something else ran is that machine under load, not this machine. The share is None where
@@ -96,9 +103,9 @@ def others_load(fn):
     ticks (0.1 s): one tick of another process would read as a load of 50 % or more."""
     import time
 
-    busy0, own0, t0 = _busy_jiffies(), time.process_time(), time.perf_counter()
+    busy0, own0, t0 = _busy_jiffies(), own_cpu_seconds(), time.perf_counter()
     result = fn()
-    busy1, own1, wall = _busy_jiffies(), time.process_time(), time.perf_counter() - t0
+    busy1, own1, wall = _busy_jiffies(), own_cpu_seconds(), time.perf_counter() - t0
     tick = 1 / os.sysconf("SC_CLK_TCK")
     if busy0 is None or busy1 is None or wall < 10 * tick:   # counters too coarse to tell
         return result, None

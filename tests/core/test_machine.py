@@ -30,3 +30,15 @@ def test_a_load_is_not_read_from_a_window_too_short_for_the_cpu_counters():
     assert machine.others_load(lambda: 7)[0] == 7
     assert machine.others_load(lambda: time.sleep(0.005))[1] is None
     assert machine.others_load(lambda: time.sleep(0.3))[1] is not None
+
+
+def test_a_child_the_timing_waits_for_is_its_own_work_not_anothers():
+    """A kernel's start timed in a process of its own read as a load of 50 % on 2 cores, so it
+    was timed again on every run. A fixed amount of a child's work counts as this process's,
+    however busy the machine is."""
+    import subprocess
+    import sys
+
+    before = machine.own_cpu_seconds()
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(6_000_000))"], check=True)
+    assert machine.own_cpu_seconds() - before > 0.2

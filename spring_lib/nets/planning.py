@@ -133,10 +133,7 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
     else:
         m = None
         if at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
-            fastest = budget.inference_execution()
-            forward = measure(model, recipe.model_copy(update={
-                "precision": fastest.precision, "memory_format": fastest.memory_format}),
-                train=False, device=fastest.device)
+            forward = forward_rate(model, recipe, measure)
             if at_least(forward.eval_img_s) > cfg.cnn.max_minutes_per_arm * 60:
                 m, facts["forward_only"] = forward, True
         m = m or measure(model, recipe)
@@ -151,6 +148,14 @@ def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
             facts.update(feature_cache=head.cache_name(tileset.tiles.shape[1]),
                          width=head.width())
     return PlanFacts(weights, trainable, m, **facts)
+
+
+def forward_rate(model, recipe: Recipe, measure) -> budget.Measurement:
+    """The forward pass in the fastest inference execution: what no training step can beat."""
+    fastest = budget.inference_execution()
+    return measure(model, recipe.model_copy(update={
+        "precision": fastest.precision, "memory_format": fastest.memory_format}),
+        train=False, device=fastest.device)
 
 
 def trainings(arm: Arm, tileset: TileSet, cfg: StudyConfig) -> list[tuple]:

@@ -23,7 +23,8 @@ from ..core.products import NETS, STEPS
 from ..data.tileset import TileSet
 from ..nets import budget
 from ..nets.arm_inputs import network
-from ..nets.planning import ArmPlan, forward_floor, plan_arms, run_order, trainings
+from ..nets.planning import (ArmPlan, forward_floor, forward_rate, plan_arms, run_order,
+                             trainings)
 from ..nets.rate_cache import RateCache
 from ..nets.weights import WeightsUnavailable
 from .notebook_estimates import notebook_estimate
@@ -188,7 +189,7 @@ def far_beyond(cfg: StudyConfig, tileset: TileSet, measure=None) -> str | None:
         return None   # the caps bound what planning times (an arm over its cap: forward only)
     cache = RateCache(cache_dir(cfg) / "rates.json")
     measure = measure or (lambda *a, **k: budget.measure(*a, cache=cache, **k))
-    fastest, total, named = budget.inference_execution(), 0.0, []
+    total, named = 0.0, []
     for name in run_order(cfg):
         arm = Arm.parse(name)
         if arm.kind == "probe":
@@ -198,9 +199,7 @@ def far_beyond(cfg: StudyConfig, tileset: TileSet, measure=None) -> str | None:
             model, _, _ = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed, None)
         except WeightsUnavailable:
             continue   # preflight has refused a profile that needs them
-        rate = measure(model, recipe.model_copy(update={
-            "precision": fastest.precision, "memory_format": fastest.memory_format}),
-            train=False, device=fastest.device).eval_img_s
+        rate = forward_rate(model, recipe, measure).eval_img_s
         total += forward_floor(recipe.model_copy(update={"seeds": 1}),
                                trainings(arm, tileset, cfg), rate)
         named.append(f"{name} at {rate:.1f} img/s")

@@ -5,9 +5,10 @@
 
 Times the work here (kept for this call only, so run it on a quiet machine),
 then prints per notebook the estimate by part, the run's actual seconds and their ratio. The
-ladder's probe and the number of arms of notebook 05 are read from the run's tables. `--cold`:
-notebook 01 as before its tile set exists (the committed run built it cold). Notebooks 03 and
-04 are mostly their arms, which the planner estimates; their rows show the fixed part only.
+ladder's probe, the arms and the pictures' arms of notebook 05 come from the run's arms tables,
+as notebook 05 picks them (`evaluation.costs.choices`). `--cold`: notebook 01 as before its tile
+set exists (the committed run built it cold). Notebooks 03 and 04 are mostly their arms, which
+the planner estimates; their rows show the fixed part only.
 """
 import argparse
 import json
@@ -17,7 +18,22 @@ from pathlib import Path
 import pandas as pd
 
 import spring_lib as sl
-from spring_lib.run.notebook_estimates import ESTIMATORS, notebook_estimate
+from spring_lib.core.products import STEPS
+from spring_lib.data.costs import Work
+from spring_lib.evaluation.costs import choices
+from spring_lib.run.notebook_costs import notebook_estimate
+
+
+class Kept:
+    """A rate cache for this call only: each unit's sample timed once, nothing written."""
+
+    def __init__(self):
+        self.kept: dict[str, float] = {}
+
+    def here(self, key, fn, what, device="cpu"):
+        if key not in self.kept:
+            self.kept[key] = fn()
+        return self.kept[key]
 
 
 def main():
@@ -31,25 +47,12 @@ def main():
     record = json.loads(run.read_text()) if run.exists() else {}
     actual = {n["notebook"].removesuffix(".ipynb"): n.get("seconds")
               for n in record.get("notebooks", [])}
-    tables = run.parent / "tables"
-    probe, n_arms = None, 0
-    if (tables / "leakage_ladder.csv").exists():
-        models = pd.read_csv(tables / "leakage_ladder.csv")["model"].unique()
-        probe = next((m for m in models if m.endswith("-probe")), None)
-    if (tables / "results_all_arms.csv").exists():
-        n_arms = len(pd.read_csv(tables / "results_all_arms.csv"))
-    tileset = sl.build_tileset(cfg)
-    kept: dict[str, float] = {}
-
-    def measured(key, fn, what):
-        if key not in kept:
-            kept[key] = fn()
-        return kept[key]
+    tileset, cache = sl.build_tileset(cfg), Kept()
     rows = []
-    for step in ESTIMATORS:
+    for step in STEPS:
         ts = None if args.cold and step == "01_dataset_tiling" else tileset
         t0 = time.perf_counter()
-        parts = notebook_estimate(f"{step}.ipynb", cfg, measured, ts, probe, n_arms)
+        parts = notebook_estimate(step, Work(cfg, ts, run.parent), cache)
         took = time.perf_counter() - t0
         print(f"{step} (estimated in {took:.1f} s)")
         for name, seconds in parts.items():
@@ -57,8 +60,9 @@ def main():
         total, done = sum(parts.values()), actual.get(step)
         rows.append({"notebook": step, "estimate_s": round(total, 1), "actual_s": done,
                      "estimate/actual": round(total / done, 2) if done else None})
+    probe, n_arms, pictures = choices(Work(cfg, tileset, run.parent))
     print(f"\nprofile {cfg.profile}; actual times from {run if record else 'no run'}; "
-          f"ladder probe {probe}; {n_arms} arms")
+          f"ladder probe {probe}; {n_arms} arms; pictures of {pictures}")
     print(pd.DataFrame(rows).to_string(index=False))
 
 

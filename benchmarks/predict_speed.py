@@ -42,7 +42,7 @@ from spring_lib.core.paths import project_root
 from spring_lib.data.images import read_micrograph
 from spring_lib.nets.checkpoint import Checkpoint
 from spring_lib.nets.models import build_model, input_statistics
-from spring_lib.nets.budget import inference_execution
+from spring_lib.nets.execution import inference_execution
 
 DATA = Path(os.environ.get("SPRING_DATA_ROOT", project_root() / "data" / "uhcsdb"))
 CLASSES = ["spheroidite", "network", "pearlite", "pearlite+spheroidite", "spheroidite+widmanstatten"]

@@ -310,7 +310,7 @@ def test_the_readme_checks_can_fail():
               "| top | `study`, `cli` | all | the setup |\n\n## Next\n| x | `y` | z | w |\n")
     assert map_modules(readme) == {"core/paths", "core/gone", "study", "cli"}
     text = ("one record in `spring_lib/nets/registry.py`, see nets/registry.py and "
-            "run/notebook_estimates.py, `spring_lib.paper.numbers.PROTOCOL`, "
+            "run/notebook_costs.py, `spring_lib.paper.numbers.PROTOCOL`, "
             "`spring_lib.nets.training.nope`; fine: `spring_lib/core/products.py`, "
             "`spring_lib.nets.training.train`, `spring_lib.core.paper_numbers.PROTOCOL`, "
             "benchmarks/glcm_speed.py, `spring_lib.nets`")

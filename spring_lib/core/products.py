@@ -1,6 +1,6 @@
 """The product catalogue: every file a run leaves in `results/<profile>/`, in one place.
 
-Each product has a kind, the name a writer passes (`{placeholders}` stand for an arm, a seed, a
+Each product has a form (table, figure, ...), the name a writer passes (`{placeholders}` stand for an arm, a seed, a
 protocol), the path it lands at, the notebook steps that make it, and whether REPORT.md needs
 it. `ResultsDir` writes only what is listed here; the runner checks each step against it; the
 report refuses a run that lacks a product it needs. A notebook is a *step* of the series (a
@@ -33,7 +33,7 @@ class ProductError(ValueError):
 
 @dataclass(frozen=True)
 class Product:
-    kind: str                 # table, figure, text (Markdown), arm (models, predictions), run
+    form: str                 # table, figure, text (Markdown), arm (models, predictions), run
     name: str                 # what a writer passes; {placeholders} allowed
     path: str                 # relative to results/<profile>/, the same placeholders
     steps: tuple[str, ...]    # the notebooks that make it; () for the runner's own files
@@ -44,7 +44,7 @@ class Product:
 
     @property
     def files(self) -> tuple[str, ...]:
-        if self.kind == "table" and self.markdown:
+        if self.form == "table" and self.markdown:
             return self.path, self.path.removesuffix(".csv") + ".md"
         return (self.path,)
 
@@ -146,20 +146,20 @@ def _regex(template: str) -> re.Pattern:
                               for i, p in enumerate(parts)))
 
 
-def product(kind: str, name: str) -> tuple[Product, dict[str, str]]:
-    """The catalogue's entry for a concrete `name` of `kind`, and its placeholders' values."""
+def product(form: str, name: str) -> tuple[Product, dict[str, str]]:
+    """The catalogue's entry for a concrete `name` of `form`, and its placeholders' values."""
     for p in PRODUCTS:
-        if p.kind == kind:
+        if p.form == form:
             m = _regex(p.name).fullmatch(name)
             if m:
                 return p, m.groupdict()
-    raise ProductError(f"{kind} {name!r} is not in the product catalogue: add it to {HOME} "
+    raise ProductError(f"{form} {name!r} is not in the product catalogue: add it to {HOME} "
                        "(PRODUCTS), with the notebook step that makes it")
 
 
-def product_path(kind: str, name: str) -> str:
-    """Where the product `name` of `kind` lands, relative to results/<profile>/."""
-    p, values = product(kind, name)
+def product_path(form: str, name: str) -> str:
+    """Where the product `name` of `form` lands, relative to results/<profile>/."""
+    p, values = product(form, name)
     return p.path.format(**values)
 
 
@@ -228,6 +228,18 @@ STEPS = {s.notebook: s for s in [
     Step(EVALUATION, reads=tuple(product_path("table", t) for t in ARMS_TABLES)),
     Step(HEAT),
 ]}
+
+
+def before(notebook: str) -> list[str]:
+    """The steps the series runs before `notebook`."""
+    order = list(STEPS)
+    return order[:order.index(notebook)]
+
+
+def after(notebook: str) -> list[str]:
+    """The steps the series runs after `notebook`: what its time left must still pay for."""
+    order = list(STEPS)
+    return order[order.index(notebook) + 1:]
 
 
 def step(notebook_name: str) -> Step:

@@ -43,7 +43,7 @@ def bar(iterable=None, **kwargs):
 def arms_planned(arms: Iterable[tuple[str, str, float | None]]) -> None:
     """A notebook's arms before any trains: (arm, status, estimate_s), status `planned` or why not;
     the monitor's ETAs start here."""
-    _emit("plan", arms=[dict(arm=arm, status=status, estimate_s=estimate_s)
+    _emit("arms planned", arms=[dict(arm=arm, status=status, estimate_s=estimate_s)
                         for arm, status, estimate_s in arms])
 
 
@@ -127,7 +127,7 @@ def arm_budgets(events: Iterable[dict]) -> list[dict]:
     rows = {}
     for e in events:
         kind = e.get("kind")
-        if kind == "plan":
+        if kind == "arms planned":
             for a in e["arms"]:
                 rows[a["arm"]] = {"arm": a["arm"], "status": a["status"],
                                   "estimate_s": a["estimate_s"], "actual_s": 0.0}

@@ -2,5 +2,5 @@
 from ..core.lazy import submodule_loader
 
 __getattr__ = submodule_loader(__name__, (
-    "catalogue", "download", "figures", "images", "normalization", "overview", "splits",
+    "catalogue", "costs", "download", "figures", "images", "normalization", "overview", "splits",
     "tile_cache", "tileset", "tiling"))

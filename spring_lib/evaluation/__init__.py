@@ -5,4 +5,4 @@ that read them (`verdicts`), the paper's claims with their verdicts (`claims`), 
 from ..core.lazy import submodule_loader
 
 __getattr__ = submodule_loader(__name__, (
-    "claims", "figures", "intervals", "leakage", "metrics", "tables", "verdicts"))
+    "claims", "costs", "figures", "intervals", "leakage", "metrics", "tables", "verdicts"))

@@ -26,6 +26,9 @@ from . import intervals, metrics as ev
 GLCM_SETTING = dict(glcm__levels=32, glcm__distances=(1, 2, 4), svc__C=10.0)
 PROBE_SETTING = dict(features__pooling="texture", clf__C=0.1)
 
+#: sample bootstraps `leakage_ladder` runs for each model and protocol (its micrographs' interval)
+BOOTSTRAPS_PER_RUN = 1
+
 PROTOCOLS = {   # key -> how the literature or this study names it
     "tiles": "random tiles",
     "micrographs": "grouped by micrograph",

@@ -16,6 +16,12 @@ from . import intervals, metrics as ev
 from .verdicts import FLOOR, NETWORK_KINDS, best_arm, difference_verdict, evaluated
 
 
+#: sample bootstraps notebook 05 runs for each arm, by the rows they resample: micrographs in
+#: `results_table`, `band_table` and (about one pair per arm) `comparisons`; tiles in
+#: `results_table`
+BOOTSTRAPS_PER_ARM = {"micrographs": 3, "tiles": 1}
+
+
 def arms_of_run(out: ResultsDir) -> pd.DataFrame:
     """One row per arm of this run (classical and network arms), from the arms tables."""
     return pd.concat([pd.read_csv(out.file("table", t)) for t in ARMS_TABLES if out.has_table(t)],

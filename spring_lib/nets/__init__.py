@@ -5,9 +5,9 @@ from ..core.arm_kinds import register_runner
 from ..core.lazy import lazy_function, submodule_loader
 
 __getattr__ = submodule_loader(__name__, (
-    "arm_inputs", "arms", "budget", "checkpoint", "execution", "figures", "gradcam", "hub",
+    "arm_inputs", "arms", "checkpoint", "costs", "execution", "figures", "gradcam", "hub",
     "inference", "models", "phase_map", "planning", "predict", "predict_cli", "probe",
-    "rate_cache", "training", "training_state", "weights"))
+    "timing", "training", "training_state", "weights"))
 
 register_runner("probe", lazy_function(__name__, "arms", "run_probe_arm"))
 register_runner("TL", lazy_function(__name__, "arms", "run_network_arm"))

@@ -1,7 +1,7 @@
 """How a network is computed here: the execution (device, memory layout, precision), the input
 transform from uint8 tiles to tensors, and evaluation over test-time views.
 
-Training, probes, budgets and `predict` all compute through these, so a tile enters every
+Training, probes, planning and `predict` all compute through these, so a tile enters every
 network the same way.
 """
 from __future__ import annotations
@@ -14,12 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.machine import cpu_bf16
 from ..data.normalization import Standardizer, minmax_unit
 
 
 @dataclass(frozen=True)
 class Execution:
-    """How the arithmetic runs on this machine, chosen by measurement (`nets.budget`). It is
+    """How the arithmetic runs on this machine, chosen by measurement (`nets.timing`). It is
     kept with the training state, and a resumed run uses the kept one, so it computes exactly
     as the interrupted run did even where a new measurement would choose otherwise."""
     device: str = "cpu"
@@ -42,6 +43,27 @@ class Execution:
         model = model.to(self.device)
         fmt = torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
         return model.to(memory_format=fmt)
+
+
+def native_bf16(device: str = "cpu") -> bool:
+    """bf16 pays only where the hardware computes it: AMX or AVX-512 BF16 CPUs, bf16 GPUs."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    return cpu_bf16()
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def inference_execution(memory_format: str = "channels_last", precision: str = "auto",
+                        device: str | None = None) -> Execution:
+    """How inference (probe features) runs here: bf16 where the hardware computes it natively
+    (inference is where bf16 costs least accuracy and saves most time), fp32 elsewhere."""
+    device = device or default_device()
+    if precision == "auto":
+        precision = "bf16" if native_bf16(device) else "fp32"
+    return Execution(device, memory_format, precision)
 
 
 @dataclass

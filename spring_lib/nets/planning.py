@@ -10,17 +10,18 @@ import numpy as np
 import pandas as pd
 
 from ..config import Recipe, StudyConfig
+from ..core import costs as unit_costs
 from ..core.architectures import Arm
 from ..core.arm_result import ArmStatus, describe
 from ..core.paths import cache_dir
 from ..core.progress import arms_planned
+from ..core.rate_cache import RateCache
 from ..core.schedule import over_budget
-from ..data.tileset import TileSet, digest_key, digest_seconds
-from . import budget
+from ..data.tileset import TileSet
+from . import costs, timing
 from .arm_inputs import fold_indices, network, split_indices
 from .execution import Execution
 from .probe import FrozenFeatures, uncached_tiles
-from .rate_cache import RateCache
 from .weights import WeightsUnavailable, weights_file
 
 @dataclass
@@ -33,9 +34,10 @@ class ArmPlan:
     note: str = ""
     weights: str = ""
     trainable_params: int | None = None
-    measurement: budget.Measurement | None = None
+    measurement: timing.Measurement | None = None
     images: int = 0
     estimate_s: float | None = None
+    parts: dict = field(default_factory=dict)   # seconds by part of its work
 
     def describe(self) -> str:
         return describe(self.status, self.note)
@@ -56,30 +58,28 @@ class ArmPlan:
 
 
 @dataclass
-class PlanFacts:
+class ArmFacts:
     """What an arm's plan needs from this machine (`_measure_arm`), kept per machine as JSON.
     A plan kept with other fields is measured again: the version follows the fields."""
     weights: str
     trainable: int
-    measurement: budget.Measurement
-    feeding: budget.Feeding = field(default_factory=budget.Feeding)
+    measurement: timing.Measurement
+    network: str = ""                  # its key (`timing.network_key`): its state's size
     input_size: int | None = None      # a probe's: its weights' native size
     width: int | None = None           # the features of a probe or a probe-initialised head
     feature_cache: str | None = None   # ... and their cache's name
     forward_only: bool = False         # over its cap on its forward passes alone
 
     @classmethod
-    def from_json(cls, facts: dict) -> "PlanFacts":
+    def from_json(cls, facts: dict) -> "ArmFacts":
         m = facts["measurement"]
-        return cls(**{**facts, "feeding": budget.Feeding(**facts["feeding"]),
-                      "measurement": budget.Measurement(Execution(**m["execution"]),
-                                                        m["train_img_s"], m["eval_img_s"],
-                                                        m["rates"])})
+        return cls(**{**facts, "measurement": timing.Measurement(
+            Execution(**m["execution"]), m["train_img_s"], m["eval_img_s"], m["rates"])})
 
     @staticmethod
     def version() -> str:
         return ";".join(f"{t.__name__}.{f.name}:{f.type}" for t in (
-            PlanFacts, budget.Measurement, budget.Feeding, Execution) for f in fields(t))
+            ArmFacts, timing.Measurement, Execution) for f in fields(t))
 
 
 def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
@@ -99,7 +99,7 @@ def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
         weights = "random init"
     tiles = pd.util.hash_pandas_object(tileset.manifest[["tile_id", "split", "group"]],
                                        index=False).sum()
-    parts = [PlanFacts.version(), recipe.model_dump_json(), cfg.probe.model_dump_json(),
+    parts = [ArmFacts.version(), recipe.model_dump_json(), cfg.probe.model_dump_json(),
              cfg.evaluation.model_dump_json(), cfg.split.model_dump_json(), str(tiles),
              str(tileset.tiles.shape), weights, cfg.cnn.skip_unavailable,
              cfg.cnn.max_minutes_per_arm]
@@ -107,55 +107,58 @@ def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
     return f"{cache.machine()}|{arm.name}|{digest}"
 
 
-def _measure_arm(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
-                 measure, at_least=None) -> PlanFacts:
-    """Build the arm's network once and time it here: the facts its plan needs.
+def _measure_arm(arm: Arm, recipe: Recipe, model, tileset: TileSet, cfg: StudyConfig,
+                 measure, at_least=None) -> dict:
+    """Time the arm's network here: the facts its plan needs besides what `_built` knows.
 
     `at_least(forward_img_s)`: the least seconds a training arm can take, given its forward
     rate (a training step costs at least its forward pass). Where that already exceeds the arm's
     cap, only the forward pass is timed: fine-tuning VGG19 or SE-ResNeXt101 on this CPU is
     over any cap by a factor of five or more, and timing its training steps in every execution
     costs a minute or more each."""
-    model, weights, trainable = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed,
-                                        "texture" if arm.kind == "probe" else None)
-    facts = {}
-    sample = np.array(tileset.tiles[:64])
     if arm.kind == "probe":
         features = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture))
         size, ex = features.resolved_input_size(), features.execution()
-        # timed as features are extracted: at the weights' native size, in the features' precision
+        # timed as features are extracted: at the weights' native size, in their execution
         m = measure(model, recipe.model_copy(update={
-            "batch_size": cfg.probe.batch_size, "input_size": size, "precision": ex.precision}),
-            train=False, device=ex.device)
-        facts.update(input_size=size, width=features.width(),
-                     feature_cache=features.cache_name(tileset.tiles.shape[1]),
-                     feeding=budget.Feeding(eval_s=budget.input_seconds(sample, size)))
-    else:
-        m = None
-        if at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
-            forward = forward_rate(model, recipe, measure)
-            if at_least(forward.eval_img_s) > cfg.cnn.max_minutes_per_arm * 60:
-                m, facts["forward_only"] = forward, True
-        m = m or measure(model, recipe)
-        if not facts.get("forward_only"):   # an arm over its cap is not timed further
-            facts["feeding"] = budget.Feeding(
-                train_s=budget.input_seconds(sample, recipe.input_size, recipe.augment),
-                eval_s=budget.input_seconds(sample, recipe.input_size),
-                epoch_s=budget.state_save_seconds(model, cache_dir(cfg) / "training"))
-        if recipe.head_init == "probe":
-            head = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
-                                  pooling=recipe.pooling, input_size=recipe.input_size)
-            facts.update(feature_cache=head.cache_name(tileset.tiles.shape[1]),
-                         width=head.width())
-    return PlanFacts(weights, trainable, m, **facts)
+            "batch_size": cfg.probe.batch_size, "input_size": size, "precision": ex.precision,
+            "memory_format": ex.memory_format}), train=False, device=ex.device)
+        return dict(measurement=m, input_size=size, width=features.width(),
+                    feature_cache=features.cache_name(tileset.tiles.shape[1]))
+    facts: dict = {}
+    if at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
+        forward = timing.forward_rate(model, recipe, measure)
+        if at_least(forward.eval_img_s) > cfg.cnn.max_minutes_per_arm * 60:
+            facts.update(measurement=forward, forward_only=True)
+    if "measurement" not in facts:
+        facts["measurement"] = measure(model, recipe)
+    if recipe.head_init == "probe":
+        head = FrozenFeatures(arm.architecture, cfg.weights_for(arm.architecture),
+                              pooling=recipe.pooling, input_size=recipe.input_size)
+        facts.update(feature_cache=head.cache_name(tileset.tiles.shape[1]), width=head.width())
+    return facts
 
 
-def forward_rate(model, recipe: Recipe, measure) -> budget.Measurement:
-    """The forward pass in the fastest inference execution: what no training step can beat."""
-    fastest = budget.inference_execution()
-    return measure(model, recipe.model_copy(update={
-        "precision": fastest.precision, "memory_format": fastest.memory_format}),
-        train=False, device=fastest.device)
+def _facts(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig, measure, at_least,
+           cache: RateCache) -> tuple[ArmFacts, object]:
+    """The arm's plan facts, read from `cache` where this machine already planned it, else its
+    network built and timed here; and a function that builds the network (once) for the units
+    of work not yet timed."""
+    from functools import cache as once
+
+    built = once(lambda: network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed,
+                                 "texture" if arm.kind == "probe" else None))
+    key = _memo_key(arm, recipe, tileset, cfg, cache)
+    kept = cache.facts(key) if key else None
+    if kept:
+        return ArmFacts.from_json(kept), lambda: built()[0]
+    loaded = cache.loaded_used
+    model, weights, trainable = built()
+    facts = ArmFacts(weights, trainable, network=timing.network_key(model),
+                      **_measure_arm(arm, recipe, model, tileset, cfg, measure, at_least))
+    if key:
+        cache.keep_facts(key, asdict(facts), loaded=cache.loaded_used != loaded)
+    return facts, lambda: model
 
 
 def trainings(arm: Arm, tileset: TileSet, cfg: StudyConfig) -> list[tuple]:
@@ -169,14 +172,25 @@ def trainings(arm: Arm, tileset: TileSet, cfg: StudyConfig) -> list[tuple]:
         fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]
 
 
-def forward_floor(recipe: Recipe, runs: list[tuple], forward_img_s: float) -> float:
-    """Seconds no run of `runs` can beat: every training step as fast as a forward pass
-    (a training step costs at least its forward pass), every epoch run."""
-    return sum(budget.training_seconds(recipe, budget.forward_bound(forward_img_s), len(tr),
-                                       len(va), len(te)) for tr, va, te in runs)
+def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached: int,
+          tileset: TileSet, cfg: StudyConfig, model) -> tuple[dict[str, float], list]:
+    """The arm's passes at its measured rates and the units of the rest of its work."""
+    m, sample = facts.measurement, np.array(tileset.tiles[:64])
+    if arm.kind == "probe":
+        k, cv = cfg.evaluation.kfold, cfg.probe.cv_folds
+        grid = len(cfg.probe.C) * len(cfg.probe.pooling)
+        return ({"feature passes": uncached / m.eval_img_s},
+                [costs.input_unit(sample, facts.input_size, False, uncached),
+                 *costs.probe_units(len(tileset.tiles), k, grid, cv, facts.width, sample)])
+    units = costs.network_units(recipe, runs, sample, facts.network, model,
+                                cache_dir(cfg) / "training", extra_eval=uncached)
+    if recipe.head_init == "probe":   # every run searches C for its head (its pooling is fixed)
+        units += [u for tr, _, _ in runs for u in costs.search_units(
+            len(tr), len(cfg.probe.C), cfg.probe.cv_folds, facts.width, sample)]
+    return costs.passes(recipe, runs, m.train_img_s, m.eval_img_s, uncached), units
 
 
-def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measure,
+def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measure,
              cache: RateCache | None = None) -> ArmPlan:
     """The arm's network built and timed here (or its plan's facts read from `cache`, where
     this machine already planned it), and its wall time estimated."""
@@ -185,76 +199,36 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=budget.measur
     plan = ArmPlan(arm, recipe)
     runs = trainings(arm, tileset, cfg)
     one = recipe.model_copy(update={"seeds": 1})
-    at_least = lambda rate: forward_floor(one, runs, rate)  # noqa: E731
-
-    key = _memo_key(arm, recipe, tileset, cfg, cache)
-    kept = cache.plan(key) if key else None
-    facts = PlanFacts.from_json(kept) if kept else None
-    if facts is None:
-        loaded = cache.loaded_used
-        try:
-            facts = _measure_arm(arm, recipe, tileset, cfg, measure, at_least)
-        except WeightsUnavailable as exc:
-            if not cfg.cnn.skip_unavailable:
-                raise
-            plan.status, plan.weights = ArmStatus.NOT_RUN_WEIGHTS, str(exc)
-            return plan
-        if key:
-            cache.keep_plan(key, asdict(facts), loaded=cache.loaded_used != loaded)
+    at_least = lambda rate: costs.forward_floor(one, runs, rate)  # noqa: E731
+    try:
+        facts, model = _facts(arm, recipe, tileset, cfg, measure, at_least, cache)
+    except WeightsUnavailable as exc:
+        if not cfg.cnn.skip_unavailable:
+            raise
+        plan.status, plan.weights = ArmStatus.NOT_RUN_WEIGHTS, str(exc)
+        return plan
     plan.weights, plan.trainable_params = facts.weights, facts.trainable
-    plan.measurement, feeding = facts.measurement, facts.feeding
-    features_dir = str(cache_dir(cfg) / "features")
-    uncached = (uncached_tiles(features_dir, facts.feature_cache, tileset.tiles)
-                if facts.feature_cache else 0)
-    plan.images = (uncached if arm.kind == "probe"
-                   else sum(len(tr) for tr, _, _ in runs) * recipe.epochs)
+    plan.measurement = m = facts.measurement
+    uncached = (uncached_tiles(str(cache_dir(cfg) / "features"), facts.feature_cache,
+                               tileset.tiles) if facts.feature_cache else 0)
     if arm.kind == "probe":
         plan.recipe = recipe.model_copy(update={"input_size": facts.input_size})
-        plan.estimate_s = (budget.embedding_seconds(plan.images, plan.measurement, feeding)
-                           + _probe_fits(len(tileset.tiles), facts.width, tileset, cfg, cache))
-    elif facts.forward_only:
-        plan.estimate_s = at_least(plan.measurement.eval_img_s)
+    plan.images = (uncached if arm.kind == "probe"
+                   else sum(len(tr) for tr, _, _ in runs) * recipe.epochs)
+    if facts.forward_only:
+        plan.estimate_s = at_least(m.eval_img_s)
         plan.status, plan.note = ArmStatus.NOT_RUN_OVER_CAP, (
             f"estimated at least {plan.estimate_s / 60:.1f} min on this machine (its forward "
-            f"passes alone, at {plan.measurement.eval_img_s:.1f} img/s), over the profile's cap "
+            f"passes alone, at {m.eval_img_s:.1f} img/s), over the profile's cap "
             f"of {cfg.cnn.max_minutes_per_arm:g} min")
         return plan
-    else:
-        plan.estimate_s = budget.embedding_seconds(uncached, plan.measurement, feeding) + sum(
-            budget.training_seconds(one, plan.measurement, len(tr), len(va), len(te),
-                                    feeding=feeding)
-            + (_head_search(len(tr), facts.width, tileset, cfg, cache)
-               if recipe.head_init == "probe" else 0.0)
-            for tr, va, te in runs)
-    over = budget.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)
+    passes, units = _work(arm, one, facts, runs, uncached, tileset, cfg, model)
+    plan.parts = {**passes, **unit_costs.seconds(units, cache)}
+    plan.estimate_s = sum(plan.parts.values())
+    over = costs.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)
     if over:
         plan.status, plan.note = ArmStatus.NOT_RUN_OVER_CAP, over
     return plan
-
-
-def _read_seconds(tileset: TileSet, cache: RateCache) -> float:
-    """Seconds per tile of reading its cached features (its digest), timed here once."""
-    return cache.here(digest_key(tileset.tiles.shape[1]),
-                      lambda: digest_seconds(np.array(tileset.tiles[:24])), "tile digests")
-
-
-def _probe_fits(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
-                cache: RateCache) -> float:
-    """Seconds of a probe's classifier fits in every fold (`budget.probe_fit_seconds`)."""
-    k, cv = cfg.evaluation.kfold, cfg.probe.cv_folds
-    fit_s = budget.measured_linear_fit(round(n * (k - 1) / k * (cv - 1) / cv), width,
-                                          cache.here)
-    grid = len(cfg.probe.C) * len(cfg.probe.pooling)
-    return budget.probe_fit_seconds(n, k, grid, cv, fit_s, _read_seconds(tileset, cache))
-
-
-def _head_search(n: int, width: int, tileset: TileSet, cfg: StudyConfig,
-                 cache: RateCache) -> float:
-    """Seconds of the grouped search that fits a probe-initialised head on a run's n training
-    tiles (over C only: the run's pooling is fixed)."""
-    cv = cfg.probe.cv_folds
-    fit_s = budget.measured_linear_fit(round(n * (cv - 1) / cv), width, cache.here)
-    return budget.search_seconds(n, len(cfg.probe.C), cv, fit_s, _read_seconds(tileset, cache))
 
 
 def run_order(cfg: StudyConfig) -> list[str]:
@@ -283,7 +257,7 @@ def plan_arms(names: list[str], tileset: TileSet, cfg: StudyConfig,
     # what this machine measured is kept; a given `measure` (a stand-in) keeps nothing
     cache = RateCache(cache_dir(cfg) / "rates.json" if measure is None else None)
     if measure is None:
-        measure = lambda *a, **k: budget.measure(*a, cache=cache, **k)  # noqa: E731
+        measure = lambda *a, **k: timing.measure(*a, cache=cache, **k)  # noqa: E731
     order = {n: i for i, n in enumerate(run_order(cfg))}
     competing = sorted(dict.fromkeys([*names, *later]), key=lambda n: order.get(n, len(order)))
     plans = {n: plan_arm(Arm.parse(n), tileset, cfg, measure, cache) for n in competing}

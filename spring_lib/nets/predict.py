@@ -19,7 +19,7 @@ from ..data.catalogue import DataError
 from ..data.images import read_micrograph
 from ..data.tiling import covering_origins, cut_tiles, resample_to_scale, tile_origins
 from . import phase_map as maps
-from .budget import inference_execution
+from .execution import inference_execution
 from .checkpoint import Checkpoint, CheckpointError
 from .execution import Execution, InputTransform
 from .inference import fold_batchnorm

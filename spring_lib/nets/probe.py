@@ -29,7 +29,7 @@ from ..core.grouped_cv import grouped_search
 from ..core.paths import cache_dir
 from ..core.progress import bar
 from ..data.tileset import TileSet, tile_digests
-from .budget import inference_execution
+from .execution import inference_execution
 from .checkpoint import Checkpoint
 from .execution import Execution, InputTransform
 from .models import PooledBackbone, build_model, head_prefix, input_statistics, native_input_size

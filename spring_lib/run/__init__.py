@@ -3,5 +3,5 @@ series' estimates and budget, assembling REPORT.md from a run's products, and th
 from ..core.lazy import submodule_loader
 
 __getattr__ = submodule_loader(__name__, (
-    "errors", "kernel", "kernel_timing", "lock", "monitor", "notebook_estimates", "preflight",
-    "publish", "record", "report", "runner", "series", "site", "work_timings"))
+    "errors", "kernel", "lock", "monitor", "notebook_costs", "preflight", "publish", "record",
+    "report", "runner", "series", "site"))

@@ -48,7 +48,7 @@ class Monitor(threading.Thread):
 
     def show(self, e: dict):
         kind = e["kind"]
-        if kind == "plan":
+        if kind == "arms planned":
             self.pending = {a["arm"]: a["estimate_s"] for a in e["arms"] if a["status"] == "planned"}
             planned = ", ".join(f"{a['arm']} {a['estimate_s'] / 60:.1f} min" for a in e["arms"]
                                 if a["status"] == "planned" and a["estimate_s"])

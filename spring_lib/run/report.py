@@ -76,11 +76,11 @@ def notebook_times(record: dict) -> pd.DataFrame:
                          "actual / estimate": nbs["seconds"] / nbs["estimate_seconds"]})
 
 
-def _needed(kind: str, name: str) -> str:
+def _needed(form: str, name: str) -> str:
     """`name` if the catalogue says REPORT.md needs it, so nothing the report reads can be
     missing from a run unnoticed."""
-    if not product(kind, name)[0].report:
-        raise ProductError(f"REPORT.md reads {kind} {name!r}, which the product catalogue does "
+    if not product(form, name)[0].report:
+        raise ProductError(f"REPORT.md reads {form} {name!r}, which the product catalogue does "
                            "not mark report=True: mark it in spring_lib/core/products.py")
     return name
 
@@ -148,7 +148,7 @@ def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path
               _md(a[a["verdict"] != "consistent"][[c for c in ("claim", "source", "verdict",
                                                                 "reason") if c in a]]), ""]
     # every figure the report shows, in the catalogue's order; an optional one where it was made
-    figs = [p for p in PRODUCTS if p.kind == "figure" and p.report and p is not headline
+    figs = [p for p in PRODUCTS if p.form == "figure" and p.report and p is not headline
             and (out.root / p.path).exists()]
     if figs:
         lines += ["## Figures", ""] + [f"![{p.caption}]({p.path})\n" for p in figs]

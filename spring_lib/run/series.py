@@ -2,7 +2,7 @@
 `python -m spring_lib estimate`.
 
 A notebook's estimate is its arms' (`nets.planning`, from measured rates) and the rest of its
-work (`run.notebook_estimates`, from timed samples of it). The profile's
+work (`run.notebook_costs`: the units its stages declare, `core.costs`). The profile's
 `cnn.max_minutes_total` is the whole series' budget: the network and probe arms of notebooks
 03 and 04 get what the run has not used yet and the notebooks after them will not need.
 """
@@ -16,18 +16,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import StudyConfig
+from ..core import products
 from ..core.architectures import Arm
 from ..core.arm_result import ArmStatus
 from ..core.paths import cache_dir
-from ..core.products import NETS, STEPS
+from ..core.rate_cache import RateCache
+from ..data.costs import Work
 from ..data.tileset import TileSet
-from ..nets import budget
+from ..nets import costs, timing
 from ..nets.arm_inputs import network
-from ..nets.planning import (ArmPlan, forward_floor, forward_rate, plan_arms, run_order,
-                             trainings)
-from ..nets.rate_cache import RateCache
+from ..nets.planning import ArmPlan, plan_arms, run_order, trainings
 from ..nets.weights import WeightsUnavailable
-from .notebook_estimates import notebook_estimate
+from .notebook_costs import notebook_estimate
 
 #: the part of a notebook's estimate already spent when a notebook with arms plans them
 STARTUP = "kernel and imports"
@@ -37,10 +37,9 @@ STARTUP = "kernel and imports"
 FAR_BEYOND_HOURS = 24.0
 
 
-def measured_here(cfg: StudyConfig):
-    """`measured(key, fn, what)` for the notebook estimators: timed once per machine, kept in
-    the same cache as the networks' rates."""
-    return RateCache(cache_dir(cfg) / "rates.json").here
+def rates(cfg: StudyConfig) -> RateCache:
+    """What this machine was measured to do, for this profile's cache folder."""
+    return RateCache(cache_dir(cfg) / "rates.json")
 
 
 def run_started(results_dir: str | Path) -> float | None:
@@ -55,30 +54,18 @@ def run_started(results_dir: str | Path) -> float | None:
     return datetime.fromisoformat(record["started"]).timestamp()
 
 
-def _ladder_probe(cfg: StudyConfig) -> str | None:
-    """The probe notebook 05's ladder will use, as far as planning can know it: the first
-    probe the run would run (the best by inner score is known only after the arms)."""
-    return next((a for a in run_order(cfg) if Arm.parse(a).kind == "probe"), None)
+def rest(cfg: StudyConfig, tileset: TileSet | None, results: Path | None = None,
+         steps=products.STEPS) -> dict[str, dict[str, float]]:
+    """Each step's estimated seconds by part, its network and probe arms aside."""
+    work, cache = Work(cfg, tileset, results), rates(cfg)
+    return {s: notebook_estimate(s, work, cache) for s in steps}
 
 
-def rest_estimate(step: str, cfg: StudyConfig, tileset: TileSet | None, measured,
-                  probe_arm: str | None = None, n_arms: int | None = None,
-                  pictures: tuple | None = None) -> dict[str, float]:
-    """A notebook's estimated seconds by part, its network and probe arms aside."""
-    n = len(cfg.cnn.arms) + 2 if n_arms is None else n_arms   # + GLCM+SVM and pixel size
-    return notebook_estimate(f"{step}.ipynb", cfg, measured, tileset,
-                             probe_arm if probe_arm is not None else _ladder_probe(cfg), n,
-                             pictures)
-
-
-def after_arms_seconds(step: str, cfg: StudyConfig, tileset: TileSet) -> float:
-    """Estimated seconds of the series after the arms of `step` (03 or 04) are planned: the
-    rest of that notebook and every later one whole (their arms aside: they are planned
-    together with these)."""
-    measured = measured_here(cfg)
-    steps = list(STEPS)
-    return _after(step, {s: rest_estimate(s, cfg, tileset, measured)
-                         for s in steps[steps.index(step):]})
+def _after(step: str, parts: dict[str, dict[str, float]]) -> float:
+    """Estimated seconds of the series after the arms of `step` are planned: the rest of that
+    notebook and every later one whole (their arms are planned together with these)."""
+    return (sum(v for k, v in parts[step].items() if k != STARTUP)
+            + sum(sum(parts[s].values()) for s in products.after(step)))
 
 
 def plan_notebook_arms(step: str, cfg: StudyConfig, tileset: TileSet, out) -> list:
@@ -86,49 +73,38 @@ def plan_notebook_arms(step: str, cfg: StudyConfig, tileset: TileSet, out) -> li
     the run (`out`'s record) has not used and the notebooks after them will not need; notebook
     03 shares it with notebook 04's arms (which come first where it is short), and notebook 04
     orders the fine-tuning it can still hold by notebook 03's probe scores."""
-    from ..core.products import BASELINES
-
-    baselines = step == BASELINES
+    baselines = step == products.BASELINES
+    parts = rest(cfg, tileset, None, [step, *products.after(step)])   # the arms not run yet
     return plan_arms(cfg.cnn.arms_baselines if baselines else cfg.cnn.arms_transfer, tileset,
-                     cfg, run_started=run_started(out.root),
-                     after_s=after_arms_seconds(step, cfg, tileset),
+                     cfg, run_started=run_started(out.root), after_s=_after(step, parts),
                      later=cfg.cnn.arms_transfer if baselines else (),
                      scores=None if baselines else probe_scores(out, "arms_baselines"))
-
-
-def _after(step: str, rest: dict[str, dict[str, float]]) -> float:
-    """`after_arms_seconds` from the notebooks' estimates by part (`rest`, by step)."""
-    steps = list(STEPS)
-    return (sum(v for k, v in rest[step].items() if k != STARTUP)
-            + sum(sum(rest[s].values()) for s in steps[steps.index(step) + 1:]))
 
 
 def series_plan(cfg: StudyConfig, tileset: TileSet, spent_s: float = 0.0) -> tuple[
         pd.DataFrame, pd.DataFrame]:
     """(notebooks, arms): every notebook's estimate and every arm's plan on this machine, as if
     a run had spent `spent_s` before its first notebook with arms."""
-    measured = measured_here(cfg)
-    rest = {s: rest_estimate(s, cfg, tileset, measured) for s in STEPS}
-    steps = list(STEPS)
-    first = steps.index(NETS[0])
-    before = sum(sum(rest[s].values()) for s in steps[:first]) + rest[NETS[0]].get(STARTUP, 0)
-    after = _after(NETS[0], rest)
+    parts, first = rest(cfg, tileset), products.NETS[0]
+    before = (sum(sum(parts[s].values()) for s in products.before(first))
+              + parts[first].get(STARTUP, 0))
     t0 = time.time()
     plans = plan_arms(run_order(cfg), tileset, cfg, run_started=t0 - spent_s - before,
-                      after_s=after)
+                      after_s=_after(first, parts))
     measuring_s = time.time() - t0
     arms = pd.DataFrame([p.row() for p in plans])
-    by_step = {NETS[0]: cfg.cnn.arms_baselines, NETS[1]: cfg.cnn.arms_transfer}
+    by_step = {products.BASELINES: cfg.cnn.arms_baselines,
+               products.TRANSFER: cfg.cnn.arms_transfer}
     rows = []
-    for s in steps:
-        planned = arms[arms["arm"].isin(by_step.get(s, [])) & (arms["status"]
-                                                              == ArmStatus.PLANNED.value)]
-        measure = measuring_s if s == NETS[0] else 0.0
-        arm_s = 60 * planned["estimate_minutes"].sum()
+    for s, part in parts.items():
+        planned = arms[arms["arm"].isin(by_step.get(s, []))
+                       & (arms["status"] == ArmStatus.PLANNED.value)]
+        measure = measuring_s if s == first else 0.0
+        arm_s, rest_s = 60 * planned["estimate_minutes"].sum(), sum(part.values())
         rows.append(dict(notebook=s, arms=len(planned), arms_minutes=arm_s / 60,
-                         measuring_minutes=measure / 60, rest_minutes=sum(rest[s].values()) / 60,
-                         estimate_minutes=(arm_s + measure + sum(rest[s].values())) / 60,
-                         parts="; ".join(f"{k} {v:.0f} s" for k, v in rest[s].items())))
+                         measuring_minutes=measure / 60, rest_minutes=rest_s / 60,
+                         estimate_minutes=(arm_s + measure + rest_s) / 60,
+                         parts="; ".join(f"{k} {v:.0f} s" for k, v in part.items())))
     return pd.DataFrame(rows), arms
 
 
@@ -136,26 +112,18 @@ def before_notebook(step: str, cfg: StudyConfig, results_dir: str | Path) -> dic
     """What the runner records before a notebook starts: its estimate by part, its arms aside
     (`with_arms` adds them once the notebook has planned them). Notebook 05's depends on the
     arms the run has, read from their tables."""
-    from ..core.products import EVALUATION, TILING
-    from ..core.results_dir import ResultsDir
     from ..data.tileset import build_tileset
-    from ..evaluation import tables, verdicts
 
-    tileset = None if step == TILING else build_tileset(cfg)   # tiled by then: the cache
-    probe = n_arms = pictures = None
-    if step == EVALUATION:   # the arms notebook 05 will pick, as it picks them
-        arms = tables.arms_of_run(ResultsDir(results_dir))
-        probe, n_arms = verdicts.best_arm(arms, ("probe",)), len(arms)
-        pictures = (results_dir, *verdicts.picture_arms(cfg, arms))
-    return rest_estimate(step, cfg, tileset, measured_here(cfg), probe, n_arms, pictures)
+    tileset = None if step == products.TILING else build_tileset(cfg)   # tiled by then: the cache
+    return rest(cfg, tileset, Path(results_dir), [step])[step]
 
 
 def with_arms(parts: dict[str, float], events: list[dict], started: float) -> dict[str, float]:
-    """A notebook's estimate once it has planned its arms (its `plan` event among `events`):
+    """A notebook's estimate once it has planned its arms (its "arms planned" event among `events`):
     the time it took to get there (starting, measuring this machine) and its planned arms'
     estimates replace its start-up part. Unchanged for a notebook without a plan."""
     # an event's time is rounded to 0.01 s: a plan made at once may read just before `started`
-    plans = [e for e in events if e.get("kind") == "plan" and e["t"] >= started - 0.01]
+    plans = [e for e in events if e.get("kind") == "arms planned" and e["t"] >= started - 0.01]
     if not plans:
         return parts
     plan = plans[-1]
@@ -187,8 +155,8 @@ def far_beyond(cfg: StudyConfig, tileset: TileSet, measure=None) -> str | None:
     alone pass FAR_BEYOND_HOURS; None where they do not (then everything is timed)."""
     if cfg.cnn.max_minutes_per_arm is not None or cfg.cnn.budget_minutes() is not None:
         return None   # the caps bound what planning times (an arm over its cap: forward only)
-    cache = RateCache(cache_dir(cfg) / "rates.json")
-    measure = measure or (lambda *a, **k: budget.measure(*a, cache=cache, **k))
+    cache = rates(cfg)
+    measure = measure or (lambda *a, **k: timing.measure(*a, cache=cache, **k))
     total, named = 0.0, []
     for name in run_order(cfg):
         arm = Arm.parse(name)
@@ -199,9 +167,8 @@ def far_beyond(cfg: StudyConfig, tileset: TileSet, measure=None) -> str | None:
             model, _, _ = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed, None)
         except WeightsUnavailable:
             continue   # preflight has refused a profile that needs them
-        rate = forward_rate(model, recipe, measure).eval_img_s
-        total += forward_floor(recipe.model_copy(update={"seeds": 1}),
-                               trainings(arm, tileset, cfg), rate)
+        rate = timing.forward_rate(model, recipe, measure).eval_img_s
+        total += costs.forward_floor(recipe, trainings(arm, tileset, cfg), rate)
         named.append(f"{name} at {rate:.1f} img/s")
         if total > FAR_BEYOND_HOURS * 3600:
             return (f"profile {cfg.profile} is far beyond this machine: the forward passes of "

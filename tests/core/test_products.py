@@ -68,7 +68,7 @@ def test_text_is_written_where_the_report_reads_it(tmp_path):
     (("ladder", "GLCM+SVM", None, "tiles"), "ladder/GLCM+SVM@tiles.csv")])
 def test_arm_file_spells_every_model_and_prediction_path(args, path):
     assert P.arm_file(*args) == path
-    assert P.file_product(path).kind == "arm"
+    assert P.file_product(path).form == "arm"
 
 
 def test_arm_file_refuses_what_it_cannot_spell():
@@ -141,7 +141,7 @@ def test_every_product_names_known_steps_and_one_path():
     assert len(files) == len(set(files))
     for p in P.PRODUCTS:
         assert set(p.steps) <= steps, p
-        assert p.kind in ("table", "figure", "text", "arm", "run"), p
+        assert p.form in ("table", "figure", "text", "arm", "run"), p
         assert not p.optional or p.steps, p         # the runner's own files are never optional
 
 

@@ -26,7 +26,7 @@ def test_the_named_writers_keep_the_json_lines_format(events):
     progress.warning("damaged cache")
     progress.arm_finished("VGG19-TL", 130.5, "trained")
     assert _lines(events) == [
-        {"kind": "plan", "arms": [{"arm": "VGG19-TL", "status": "planned", "estimate_s": 120.0},
+        {"kind": "arms planned", "arms": [{"arm": "VGG19-TL", "status": "planned", "estimate_s": 120.0},
                                   {"arm": "AlexNet-TL", "status": "not run: x", "estimate_s": None}]},
         {"kind": "arm_skip", "arm": "AlexNet-TL", "status": "not run: x", "estimate_s": None},
         {"kind": "warning", "message": "damaged cache"},
@@ -77,7 +77,7 @@ def test_read_events_continues_where_it_stopped_and_waits_for_a_cut_line(tmp_pat
 
 def test_arm_budgets_set_estimates_against_actual_times():
     events = [
-        {"kind": "plan", "arms": [{"arm": "A", "status": "planned", "estimate_s": 100.0},
+        {"kind": "arms planned", "arms": [{"arm": "A", "status": "planned", "estimate_s": 100.0},
                                   {"arm": "B", "status": "not run: over budget",
                                    "estimate_s": 900.0}]},
         {"kind": "arm_done", "arm": "A", "seed": 0, "seconds": 40.04, "status": "trained"},

@@ -34,7 +34,7 @@ def tiny(tmp_path_factory, data_root, standin_weights):
 @pytest.fixture
 def fake_measure():
     """A measurement at a given rate (images per second), instead of timing the network."""
-    from spring_lib.nets.budget import Measurement
+    from spring_lib.nets.timing import Measurement
     from spring_lib.nets.execution import Execution
 
     def at(rate: float):
@@ -49,10 +49,11 @@ def steady(monkeypatch):
     """Planning on a machine whose load cannot change the outcome: every timing reads as quiet,
     the feeding costs are fixed, and `clock` stands still unless a test moves it (planning's
     own seconds count against the run's budget, and a busy machine plans slowly)."""
-    from spring_lib.nets import budget, rate_cache
+    from spring_lib.core import rate_cache
+    from spring_lib.nets import costs
 
     monkeypatch.setattr(rate_cache, "others_load", lambda fn: (fn(), 0.0))
-    monkeypatch.setattr(budget, "input_seconds", lambda *a, **k: 1e-4)
-    monkeypatch.setattr(budget, "state_save_seconds", lambda *a, **k: 0.01)
+    monkeypatch.setattr(costs, "input_seconds", lambda *a, **k: 1e-4)
+    monkeypatch.setattr(costs, "state_save_seconds", lambda *a, **k: 0.01)
     now = [1e9]
     return lambda: now[0]

@@ -10,7 +10,7 @@ from spring_lib.core.arm_result import ArmStatus
 from spring_lib.core.results_dir import ResultsDir
 from spring_lib.evaluation import verdicts
 from spring_lib.nets import arms as A
-from spring_lib.nets.budget import Measurement
+from spring_lib.nets.timing import Measurement
 from spring_lib.nets.execution import Execution, InputTransform
 from spring_lib.nets.planning import ArmPlan, plan_arm
 from spring_lib.nets.training import did_not_learn

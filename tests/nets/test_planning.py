@@ -25,13 +25,13 @@ def test_training_is_timed_only_where_the_forward_pass_leaves_the_arm_under_its_
     """A training step costs at least its forward pass: an arm whose forward passes alone
     exceed the cap is not timed training (a minute or more for each execution of a big
     network); one they leave under it is timed in full, and its cap judged on that."""
-    from spring_lib.nets import budget
-    from spring_lib.nets.budget import Measurement
+    from spring_lib.nets import costs
     from spring_lib.nets.execution import Execution
+    from spring_lib.nets.timing import Measurement
 
     cfg, ts = tiny
-    monkeypatch.setattr(budget, "input_seconds", lambda *a, **k: 0.0)   # the steps alone
-    monkeypatch.setattr(budget, "state_save_seconds", lambda *a, **k: 0.0)
+    monkeypatch.setattr(costs, "input_seconds", lambda *a, **k: 0.0)   # the steps alone
+    monkeypatch.setattr(costs, "state_save_seconds", lambda *a, **k: 0.0)
     arm = Arm.parse("MobileNetV2-scratch")
     images = P.plan_arm(arm, ts, cfg, measure=lambda m, r, train=True, **k: Measurement(
         Execution(), 1e6 if train else None, 1e6)).estimate_s * 1e6   # images each seen once
@@ -124,7 +124,7 @@ def test_estimate_with_weights_needs_a_file_for_every_paper_architecture(tmp_pat
 
 def test_a_second_plan_on_this_machine_builds_and_measures_nothing(tiny, fake_measure, tmp_path,
                                                                    monkeypatch, steady):
-    from spring_lib.nets.rate_cache import RateCache
+    from spring_lib.core.rate_cache import RateCache
 
     cfg, ts = tiny
     calls = []

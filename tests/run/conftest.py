@@ -59,7 +59,7 @@ class Study:
         monkeypatch.setattr(papermill, "execute_notebook", self._fake_execute)
         # the fake series makes none of the products REPORT.md needs (tests/run/test_report.py)
         monkeypatch.setattr(report, "write_report", _fake_report)
-        # nor is there real work to estimate (tests/run/test_notebook_estimates.py): each
+        # nor is there real work to estimate (tests/run/test_notebook_costs.py): each
         # notebook's estimate is `self.estimates`' or one second
         self.estimates: dict[str, dict[str, float]] = {}
         monkeypatch.setattr(series, "before_notebook",

@@ -37,12 +37,12 @@ KERNEL_DRIVER = textwrap.dedent('''
         "pathlib.Path(results_dir, 'x.txt').write_text('done')" % (args["marker"], args["sleep"]))]
     nbformat.write(nb, nbdir / "01_sleep.ipynb")
     runner.notebooks_dir = lambda: nbdir
-    if args["in_estimate"]:   # the estimate times a kernel's start (kernel_timing), here a long one
-        from spring_lib.run import kernel, kernel_timing, series
+    if args["in_estimate"]:   # the estimate times a kernel's start (notebook_costs), here a long one
+        from spring_lib.run import kernel, notebook_costs, series
         kernel.KERNEL_NAME = "python3"
-        kernel_timing._STARTUP = ("import pathlib, time\\npathlib.Path(%r).write_text('started')\\n"
-                                  "time.sleep(%d)\\n" % (args["marker"], args["sleep"]))
-        series.before_notebook = lambda step, cfg, folder: kernel_timing.kernel_startup(False, 64)
+        notebook_costs._STARTUP = ("import pathlib, time\\npathlib.Path(%r).write_text('started')\\n"
+                                   "time.sleep(%d)\\n" % (args["marker"], args["sleep"]))
+        series.before_notebook = lambda step, cfg, folder: notebook_costs.kernel_startup(False, 64)
     stages.STEPS["01_sleep"] = stages.Step("01_sleep", writes=("x.txt",))
     from spring_lib.run import report   # the notebook makes none of what REPORT.md needs
     report.write_report = lambda folder, cfg, record: (Path(folder) / "REPORT.md").write_text("-")

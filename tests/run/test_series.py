@@ -18,8 +18,8 @@ def test_run_started_is_read_from_a_running_record_only(tmp_path):
 
 def test_a_notebooks_plan_replaces_its_start_up_part_with_the_time_to_the_plan_and_its_arms():
     parts = {series.STARTUP: 5.0, "figures (2)": 3.0}
-    events = [{"kind": "plan", "t": 90.0, "arms": [{"arm": "a", "status": "planned", "estimate_s": 60.0}]},
-              {"kind": "plan", "t": 110.0, "arms": [
+    events = [{"kind": "arms planned", "t": 90.0, "arms": [{"arm": "a", "status": "planned", "estimate_s": 60.0}]},
+              {"kind": "arms planned", "t": 110.0, "arms": [
                   {"arm": "b", "status": "planned", "estimate_s": 100.0},
                   {"arm": "c", "status": "not run: over the run's budget", "estimate_s": 900.0},
                   {"arm": "d", "status": "not run: weights unavailable", "estimate_s": None}]}]
@@ -33,12 +33,13 @@ def test_after_the_arms_come_the_rest_of_their_notebook_and_every_later_one(monk
     from spring_lib import load_config
 
     parts = {"01": 1, "02": 2, "03": 4, "04": 8, "05": 16, "06": 32}
-    monkeypatch.setattr(series, "notebook_estimate", lambda nb, *a, **k: {
-        series.STARTUP: 1000.0, "work": float(parts[nb[:2]])})
+    monkeypatch.setattr(series, "notebook_estimate", lambda step, *a, **k: {
+        series.STARTUP: 1000.0, "work": float(parts[step[:2]])})
     cfg = load_config("smoke").model_copy(update={"cache_dir": str(tmp_path)})
-    assert series.after_arms_seconds("03_cnn_baselines", cfg, None) == pytest.approx(
+    estimates = series.rest(cfg, None)
+    assert series._after("03_cnn_baselines", estimates) == pytest.approx(
         4 + 8 + 16 + 32 + 3 * 1000)
-    assert series.after_arms_seconds("04_seresnext_transfer", cfg, None) == pytest.approx(
+    assert series._after("04_seresnext_transfer", estimates) == pytest.approx(
         8 + 16 + 32 + 2 * 1000)
 
 
@@ -48,7 +49,7 @@ def test_a_profile_far_beyond_the_machine_is_told_from_its_first_forward_rate(
     past FAR_BEYOND_HOURS, `estimate` says so rather than timing everything; with a cap, the
     plan's own forward-only shortcut bounds what it times, and nothing is said."""
     from spring_lib import build_tileset, load_config
-    from spring_lib.nets.budget import Measurement
+    from spring_lib.nets.timing import Measurement
     from spring_lib.nets.execution import Execution
 
     rates = []
@@ -86,8 +87,8 @@ def test_a_notebook_plans_its_arms_in_one_call_with_the_series_budget(monkeypatc
     calls = {}
     monkeypatch.setattr(series, "plan_arms", lambda names, ts, cfg, **k: calls.update(
         {tuple(names): k}) or [])
-    monkeypatch.setattr(series, "after_arms_seconds", lambda step, cfg, ts: {
-        "03_cnn_baselines": 300.0, "04_seresnext_transfer": 100.0}[step])
+    monkeypatch.setattr(series, "rest", lambda cfg, ts, results, steps: {
+        s: {series.STARTUP: 1.0, "work": 100.0} for s in steps})   # 03: its own and 3 after
     cfg = load_config("smoke")
     out = ResultsDir(tmp_path)
     (tmp_path / "run.json").write_text(json.dumps(
@@ -97,6 +98,6 @@ def test_a_notebook_plans_its_arms_in_one_call_with_the_series_budget(monkeypatc
     series.plan_notebook_arms("03_cnn_baselines", cfg, None, out)
     series.plan_notebook_arms("04_seresnext_transfer", cfg, None, out)
     b, t = calls[tuple(cfg.cnn.arms_baselines)], calls[tuple(cfg.cnn.arms_transfer)]
-    assert b["later"] == cfg.cnn.arms_transfer and b["scores"] is None and b["after_s"] == 300
-    assert t["later"] == () and t["scores"] == {"MobileNetV2": 0.7} and t["after_s"] == 100
+    assert b["later"] == cfg.cnn.arms_transfer and b["scores"] is None and b["after_s"] == 100 + 3 * 101
+    assert t["later"] == () and t["scores"] == {"MobileNetV2": 0.7} and t["after_s"] == 100 + 2 * 101
     assert b["run_started"] == t["run_started"] == 1796073090.0

@@ -4,9 +4,9 @@ import pytest
 
 from spring_lib.config import Recipe
 from spring_lib.core.architectures import Arm
-from spring_lib.nets import budget, rate_cache
-from spring_lib.nets.execution import Execution
-from spring_lib.nets.rate_cache import RateCache
+from spring_lib.core import rate_cache
+from spring_lib.core.rate_cache import RateCache
+from spring_lib.nets import timing
 
 RATES = {("channels_last", "fp32", True): 10.0, ("contiguous", "fp32", True): 14.0,
          ("channels_last", "bf16", True): 30.0, ("contiguous", "bf16", True): 25.0,
@@ -25,17 +25,17 @@ def test_measured_rates_are_kept_per_machine_and_not_measured_again(tmp_path, mo
 
     net = torch.nn.Linear(2, 2)
     r = Recipe(input_size=32, batch_size=4)
-    first = budget.measure(net, r, timer=timer, bf16_native=True,
+    first = timing.measure(net, r, timer=timer, bf16_native=True,
                            cache=RateCache(tmp_path / "rates.json"))
     assert len(calls) == 5                      # 4 candidates training, the best one's eval
-    again = budget.measure(net, r, timer=timer, bf16_native=True,
+    again = timing.measure(net, r, timer=timer, bf16_native=True,
                            cache=RateCache(tmp_path / "rates.json"))
     assert len(calls) == 5 and again == first   # read back, nothing measured
-    budget.measure(net, r.model_copy(update={"batch_size": 8}), timer=timer, bf16_native=True,
+    timing.measure(net, r.model_copy(update={"batch_size": 8}), timer=timer, bf16_native=True,
                    cache=RateCache(tmp_path / "rates.json"))
     assert len(calls) == 10                     # another batch size is another rate
     monkeypatch.setattr(rate_cache, "cpu_model", lambda: "another CPU")
-    budget.measure(net, r, timer=timer, bf16_native=True, cache=RateCache(tmp_path / "rates.json"))
+    timing.measure(net, r, timer=timer, bf16_native=True, cache=RateCache(tmp_path / "rates.json"))
     assert len(calls) == 15                     # and so is another machine
     (tmp_path / "rates.json").write_text("{damaged")
     assert RateCache(tmp_path / "rates.json").rates == {}
@@ -45,7 +45,11 @@ def test_rate_keys_name_network_size_batch_precision_layout_and_mode():
     from spring_lib.nets.models import build_model
 
     model, _ = build_model(Arm.parse("MobileNetV2-scratch"), 5)
-    key = RateCache(None).key(model, Execution("cpu", "channels_last", "bf16"), 16, 224, True)
+    cache = RateCache(None)
+    timing.measure(model, Recipe(input_size=224, batch_size=16, precision="bf16",
+                                 memory_format="channels_last"),
+                   timer=lambda *a: 1.0, bf16_native=True, cache=cache)
+    (key,) = [k for k in cache.rates if k.endswith("train")]
     for part in ("MobileNetV2/head/", "224px", "batch 16", "bf16", "channels_last", "train"):
         assert part in key
     assert rate_cache.cpu_model() in key
@@ -77,12 +81,12 @@ def test_a_rate_timed_under_load_is_kept_marked_and_replaced_on_a_quiet_machine(
 def test_a_plan_built_under_load_is_kept_marked_and_planned_again_when_quiet(tmp_path,
                                                                              monkeypatch):
     cache = RateCache(tmp_path / "rates.json")
-    cache.keep_plan("p", {"facts": 1}, loaded=True)
+    cache.keep_facts("p", {"facts": 1}, loaded=True)
     again = RateCache(tmp_path / "rates.json")
     monkeypatch.setattr(again, "quiet", lambda: False)
-    assert again.plan("p") == {"facts": 1}
+    assert again.facts("p") == {"facts": 1}
     monkeypatch.setattr(again, "quiet", lambda: True)
-    assert again.plan("p") is None
+    assert again.facts("p") is None
 
 
 def test_the_quiet_reading_is_taken_once_per_cache(tmp_path, monkeypatch):

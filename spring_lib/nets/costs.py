@@ -87,9 +87,11 @@ def linear_fit_seconds(n: int, dim: int, classes: int = 5,
 
 
 def fit_unit(n: int, dim: int, count: float, part: str = "classifier fits") -> Unit:
-    """A logistic-regression fit of a probe's shape: the faster of two timings."""
-    return Unit(part, f"logistic fit|{n}x{dim}|{PROBE_FIT_ITERATIONS} iterations",
-                lambda: min(linear_fit_seconds(n, dim, seed=s) for s in range(2)), count=count)
+    """Logistic-regression fits of a probe's shape, timed at n rounded to two digits (a fit's
+    time grows in proportion to its tiles): a k-fold's folds, a few tiles apart, share one."""
+    rows = max(1, int(float(f"{n:.2g}")))
+    return Unit(part, f"logistic fit|{rows}x{dim}|{PROBE_FIT_ITERATIONS} iterations",
+                lambda: linear_fit_seconds(rows, dim), items=rows, count=count * n)
 
 
 def read_unit(tiles: np.ndarray, count: float, part: str = "classifier fits") -> Unit:

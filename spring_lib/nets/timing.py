@@ -84,14 +84,18 @@ class Measurement:
         return f"{self.execution.memory_format}, {self.execution.precision}"
 
 
-def network_key(model) -> str:
-    """A network as a rate's key names it: architecture, pooling, trainable and all weights."""
+def network_key(model, train: bool = True) -> str:
+    """A network as a rate's key names it: architecture, pooling, its weights, and for a
+    training rate how many of them train (a forward pass costs the same whatever trains: a
+    probe's and its fine-tuned twin's forward rates are one timing)."""
     backbone = getattr(model, "backbone", None)
     name = (f"{backbone.architecture}/{backbone.pooling}" if backbone is not None
             else type(model).__name__)
     params = list(model.parameters())
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    return f"{name}/{trainable}of{sum(p.numel() for p in params)}"
+    total = sum(p.numel() for p in params)
+    if not train:
+        return f"{name}/{total} weights"
+    return f"{name}/{sum(p.numel() for p in params if p.requires_grad)}of{total}"
 
 
 def measure(model, recipe: Recipe, train: bool = True, device: str | None = None,
@@ -105,7 +109,7 @@ def measure(model, recipe: Recipe, train: bool = True, device: str | None = None
         run = lambda: timer(model, ex, batch, size, training)  # noqa: E731
         if cache is None:
             return run()
-        what = network_key(model)
+        what = network_key(model, training)
         return cache.here(f"{what}|{size}px|batch {batch}|{ex.precision}|{ex.memory_format}|"
                           f"{'train' if training else 'eval'}", run,
                           f"{what} at {size} px ({ex.precision})", device=ex.device)

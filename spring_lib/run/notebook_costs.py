@@ -90,13 +90,19 @@ def kernel_startup(torch: bool, tile_px: int) -> dict[str, float]:
     return {"kernel": time.perf_counter() - t0 - sum(parts.values()), **parts}
 
 
+@lru_cache(None)
+def _kernel_parts(torch: bool, tile_px: int) -> dict[str, float]:
+    """One kernel timing per kind and process: every part a notebook needs comes from it."""
+    return kernel_startup(torch, tile_px)
+
+
 def notebook_estimate(step: str, work: Work, cache: RateCache) -> dict[str, float]:
     """Estimated seconds of notebook `step`'s work here besides its arms, by part: its kernel's
     start (STARTUP), {"reading the tile cache (260 tiles)": .., ...}, its figures and tables."""
     if step not in products.STEPS:
         raise ValueError(f"no estimate for notebook {step!r}: the notebooks are "
                          + ", ".join(products.STEPS))
-    torch, px, timed = step in TORCH_STEPS, work.counts.tile_px, lru_cache(None)(kernel_startup)
+    torch, px, timed = step in TORCH_STEPS, work.counts.tile_px, _kernel_parts
     kernel = lambda part, what, count=1: Unit(   # noqa: E731
         part, f"notebook kernel|{'torch' if torch else 'plain'}|{px}px|{what}",
         lambda: timed(torch, px)[what], count=count)

@@ -127,10 +127,11 @@ def test_cap_names_estimate_and_cap():
                                        "cap of 4 min")
 
 
-def _fits_and_reads(monkeypatch, fit_s=1.0, read_s=0.001):
+def _fits_and_reads(monkeypatch, fit_rows: float, read_s=0.001):
+    """A fit takes 1 s on `fit_rows` tiles, in proportion to its tiles; a read 1 ms a tile."""
     from spring_lib.data import tileset
 
-    monkeypatch.setattr(costs, "linear_fit_seconds", lambda *a, **k: fit_s)
+    monkeypatch.setattr(costs, "linear_fit_seconds", lambda rows, dim, **k: rows / fit_rows)
     monkeypatch.setattr(tileset, "digest_seconds", lambda tiles: read_s)
     monkeypatch.setattr(costs, "digest_seconds", lambda tiles: read_s)
     return np.zeros((24, 8, 8), np.uint8)
@@ -139,7 +140,7 @@ def _fits_and_reads(monkeypatch, fit_s=1.0, read_s=0.001):
 def test_a_probe_estimate_counts_every_fit_score_and_read(monkeypatch):
     # 6 rounds (5 folds + the split), each: 2 x 3 CV fits (1 s) and a refit on 1.5x the tiles
     # (1.5 s); reads: 6 x 800 + 800 + 200 = 5800 tiles at 1 ms
-    tiles = _fits_and_reads(monkeypatch)
+    tiles = _fits_and_reads(monkeypatch, fit_rows=533)   # round(800 * 2 / 3)
     got = seconds(costs.probe_units(1000, 5, 2, 3, 64, tiles), RateCache(None))
     assert got == {"classifier fits": pytest.approx(6 * (7.5 + 5.8))}
 
@@ -153,6 +154,6 @@ def test_a_logistic_fit_is_timed_at_the_iterations_real_features_take():
 
 def test_a_grouped_search_counts_its_fits_refit_and_reads(monkeypatch):
     # 2 x 3 fits (1 s), a refit on 1.5x their tiles (1.5 s); reads 6 x 300 + 300 tiles at 1 ms
-    tiles = _fits_and_reads(monkeypatch)
+    tiles = _fits_and_reads(monkeypatch, fit_rows=200)
     got = seconds(costs.search_units(300, 2, 3, 64, tiles), RateCache(None))
     assert got == {"classifier fits": pytest.approx(7.5 + 2.1)}

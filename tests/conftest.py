@@ -85,3 +85,13 @@ def smoke_run(smoke_profile_path, tmp_path_factory) -> Path:
                     log=logs.append)
     (out.parent / "run.log").write_text("\n".join(logs))
     return out
+
+
+@pytest.fixture(scope="session")
+def smoke(smoke_profile_path):
+    """(config, tile set) of the smoke profile on the real data."""
+    from spring_lib import build_tileset, load_config
+
+    cfg = load_config(smoke_profile_path)
+    return cfg, build_tileset(cfg)
+

@@ -1,18 +1,10 @@
 from dataclasses import replace
 
 import numpy as np
-import pytest
 
-from spring_lib import build_tileset, load_config
 from spring_lib.data import costs
 from spring_lib.data.costs import Work
 from spring_lib.data.tileset import digest_seconds
-
-
-@pytest.fixture(scope="module")
-def smoke(smoke_profile_path):
-    cfg = load_config(smoke_profile_path)
-    return cfg, build_tileset(cfg)
 
 
 def test_sample_tiles_come_from_the_tileset_or_the_catalogue(smoke):

@@ -1,17 +1,9 @@
 import numpy as np
-import pytest
 
-from spring_lib import build_tileset, load_config
 from spring_lib.data.costs import Work
 from spring_lib.data.tileset import tile_digests
 from spring_lib.glcm import costs
 from spring_lib.glcm.features import GLCMFeatures
-
-
-@pytest.fixture(scope="module")
-def smoke(smoke_profile_path):
-    cfg = load_config(smoke_profile_path)
-    return cfg, build_tileset(cfg)
 
 
 def test_the_unit_timings_are_positive_and_per_unit(smoke):

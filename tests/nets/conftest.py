@@ -7,13 +7,6 @@ from spring_lib import build_tileset, load_config
 
 
 @pytest.fixture(scope="session")
-def smoke(smoke_profile_path):
-    """(config, tile set) of the smoke profile on the real data."""
-    cfg = load_config(smoke_profile_path)
-    return cfg, build_tileset(cfg)
-
-
-@pytest.fixture(scope="session")
 def tiny(tmp_path_factory, data_root, standin_weights):
     """(config, tile set) of a profile small enough to plan and train arms in a test."""
     d = tmp_path_factory.mktemp("tiny")

@@ -75,7 +75,7 @@ class RateCache:
         """`fn()`'s measurement under `key`, from the file if it holds it (unless it was taken
         under load and the CPU is quiet now); one taken under load is kept, marked so."""
         if key in self.rates and not self._stale(key):
-            self.loaded_used += key in self.loaded   # still marked: so is a plan built on it
+            self.loaded_used += key in self.loaded   # still marked: so are facts built on it
             return self.rates[key]
         value, load = others_load(fn)
         if load is not None and load > LOADED:

@@ -109,7 +109,7 @@ def _memo_key(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig,
 
 def _measure_arm(arm: Arm, recipe: Recipe, model, tileset: TileSet, cfg: StudyConfig,
                  measure, at_least=None) -> dict:
-    """Time the arm's network here: the facts its plan needs besides what `_built` knows.
+    """Time the arm's network here: the facts its plan needs besides its weights (`_facts`).
 
     `at_least(forward_img_s)`: the least seconds a training arm can take, given its forward
     rate (a training step costs at least its forward pass). Where that already exceeds the arm's

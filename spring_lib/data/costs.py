@@ -65,9 +65,14 @@ def per_tile(work: Work, part: str, key: str, fn, count: float) -> Unit:
     return Unit(part, key, lambda: fn(work.sample()[0]), count=count)
 
 
+def digest_unit(part: str, tile_px: int, sample, count: float) -> Unit:
+    """`count` tiles of `tile_px` handed to a cached transform (`tileset.digest_seconds`):
+    one key for the notebooks' searches and the planner's probes, timed on `sample()`."""
+    return Unit(part, digest_key(tile_px), lambda: digest_seconds(sample()), count=count)
+
+
 def digests(work: Work, part: str, count: float) -> Unit:
-    """`count` tiles handed to a cached transform (`tileset.digest_seconds`, planning's key)."""
-    return per_tile(work, part, digest_key(work.counts.tile_px), digest_seconds, count)
+    return digest_unit(part, work.counts.tile_px, lambda: work.sample()[0], count)
 
 
 def cache_read(work: Work) -> Unit:

@@ -19,7 +19,7 @@ import torch
 from ..config import Recipe
 from ..core.costs import Unit
 from ..core.machine import one_blas_thread, seconds
-from ..data.tileset import digest_key, digest_seconds
+from ..data.costs import digest_unit
 from .execution import InputTransform
 
 
@@ -96,8 +96,7 @@ def fit_unit(n: int, dim: int, count: float, part: str = "classifier fits") -> U
 
 def read_unit(tiles: np.ndarray, count: float, part: str = "classifier fits") -> Unit:
     """Handing `count` tiles to a cached feature transform (their digests, then the cache)."""
-    return Unit(part, digest_key(tiles.shape[1]), lambda: digest_seconds(np.array(tiles[:24])),
-                count=count)
+    return digest_unit(part, tiles.shape[1], lambda: np.array(tiles[:24]), count)
 
 
 def search_units(n: float, grid: int, cv: int, dim: int, tiles: np.ndarray,

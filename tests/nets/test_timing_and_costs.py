@@ -129,11 +129,10 @@ def test_cap_names_estimate_and_cap():
 
 def _fits_and_reads(monkeypatch, fit_rows: float, read_s=0.001):
     """A fit takes 1 s on `fit_rows` tiles, in proportion to its tiles; a read 1 ms a tile."""
-    from spring_lib.data import tileset
+    from spring_lib.data import costs as data_costs
 
     monkeypatch.setattr(costs, "linear_fit_seconds", lambda rows, dim, **k: rows / fit_rows)
-    monkeypatch.setattr(tileset, "digest_seconds", lambda tiles: read_s)
-    monkeypatch.setattr(costs, "digest_seconds", lambda tiles: read_s)
+    monkeypatch.setattr(data_costs, "digest_seconds", lambda tiles: read_s)
     return np.zeros((24, 8, 8), np.uint8)
 
 

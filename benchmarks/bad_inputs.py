@@ -290,13 +290,13 @@ def _():
 
 @case("issue", "4 a second damaged feature cache keeps the first damaged copy")
 def _():
-    from spring_lib.nets.probe import _FeatureCache
+    from spring_lib.nets.feature_cache import FeatureCache
 
     with tmpdir() as d:
         for i in range(2):
             (d / "features-k.npz").write_bytes(b"broken %d" % i)
             with contextlib.redirect_stderr(io.StringIO()):
-                _FeatureCache(str(d), "k")
+                FeatureCache(str(d), "k")
         return None if len(list(d.glob("features-k.npz.damaged*"))) == 2 else "overwritten"
 
 

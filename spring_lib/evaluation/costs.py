@@ -78,7 +78,7 @@ def _probe_fold(work: Work, cache, arm: str, protocol: str, k: int) -> float:
     features are all cached (each protocol's solver takes its own iterations); else the
     planner's probe fit (`nets.costs`) and the features' digests."""
     from ..nets.costs import fit_unit
-    from ..nets.probe import feature_cache_files
+    from ..nets.feature_cache import feature_cache_files
     from .leakage import PROBE_SETTING, ladder_models, protocol_folds
 
     cfg, n, ts = work.cfg, work.counts, work.tileset

@@ -12,10 +12,7 @@ features at its own input size instead.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,22 +31,8 @@ from .checkpoint import Checkpoint
 from .execution import Execution, InputTransform
 from .models import PooledBackbone, build_model, head_prefix, input_statistics, native_input_size
 from ..core.architectures import Arm, architecture
-from .training_state import move_damaged
+from .feature_cache import FEATURE_CACHE_VERSION, FeatureCache, state_digest, uncached_tiles
 from .weights import load_backbone, pretrained_state_dict
-
-FEATURE_CACHE_VERSION = 1
-
-
-def state_digest(state: dict) -> str:
-    """Identity of a set of weights by their content, whatever file or hub they came from."""
-    h = hashlib.sha256()
-    for k in sorted(state):
-        v = state[k]
-        h.update(k.encode())
-        if torch.is_tensor(v):
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
 
 @lru_cache(maxsize=4)
 def _extractor(arch_name: str, weights: str | None) -> tuple[PooledBackbone, str, str]:
@@ -124,8 +107,8 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         return (f"{self.architecture}-{digest}-{tile_size}-{self.resolved_input_size()}-"
                 f"{self.execution().precision}-v{FEATURE_CACHE_VERSION}")
 
-    def _cache(self, tile_size: int) -> "_FeatureCache":
-        return _FeatureCache.open(self.cache_dir, self.cache_name(tile_size))
+    def _cache(self, tile_size: int) -> "FeatureCache":
+        return FeatureCache.open(self.cache_dir, self.cache_name(tile_size))
 
     def uncached(self, tiles: np.ndarray) -> int:
         """How many of `tiles` still need a forward pass."""
@@ -152,69 +135,6 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
                     out.append(net(ex.batch(transform(tiles[idx]))).float().cpu().numpy())
             cache.add(keys[missing], np.concatenate(out))
         return cache.get(keys)
-
-
-def feature_cache_files(cache_dir: str | Path, architecture: str, tile_size: int) -> list[Path]:
-    """The architecture's feature caches for tiles of `tile_size` (every weights' content, input
-    size and precision), found without loading the weights (`FrozenFeatures.cache_name`)."""
-    return sorted(Path(cache_dir).glob(f"features-{architecture}-*-{tile_size}-*.npz"))
-
-
-def uncached_tiles(cache_dir: str | None, name: str, tiles: np.ndarray) -> int:
-    """How many of `tiles` the feature cache `name` (`FrozenFeatures.cache_name`) lacks."""
-    index = _FeatureCache.open(cache_dir, name).index
-    return sum(k not in index for k in tile_digests(tiles))
-
-
-class _FeatureCache:
-    """One .npz per (weights, input size): tile digests and their feature rows. Opened once per
-    process and file version: a grid search reads it for every fit and score."""
-
-    _open: dict = {}   # path -> (its (mtime, size) when read, the cache)
-
-    @staticmethod
-    def _path(cache_dir: str | None, key: str) -> Path | None:
-        return Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
-
-    @staticmethod
-    def _stamp(path: Path) -> tuple[int, int]:
-        st = path.stat()
-        return st.st_mtime_ns, st.st_size
-
-    @classmethod
-    def open(cls, cache_dir: str | None, key: str) -> "_FeatureCache":
-        path = cls._path(cache_dir, key)
-        if path is None or not path.exists():
-            return cls(cache_dir, key)
-        stamp = cls._stamp(path)
-        if cls._open.get(path, (None,))[0] != stamp:
-            cls._open[path] = (stamp, cls(cache_dir, key))
-        return cls._open[path][1]
-
-    def __init__(self, cache_dir: str | None, key: str):
-        self.path = self._path(cache_dir, key)
-        self.keys, self.rows, self.index = np.array([], dtype="<U24"), None, {}
-        if self.path and self.path.exists():
-            try:
-                with np.load(self.path) as f:
-                    self.keys, self.rows = f["keys"], f["rows"]
-            except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, not fatal
-                move_damaged(self.path, type(exc).__name__, "feature cache")
-            self.index = {k: i for i, k in enumerate(self.keys)}
-
-    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
-        self.keys = np.concatenate([self.keys, keys])
-        self.rows = rows if self.rows is None else np.concatenate([self.rows, rows])
-        self.index = {k: i for i, k in enumerate(self.keys)}
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, keys=self.keys, rows=self.rows)
-            tmp.replace(self.path)
-            type(self)._open[self.path] = (self._stamp(self.path), self)
-
-    def get(self, keys: np.ndarray) -> np.ndarray:
-        return self.rows[[self.index[k] for k in keys]]
 
 
 def probe_pipeline(arm: Arm, weights: str | None, cache_dir: str | None, batch_size: int = 64,

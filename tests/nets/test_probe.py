@@ -80,13 +80,13 @@ def test_kfold_tests_every_micrograph_once_tuning_inside_each_fold(smoke):
 
 
 def test_damaged_feature_caches_each_kept_under_their_own_name(tmp_path, capsys):
-    from spring_lib.nets.probe import _FeatureCache
+    from spring_lib.nets.feature_cache import FeatureCache
 
     path = tmp_path / "features-k.npz"
     for i in range(2):
         path.write_bytes(b"not an npz %d" % i)
         capsys.readouterr()
-        cache = _FeatureCache(str(tmp_path), "k")
+        cache = FeatureCache(str(tmp_path), "k")
         err = capsys.readouterr().err
         assert str(path) in err and "damaged" in err and len(cache.keys) == 0
     copies = sorted(tmp_path.glob("features-k.npz.damaged*"))

@@ -67,6 +67,17 @@ def test_every_arm_ran_in_its_form(smoke_run):
         if row["kind"] in ("TL", "scratch"):
             assert set(log["fold"]) == {"split"} | {str(f) for f in range(3)}
     assert learned["GLCM+SVM"] and learned["pixel-size"] and learned["EfficientNet-Lite0-probe"]
+    # the fine-tuned arm: its probe's size, its top from the last block, a rate of its grid
+    tl, twin = arms.loc["EfficientNet-Lite0-TL"], arms.loc["EfficientNet-Lite0-TL@twin"]
+    assert tl["boundary"] == "blocks.6" and tl["input_size"] == arms.loc[
+        "EfficientNet-Lite0-probe", "input_size"]
+    chosen = pd.read_csv(smoke_run / "tables" / "kfold_selection_EfficientNet-Lite0-TL.csv")
+    assert set(chosen["lr"]) <= {0.0001, 0.001} and (chosen["best_epoch"] >= 0).all()
+    # the pair: the twin at its scratch twin's input, compared with it for claim 1
+    assert twin["input_size"] == arms.loc["EfficientNet-Lite0-scratch", "input_size"] == 64
+    comp = pd.read_csv(smoke_run / "tables" / "comparisons.csv")
+    pair = comp[comp["claim"] == 1].iloc[0]
+    assert (pair["a"], pair["b"]) == ("EfficientNet-Lite0-TL@twin", "EfficientNet-Lite0-scratch")
 
 
 def test_evaluation_tables_cover_every_arm(smoke_run):

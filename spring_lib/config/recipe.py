@@ -2,7 +2,7 @@
 architecture and arm, resolved into one `Recipe` per arm."""
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, PositiveFloat, ValidationError, model_validator
 
@@ -21,13 +21,26 @@ class Recipe(Section):
     weight_decay: float = Field(0.0, ge=0)
     schedule: Literal["constant", "cosine"] = "constant"
     augment: bool = Field(True, description="Random flips and 90° rotations")
-    input_size: Optional[int] = Field(
-        None, ge=16, description="Network input in px; null: the tile's own size")
+    input_size: Optional[Union[Annotated[int, Field(ge=16)], Literal["native"]]] = Field(
+        None, description="Network input in px; native: the size a pretrained network's "
+                          "weights were made at (resolved when the arm is planned); null: the "
+                          "tile's own size")
     normalization: Literal["paper", "imagenet"] = Field(
         "paper", description="paper: eq. 19-20 fitted on training tiles; imagenet: the "
                              "statistics the architecture's pretrained weights expect")
     pooling: Literal["head", "texture"] = "head"
-    freeze: Literal["full", "last_stage", "head"] = "full"
+    freeze: Literal["full", "last_stage", "last_block", "head"] = Field(
+        "full", description="What trains: everything, the last stage or the last block (and "
+                            "the head; the frozen trunk below runs once per tile, its output "
+                            "cached), or the head alone")
+    batch_norm: Literal["train", "pretrained"] = Field(
+        "train", description="pretrained: every batch norm keeps the pretrained network's "
+                             "statistics while its scale and shift train (frozen ones always "
+                             "do)")
+    lr_grid: Optional[list[PositiveFloat]] = Field(
+        None, description="Learning rates each training tries (instead of lr); the one whose "
+                          "best epoch scores best on the training's own validation samples is "
+                          "kept, epoch 0 (a probe-initialised head untouched) included")
     head_init: Literal["random", "probe"] = Field(
         "random", description="probe: start the head from the arm's fitted linear probe (LP-FT)")
     max_train_tiles_per_class: Optional[int] = Field(None, ge=1)
@@ -116,11 +129,21 @@ class CNNConfig(Recipe):
     def base_recipe(self) -> Recipe:
         return Recipe.model_validate({k: getattr(self, k) for k in Recipe.model_fields})
 
+    #: what a TL arm's twin variant takes from its scratch twin: the pair's input, tiles, views
+    TWIN_INPUT: ClassVar[tuple[str, ...]] = ("input_size", "max_train_tiles_per_class", "tta")
+
     def recipe(self, arm: Arm | str, tile_size: int) -> Recipe:
         """The base recipe, changed by the overrides for the arm's kind, then its architecture,
-        then the arm itself; input_size filled with the tile size where the profile leaves it."""
+        then the arm itself (its variant after the arm without it); input_size filled with
+        the tile size where the profile leaves it. A `@twin` arm trains at its scratch twin's
+        input size on as many tiles, read in its test views (`TWIN_INPUT`)."""
         arm = Arm.parse(arm) if isinstance(arm, str) else arm
-        return self._resolved((arm.kind, arm.architecture, arm.name), tile_size)
+        recipe = self._resolved(tuple(dict.fromkeys((arm.kind, arm.architecture, arm.base,
+                                                     arm.name))), tile_size)
+        if arm.variant == "twin":
+            scratch = self.recipe(arm.sibling("scratch"), tile_size)
+            recipe = recipe.model_copy(update={k: getattr(scratch, k) for k in self.TWIN_INPUT})
+        return recipe
 
     def kind_recipe(self, kind: str, tile_size: int) -> Recipe:
         """The recipe of an arm kind before any architecture's or arm's own overrides."""

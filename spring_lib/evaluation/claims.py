@@ -13,6 +13,7 @@ import pandas as pd
 from ..core.arm_result import EVALUATED, ArmStatus, describe
 from ..core.paper_numbers import CLAIMS, PROTOCOL, T_GAIN_ASSIGNMENTS
 from . import intervals
+from ..core.schedule import pair_twin
 from .tables import DEPTH_LADDER, comparison_pairs
 from .verdicts import FLOOR, best_arm
 
@@ -61,10 +62,13 @@ def _paper_gain(model: str) -> str:
 
 def _claim_comparison(comp: pd.DataFrame, claim: int) -> pd.Series | None:
     """The comparison a claim is judged on: claim 1's first (its fair pair), else the one with
-    the lowest Holm p; None where the run has none."""
+    the lowest Holm p (claim 2: among fine-tuned pairs where there are any); None where the
+    run has none."""
     c = comp[comp["claim"] == claim]
     if c.empty:
         return None
+    if claim == 2 and c["a"].str.endswith("-TL").any():   # fine-tuned, as the paper's are
+        c = c[c["a"].str.endswith("-TL")]
     return c.iloc[0] if claim == 1 else c.sort_values("p_holm").iloc[0]
 
 
@@ -205,8 +209,9 @@ def weights_unavailable(arms: pd.DataFrame) -> str:
 
 
 def depth_stand_ins(arms: pd.DataFrame) -> str:
-    """The evaluated pairs that stand in for the paper's SE-ResNeXt101 vs 50, each network at
-    the input size the arms table records; "" where none does."""
+    """The evaluated pairs that stand in for the paper's SE-ResNeXt101 vs 50 (or, where that
+    pair ran too, are compared besides it), each network at the input size the arms table
+    records; "" where none is."""
     if "architecture" not in arms:
         return ""
     deep, shallow = DEPTH_LADDER[0]
@@ -216,9 +221,42 @@ def depth_stand_ins(arms: pd.DataFrame) -> str:
         px = size.get(arm)
         return arm if px is None or pd.isna(px) else f"{arm} ({int(px)} px)"
 
-    pairs = [f"{named(p['a'])} vs {named(p['b'])}" for p in comparison_pairs(arms)
-             if p["claim"] == 2 and not p["a"].startswith(f"{deep}-")]
-    return f"{', '.join(pairs)} stand in for {deep} vs {shallow}" if pairs else ""
+    depth = [p for p in comparison_pairs(arms) if p["claim"] == 2]
+    pairs = [f"{named(p['a'])} vs {named(p['b'])}" for p in depth
+             if not p["a"].startswith(f"{deep}-")]
+    if not pairs:
+        return ""
+    if any(p["a"].startswith(f"{deep}-") for p in depth):   # the paper's own pair ran
+        return f"{deep} vs {shallow} compared as in the paper; besides it {', '.join(pairs)}"
+    return f"{', '.join(pairs)} stand in for {deep} vs {shallow}"
+
+
+def equal_compute(arms: pd.DataFrame) -> str:
+    """Claim 1's pair at equal compute (He, Girshick & Dollár 2019): each evaluated scratch arm
+    and its pretrained twin, their input and minutes, and whether the scratch curve had
+    flattened (its best validation epoch before its last, fold by fold)."""
+    done = arms[arms["status"].isin(EVALUATED)].set_index("arm")
+    out = []
+    for scratch in (a for a in done.index if done.loc[a, "kind"] == "scratch"):
+        s, twin = done.loc[scratch], pair_twin(scratch, set(done.index))
+        text = (f"{scratch} at {int(s['input_size'])} px, at most {int(s['epochs'])} epochs with "
+                f"early stopping on a CPU")
+        if twin is not None:
+            t = done.loc[twin]
+            same = "the same" if t["input_size"] == s["input_size"] else "not the same"
+            text = (f"{twin} ({int(t['input_size'])} px) and {text}: {same} input, "
+                    f"{t['actual_minutes']:.1f} and {s['actual_minutes']:.1f} min, so at equal "
+                    f"compute of {s['actual_minutes']:.1f} min the pretrained twin needed "
+                    f"{t['actual_minutes']:.1f}")
+        best = [int(e) for e in str(s.get("fold_best_epochs", "")).split() if e.isdigit()]
+        if best:
+            early = sum(e < int(s["epochs"]) for e in best)
+            text += (f"; the scratch twin's validation accuracy peaked before its last epoch in "
+                     f"{early} of {len(best)} folds ("
+                     + ("its curve had flattened)" if early == len(best) else
+                        "still rising in some: it had not flattened)"))
+        out.append(text)
+    return "; ".join(out)
 
 
 def what_differs(cfg, arms: pd.DataFrame) -> dict[int, str]:
@@ -227,10 +265,7 @@ def what_differs(cfg, arms: pd.DataFrame) -> dict[int, str]:
             if cfg.data.layout == "uhcsdb" else "this lab's micrographs, not 51CrMnV spring steel")
     split = (f"{cfg.evaluation.kfold}-fold grouped by {cfg.split.group_by}, where the paper's "
              "split is not stated")
-    pair = arms[(arms["kind"] == "scratch") & arms["status"].isin(EVALUATED)]
-    budget = ("; ".join(f"{r.arm} at {int(r.input_size)} px, at most {int(r.epochs)} epochs "
-                        "with early stopping on a CPU" for r in pair.itertuples())
-              or "no scratch twin was evaluated")
+    budget = equal_compute(arms) or "no scratch twin was evaluated"
     depth = [s for s in (weights_unavailable(arms), depth_stand_ins(arms)) if s]
     return {
         1: f"{data}; {budget}, against {PROTOCOL.epochs} GPU epochs in the paper; {split}.",

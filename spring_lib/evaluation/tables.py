@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..core.predictions import load_predictions
 from ..core.products import ARMS_TABLES
+from ..core.schedule import pair_twin
 from ..core.results_dir import ResultsDir
 from . import intervals, metrics as ev
 from .verdicts import FLOOR, NETWORK_KINDS, best_arm, difference_verdict, evaluated
@@ -95,10 +96,12 @@ def comparison_pairs(arms: pd.DataFrame) -> list[dict]:
     done = set(evaluated(arms))
     pairs = []
     for arch in sorted(arms["architecture"].dropna().unique()):
-        for kind in ("TL", "probe"):
-            if {f"{arch}-{kind}", f"{arch}-scratch"} <= done:
+        scratch = f"{arch}-scratch"
+        for pretrained in (pair_twin(scratch, done), f"{arch}-probe"):
+            if pretrained and {pretrained, scratch} <= done:
+                kind = pretrained.removeprefix(f"{arch}-")
                 pairs.append(dict(claim=1, question=f"{arch}: pretrained ({kind}) vs scratch",
-                                  a=f"{arch}-{kind}", b=f"{arch}-scratch"))
+                                  a=pretrained, b=scratch))
         if {f"{arch}-TL", f"{arch}-probe"} <= done:
             pairs.append(dict(claim=None, question=f"{arch}: fine-tuned vs frozen probe",
                               a=f"{arch}-TL", b=f"{arch}-probe"))

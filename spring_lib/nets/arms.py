@@ -23,7 +23,9 @@ from ..core.progress import Progress, arm_skipped
 from ..core.results_dir import ResultsDir
 from ..data.tileset import TileSet
 from .arm_inputs import fold_indices, input_transform, network, seeds, split_indices, tile_data
+from .cached_tuning import fine_tune, uses_cached_trunk
 from .checkpoint import Checkpoint
+from .models import boundary
 from .planning import ArmPlan, plan_arms
 from .probe import arm_probe_pipeline, fit_probe, folded_head, probe_checkpoint, probe_grid
 from .training import did_not_learn, evaluate, train
@@ -47,6 +49,8 @@ def _result(plan: ArmPlan, status: ArmStatus, note: str = "", outcome: dict | No
                     epochs=None if probe else recipe.epochs,
                     seeds=None if probe else recipe.seeds,
                     freeze=recipe.freeze if tl else None,
+                    boundary=boundary(arm, recipe.freeze) if tl else None,
+                    lr_grid=" ".join(map(str, recipe.lr_grid or [recipe.lr])) if not probe else None,
                     head_init=recipe.head_init if tl else None,
                     tta=None if probe else recipe.tta,
                     normalization="imagenet" if probe else recipe.normalization,
@@ -129,11 +133,17 @@ def _train_run(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, index, seed: i
         model.head.bias.data.copy_(b)
     transform = input_transform(arm, recipe, model, tr_x)
     progress = Progress(arm.name, seed, plan.estimate_s / progress_share)
-    res = train(model, (tr_x, tr_y), (va_x, va_y), recipe, transform, seed,
-                plan.measurement.execution, cache_dir(cfg) / "training" / state_name,
-                init=f"{weights}|{recipe.head_init}", progress=progress)
-    _, test_acc, proba = evaluate(res.model, te_x, tileset.labels(te_m), transform,
-                                  res.execution, recipe.tta)
+    state_dir, init = cache_dir(cfg) / "training" / state_name, f"{weights}|{recipe.head_init}"
+    if uses_cached_trunk(arm, recipe):
+        res, proba = fine_tune(model, arm, recipe, tileset.tiles, tileset.labels(tileset.manifest),
+                               index, transform, plan.measurement.execution,
+                               cache_dir(cfg) / "features", state_dir, seed, init, progress)
+        test_acc = float((proba.argmax(1) == tileset.labels(te_m)).mean())
+    else:
+        res = train(model, (tr_x, tr_y), (va_x, va_y), recipe, transform, seed,
+                    plan.measurement.execution, state_dir, init=init, progress=progress)
+        _, test_acc, proba = evaluate(res.model, te_x, tileset.labels(te_m), transform,
+                                      res.execution, recipe.tta)
     progress.done(status=ArmStatus.TRAINED.value, best_val_acc=res.best_val_acc, test_tile_acc=test_acc)
     return res, proba, te_m, weights, transform, did_not_learn(res.history, va_y)
 
@@ -179,6 +189,8 @@ def _kfold_runs(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, folds, runs: 
         fold_rows.append({"fold": fold, "train_tiles": len(index[0]), "val_tiles": len(index[1]),
                           "test_tiles": len(index[2]), "best_epoch": res.best_epoch,
                           "epochs_run": len(res.history), "inner_accuracy": res.best_val_acc,
+                          "lr": float(res.history["lr_chosen"].iloc[0])
+                          if "lr_chosen" in res.history else plan.recipe.lr,
                           "did_not_learn": failed or ""})
         kfold.append(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
                                       "probability").assign(fold=fold))
@@ -238,7 +250,8 @@ def _trained(plan: ArmPlan, res, run_seeds: list[int], train_tiles: int, fold_ro
          "best_epoch": res.best_epoch, "epochs_run": len(res.history),
          "best_val_acc": res.best_val_acc,
          "inner_score": float(np.mean(inner)),
-         "fold_best_epochs": " ".join(str(r["best_epoch"]) for r in fold_rows)},
+         "fold_best_epochs": " ".join(str(r["best_epoch"]) for r in fold_rows),
+         "fold_lrs": " ".join(f"{r['lr']:g}" for r in fold_rows)},
         seconds, paths).finished()
 
 

@@ -126,6 +126,25 @@ def passes(recipe: Recipe, runs: list[tuple], train_img_s: float, eval_img_s: fl
     return {"training steps": trained / train_img_s, "evaluation passes": evaluated / eval_img_s}
 
 
+def top_passes(recipe: Recipe, runs: list[tuple], grid: int, train_img_s: float,
+               eval_img_s: float, trunk_img_s: float, unembedded: int) -> dict[str, float]:
+    """Seconds of a cached top's passes: the trunk once over the `unembedded` tiles (at most a
+    whole forward pass each), then for each of the `grid` learning rates every epoch's steps and
+    validation (epoch 0 too, one view), and the test once in its views."""
+    trained = grid * recipe.epochs * sum(len(tr) for tr, _, _ in runs)
+    evaluated = (grid * (recipe.epochs + 1) * sum(len(va) for _, va, _ in runs)
+                 + tta_views(recipe) * sum(len(te) for _, _, te in runs))
+    return {"trunk passes": unembedded / trunk_img_s, "training steps": trained / train_img_s,
+            "evaluation passes": evaluated / eval_img_s}
+
+
+def state_unit(key: str, model: Callable, count: float, state_dir: Path) -> Unit:
+    """Saving a training's state `count` times (`model()` builds the network only where that
+    is not timed)."""
+    return Unit("state saves", f"training state save|{key}",
+                lambda: state_save_seconds(model(), state_dir), count=count)
+
+
 def network_units(recipe: Recipe, runs: list[tuple], tiles: np.ndarray, state_key: str,
                   model: Callable, state_dir: Path, extra_eval: int = 0) -> list[Unit]:
     """A network arm's work besides its passes: its inputs prepared (augmented for training),
@@ -136,8 +155,7 @@ def network_units(recipe: Recipe, runs: list[tuple], tiles: np.ndarray, state_ke
                  + sum(len(te) for _, _, te in runs) + extra_eval)
     return [input_unit(tiles, recipe.input_size, recipe.augment, trained),
             input_unit(tiles, recipe.input_size, False, evaluated),
-            Unit("state saves", f"training state save|{state_key}",
-                 lambda: state_save_seconds(model(), state_dir), count=epochs * len(runs))]
+            state_unit(state_key, model, epochs * len(runs), state_dir)]
 
 
 def forward_floor(recipe: Recipe, runs: list[tuple], forward_img_s: float) -> float:

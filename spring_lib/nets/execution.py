@@ -37,10 +37,16 @@ class Execution:
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device)
-        return x.to(memory_format=torch.channels_last) if self.memory_format == "channels_last" else x
+        if self.memory_format == "channels_last" and x.dim() == 4:
+            return x.to(memory_format=torch.channels_last)
+        return x
 
     def prepare(self, model: nn.Module) -> nn.Module:
+        """The model on this device in this layout; a model that lays out its own inputs (a
+        cached top, whose rows are flat) is told the layout."""
         model = model.to(self.device)
+        if hasattr(model, "memory_format"):
+            model.memory_format = self.memory_format
         fmt = torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
         return model.to(memory_format=fmt)
 

@@ -1,6 +1,7 @@
 """The on-disk caches of what a frozen network computes per tile: one .npz per key, tile digests
 and their rows, opened once per process and file version, written atomically, a damaged file
-moved aside and rebuilt: the probes' pooled features.
+moved aside and rebuilt. The probes' pooled features live here; the fine-tuned arms' trunk maps
+(`cached_trunk.MapCache`) beside them.
 """
 from __future__ import annotations
 
@@ -44,11 +45,12 @@ class FeatureCache:
     """One .npz per (weights, input size): tile digests and their feature rows. Opened once per
     process and file version: a grid search reads it for every fit and score."""
 
+    PREFIX = "features"
     _open: dict = {}   # path -> (its (mtime, size) when read, the cache)
 
-    @staticmethod
-    def _path(cache_dir: str | None, key: str) -> Path | None:
-        return Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
+    @classmethod
+    def _path(cls, cache_dir: str | None, key: str) -> Path | None:
+        return Path(cache_dir) / f"{cls.PREFIX}-{key}.npz" if cache_dir else None
 
     @staticmethod
     def _stamp(path: Path) -> tuple[int, int]:
@@ -73,7 +75,7 @@ class FeatureCache:
                 with np.load(self.path) as f:
                     self.keys, self.rows = f["keys"], f["rows"]
             except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, not fatal
-                move_damaged(self.path, type(exc).__name__, "feature cache")
+                move_damaged(self.path, type(exc).__name__, f"{self.PREFIX} cache")
             self.index = {k: i for i, k in enumerate(self.keys)}
 
     def add(self, keys: np.ndarray, rows: np.ndarray) -> None:

@@ -26,24 +26,34 @@ def training_curves(logs: pd.DataFrame):
     return fig
 
 
+def _chosen(h: pd.DataFrame) -> pd.DataFrame:
+    """A training's epochs at the learning rate it kept (every epoch where it tried one)."""
+    if "lr_tried" in h and h["lr_tried"].notna().any():
+        return h[h["lr_tried"] == h["lr_chosen"]]
+    return h
+
+
 def twin_curves(logs: pd.DataFrame):
-    """Validation accuracy of the pretrained (TL) and scratch twins of each architecture."""
-    first = _first_seed(logs)
-    arms = set(first["arm"])
-    archs = sorted({a.rsplit("-", 1)[0] for a in arms
-                    if {f"{a.rsplit('-', 1)[0]}-TL", f"{a.rsplit('-', 1)[0]}-scratch"} <= arms})
-    if not archs:
+    """Claim 1 at equal compute (He, Girshick & Dollár 2019): validation accuracy against
+    training minutes of each scratch arm and its pretrained twin (same input and tiles), every
+    training of the k-fold, the kept learning rate's epochs. Minute 0 of a probe-initialised
+    twin is its probe's head."""
+    from ..core.schedule import pair_twin
+
+    arms = set(logs["arm"])
+    pairs = [(pair_twin(s, arms), s) for s in sorted(a for a in arms if a.endswith("-scratch"))]
+    pairs = [p for p in pairs if p[0]]
+    if not pairs:
         return None
-    fig, axes = plt.subplots(2, len(archs), figsize=(4.5 * len(archs), 6), squeeze=False)
-    for col, arch in enumerate(archs):
-        acc, loss = axes[0, col], axes[1, col]
-        for kind, style in (("TL", "o-"), ("scratch", "s--")):
-            h = first[first["arm"] == f"{arch}-{kind}"]
-            acc.plot(h["epoch"], h["val_acc"], style, label=f"{kind} (validation)")
-            acc.plot(h["epoch"], h["train_acc"], style, alpha=0.35, label=f"{kind} (train)")
-            loss.plot(h["epoch"], h["val_loss"], style, label=f"{kind} (validation)")
-        acc.set_title(arch, fontsize=10), acc.set_ylabel("accuracy")
-        loss.set_xlabel("epoch"), loss.set_ylabel("loss (early stopping watches this)")
-        acc.legend(fontsize=7), loss.legend(fontsize=7)
+    fig, axes = plt.subplots(1, len(pairs), figsize=(6 * len(pairs), 3.8), squeeze=False)
+    for ax, (twin, scratch) in zip(axes[0], pairs):
+        for colour, (arm, style) in enumerate(((twin, "o-"), (scratch, "s--"))):
+            h = _chosen(logs[(logs["arm"] == arm) & (logs["fold"].astype(str) != "split")])
+            for i, (_, f) in enumerate(h.groupby("fold")):
+                minutes = f["seconds"].fillna(0).cumsum() / 60
+                ax.plot(minutes, f["val_acc"], style, ms=3, color=f"C{colour}", alpha=0.7,
+                        label=arm if i == 0 else None)
+        ax.set_xlabel("training minutes (each fold)"), ax.set_ylabel("validation accuracy")
+        ax.set_title(f"{twin} vs {scratch}", fontsize=9), ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

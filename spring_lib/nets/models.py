@@ -97,6 +97,14 @@ class PooledBackbone(nn.Module):
         return torch.cat([pooled.float(), *stats], 1)
 
 
+def texture_stage_names(backbone: PooledBackbone) -> list[str]:
+    """The modules whose outputs texture pooling summarises: timm's last two `feature_info`
+    stages (those `forward_intermediates(indices=2)` returns), else the record's."""
+    if hasattr(backbone.net, "forward_intermediates"):
+        return [f["module"] for f in backbone.net.feature_info[-2:]]
+    return list(ARCHITECTURES[backbone.architecture].texture_stages)
+
+
 class Classifier(nn.Module):
     def __init__(self, arch: Architecture, num_classes: int, pooling: str = "head"):
         super().__init__()
@@ -122,14 +130,25 @@ def build_model(arm: Arm, num_classes: int, weights: str | None = None,
     return model, desc
 
 
+def boundary(arm: Arm, mode: str) -> str | None:
+    """The module where the trainable top starts: the last stage's first module, or the last
+    block; None where everything trains (`full`) or only the head (`head`)."""
+    return {"last_stage": arm.spec.last_stage[0], "last_block": arm.spec.last_block}.get(mode)
+
+
 def freeze(model: Classifier, arm: Arm, mode: str) -> int:
-    """full: train everything; last_stage: last stage + head; head: head only. Returns the
-    number of trainable parameters. Scratch arms always train everything."""
+    """full: train everything; last_stage / last_block: the top from that boundary on, and the
+    head; head: head only. Returns the number of trainable parameters. Scratch arms always
+    train everything."""
     if mode == "full" or not arm.pretrained:
         return sum(p.numel() for p in model.parameters())
-    keep = tuple(f"backbone.net.{p}" for p in (arm.spec.last_stage if mode == "last_stage" else ()))
+    from .cached_trunk import split_at
+
+    start = boundary(arm, mode)
+    top = split_at(model.backbone.net, start)[1] if start else []
+    keep = tuple(f"backbone.net.{p}." for p in top) + ("head.",)
     for name, p in model.named_parameters():
-        p.requires_grad = name.startswith(keep + ("head.",))
+        p.requires_grad = name.startswith(keep)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 

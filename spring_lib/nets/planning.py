@@ -20,9 +20,14 @@ from ..core.schedule import over_budget
 from ..data.tileset import TileSet
 from . import costs, timing
 from .arm_inputs import fold_indices, network, split_indices
+from .cached_trunk import uncached_maps
+from .cached_tuning import measure_top, top_network, twin_boundary, uses_cached_trunk
 from .execution import Execution
-from .probe import FrozenFeatures, uncached_tiles
+from .feature_cache import uncached_tiles
+from .models import native_input_size
+from .probe import FrozenFeatures
 from .weights import WeightsUnavailable, weights_file
+
 
 @dataclass
 class ArmPlan:
@@ -69,6 +74,8 @@ class ArmFacts:
     width: int | None = None           # the features of a probe or a probe-initialised head
     feature_cache: str | None = None   # ... and their cache's name
     forward_only: bool = False         # over its cap on its forward passes alone
+    trunk_img_s: float | None = None   # a cached top's: its trunk's forward rate (at most)
+    map_cache: str | None = None       # ... and its maps' cache's name
 
     @classmethod
     def from_json(cls, facts: dict) -> "ArmFacts":
@@ -126,7 +133,9 @@ def _measure_arm(arm: Arm, recipe: Recipe, model, tileset: TileSet, cfg: StudyCo
         return dict(measurement=m, input_size=size, width=features.width(),
                     feature_cache=features.cache_name(tileset.tiles.shape[1]))
     facts: dict = {}
-    if at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
+    if uses_cached_trunk(arm, recipe):   # the trunk runs once; the top trains on its maps
+        facts.update(measure_top(arm, recipe, model, tileset.tiles.shape[1], measure))
+    elif at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
         forward = timing.forward_rate(model, recipe, measure)
         if at_least(forward.eval_img_s) > cfg.cnn.max_minutes_per_arm * 60:
             facts.update(measurement=forward, forward_only=True)
@@ -182,12 +191,25 @@ def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached
         return ({"feature passes": uncached / m.eval_img_s},
                 [costs.input_unit(sample, facts.input_size, False, uncached),
                  *costs.probe_units(len(tileset.tiles), k, grid, cv, facts.width, sample)])
-    units = costs.network_units(recipe, runs, sample, facts.network, model,
-                                cache_dir(cfg) / "training", extra_eval=uncached)
+    if facts.map_cache:
+        grid = len(recipe.lr_grid or [recipe.lr])
+        shared = twin_boundary(Arm.parse(arm.sibling("probe")), cfg) is not None \
+            and arm.sibling("probe") in cfg.cnn.arms   # its probe keeps its maps
+        unmapped = uncached_maps(cache_dir(cfg) / "features", facts.map_cache, tileset.tiles,
+                                 facts.feature_cache if shared else None)
+        passes = costs.top_passes(recipe, runs, grid, m.train_img_s, m.eval_img_s,
+                                  facts.trunk_img_s, unmapped + uncached)
+        units = [costs.state_unit(facts.network + "|cached top",
+                                  lambda: top_network(arm, recipe, model()),
+                                  grid * recipe.epochs * len(runs), cache_dir(cfg) / "training")]
+    else:
+        passes = costs.passes(recipe, runs, m.train_img_s, m.eval_img_s, uncached)
+        units = costs.network_units(recipe, runs, sample, facts.network, model,
+                                    cache_dir(cfg) / "training", extra_eval=uncached)
     if recipe.head_init == "probe":   # every run searches C for its head (its pooling is fixed)
         units += [u for tr, _, _ in runs for u in costs.search_units(
             len(tr), len(cfg.probe.C), cfg.probe.cv_folds, facts.width, sample)]
-    return costs.passes(recipe, runs, m.train_img_s, m.eval_img_s, uncached), units
+    return passes, units
 
 
 def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measure,
@@ -196,6 +218,8 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measur
     this machine already planned it), and its wall time estimated."""
     cache = cache if cache is not None else RateCache(None)
     recipe = cfg.recipe(arm)
+    if recipe.input_size == "native":
+        recipe = recipe.model_copy(update={"input_size": native_input_size(arm.spec)})
     plan = ArmPlan(arm, recipe)
     runs = trainings(arm, tileset, cfg)
     one = recipe.model_copy(update={"seeds": 1})
@@ -211,6 +235,9 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measur
     plan.measurement = m = facts.measurement
     uncached = (uncached_tiles(str(cache_dir(cfg) / "features"), facts.feature_cache,
                                tileset.tiles) if facts.feature_cache else 0)
+    if arm.kind == "TL" and arm.sibling("probe") in cfg.cnn.arms and \
+            recipe.input_size == native_input_size(arm.spec):
+        uncached = 0   # its head's features are its probe's, embedded when the probe runs first
     if arm.kind == "probe":
         plan.recipe = recipe.model_copy(update={"input_size": facts.input_size})
     plan.images = (uncached if arm.kind == "probe"

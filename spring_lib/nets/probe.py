@@ -53,16 +53,18 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
     `weights`: as `cnn.weights` (None: the architecture's default). `input_size`: the edge
     tiles are resampled to (None: the weights' native size). `precision`: "auto" is bf16
     where the CPU (AMX, AVX-512 BF16) or GPU computes it natively, else fp32; features of each
-    precision are cached apart.
+    precision are cached apart. `keep_maps`: a fine-tuned twin's boundary, whose trunk rows
+    (`nets.cached_trunk`) the same forward pass caches beside the features, so that the twin's
+    frozen trunk never runs again.
     """
 
     def __init__(self, architecture: str = "EfficientNet-Lite0", weights: str | None = None,
                  pooling: str = "texture", batch_size: int = 64, cache_dir: str | None = None,
                  memory_format: str = "channels_last", input_size: int | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", keep_maps: str | None = None):
         self.architecture, self.weights, self.pooling = architecture, weights, pooling
         self.batch_size, self.cache_dir, self.memory_format = batch_size, cache_dir, memory_format
-        self.input_size, self.precision = input_size, precision
+        self.input_size, self.precision, self.keep_maps = input_size, precision, keep_maps
 
     def execution(self) -> Execution:
         return inference_execution(self.memory_format, self.precision)
@@ -127,23 +129,45 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
         if missing:
             ex = self.execution()
             net = ex.prepare(backbone)
-            out = []
+            out, maps, tap = [], [], self._tap(backbone)
             with torch.no_grad(), ex.autocast():
                 for s in bar(range(0, len(missing), self.batch_size),
                              desc=f"{self.architecture} features ({ex.precision})", unit="batch"):
                     idx = missing[s:s + self.batch_size]
-                    out.append(net(ex.batch(transform(tiles[idx]))).float().cpu().numpy())
+                    with tap:
+                        out.append(net(ex.batch(transform(tiles[idx]))).float().cpu().numpy())
+                    if self.keep_maps:
+                        maps.append(tap.rows())
             cache.add(keys[missing], np.concatenate(out))
+            if maps:
+                self._keep_maps(keys[missing], np.concatenate(maps), tiles.shape[1])
         return cache.get(keys)
+
+    def _tap(self, backbone):
+        from contextlib import nullcontext
+
+        from .cached_trunk import TrunkTap
+        return TrunkTap(backbone, self.keep_maps) if self.keep_maps else nullcontext()
+
+    def _keep_maps(self, keys: np.ndarray, rows: np.ndarray, tile_size: int) -> None:
+        from .cached_trunk import MapCache, map_cache_name
+
+        _, _, digest = _extractor(self.architecture, self.weights)
+        cache = MapCache.open(self.cache_dir, map_cache_name(
+            self.architecture, digest, tile_size, self.resolved_input_size(),
+            self.execution().precision, self.keep_maps))
+        new = np.array([k not in cache.index for k in keys])
+        if new.any():
+            cache.add(keys[new], rows[new].astype(np.float16))
 
 
 def probe_pipeline(arm: Arm, weights: str | None, cache_dir: str | None, batch_size: int = 64,
                    seed: int = 0, memory_format: str = "channels_last",
-                   input_size: int | None = None) -> Pipeline:
+                   input_size: int | None = None, keep_maps: str | None = None) -> Pipeline:
     return Pipeline([
         ("features", FrozenFeatures(arm.architecture, weights, batch_size=batch_size,
                                     cache_dir=cache_dir, memory_format=memory_format,
-                                    input_size=input_size)),
+                                    input_size=input_size, keep_maps=keep_maps)),
         ("scale", StandardScaler()),
         ("clf", LogisticRegression(max_iter=3000, random_state=seed))])
 
@@ -163,9 +187,13 @@ def folded_head(pipeline: Pipeline) -> tuple[torch.Tensor, torch.Tensor]:
 
 def arm_probe_pipeline(arm: Arm, cfg: StudyConfig, memory_format: str = "channels_last",
                     input_size: int | None = None):
-    """`probe_pipeline` as the profile configures it for the arm (weights, cache, batch, seed)."""
+    """`probe_pipeline` as the profile configures it for the arm (weights, cache, batch, seed;
+    the maps its fine-tuned twin trains on, where the profile lists one at this input size)."""
+    from .cached_tuning import twin_boundary
+
     return probe_pipeline(arm, cfg.weights_for(arm.architecture), str(cache_dir(cfg) / "features"),
-                          cfg.probe.batch_size, cfg.split.seed, memory_format, input_size)
+                          cfg.probe.batch_size, cfg.split.seed, memory_format, input_size,
+                          twin_boundary(arm, cfg) if input_size is None else None)
 
 
 def probe_grid(cfg: StudyConfig, poolings: list[str] | None = None) -> dict:

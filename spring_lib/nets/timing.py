@@ -43,7 +43,8 @@ def time_steps(model, execution: Execution, batch: int, size: int, train: bool,
     they add up to less than `min_seconds` (at most `max_steps`), after `WARMUP_STEPS` untimed
     ones, on a copy of `model`. The median, because a step the machine stalled is no rate."""
     m = execution.prepare(copy.deepcopy(model))
-    x = execution.batch(torch.randn(batch, 3, size, size))
+    shape = getattr(model, "input_shape", (3, size, size))   # a cached top's: its rows
+    x = execution.batch(torch.randn(batch, *shape))
     y = torch.zeros(batch, dtype=torch.long, device=x.device)
     params = [p for p in m.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-6) if train and params else None

@@ -94,13 +94,14 @@ class TrainResult:
     resumed_from: int | None = None
 
 
-def _train_mode(model: nn.Module) -> None:
-    """Train mode, except batch norms whose weights are frozen: their running statistics
-    stay those of the pretrained network."""
+def _train_mode(model: nn.Module, pretrained_statistics: bool = False) -> None:
+    """Train mode, except batch norms whose weights are frozen (or, with
+    `pretrained_statistics`, every batch norm): their running statistics stay those of the
+    pretrained network."""
     model.train()
     for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(
-                p.requires_grad for p in m.parameters()):
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and (pretrained_statistics or not any(
+                p.requires_grad for p in m.parameters())):
             m.eval()
 
 
@@ -113,7 +114,7 @@ def train_one_epoch(net: nn.Module, opt, transform: InputTransform, tiles: np.nd
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
     perm = torch.randperm(len(tiles), generator=gen).numpy()
     steps = math.ceil(len(tiles) / recipe.batch_size)
-    _train_mode(net)
+    _train_mode(net, recipe.batch_norm == "pretrained")
     t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
     for step in range(steps):
         idx = perm[step * recipe.batch_size:(step + 1) * recipe.batch_size][rank::world]
@@ -186,7 +187,7 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
           val_data: tuple[np.ndarray, np.ndarray], recipe: Recipe, transform: InputTransform,
           seed: int = 0, execution: Execution = Execution(), state_dir: str | Path | None = None,
           init: str = "", on_step: Callable[[int, int], None] | None = None,
-          progress: Progress | None = None) -> TrainResult:
+          progress: Progress | None = None, score_start: bool = False) -> TrainResult:
     """Train with Adam for `recipe.epochs` (fewer where `recipe.patience` stops it on a
     validation-loss plateau); return the best validation epoch's weights.
 
@@ -194,6 +195,8 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     an existing state of the same fingerprint is resumed (a finished one returns at once); a run
     with other settings writes its own file, so no earlier state is ever overwritten. `on_step(epoch,
     step)` is called after every optimiser step (tests use it to interrupt a run).
+    `score_start`: the initial weights are scored as epoch 0 and kept unless an epoch beats
+    them (a probe-initialised head that fine-tuning does not improve stays as it was).
     """
     rank, world = _dist()
     tr_x, tr_y = train_data
@@ -213,6 +216,10 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
         state = TrainingState(model={}, optimizer={}, scheduler=None, epoch=0, history=[],
                        best=copy.deepcopy(model.state_dict()), best_epoch=0, best_acc=-1.0,
                        fingerprint=fp, execution=asdict(execution))
+        if score_start:
+            _end_epoch(state, dict(epoch=0, train_loss=float("nan"), train_acc=float("nan"),
+                                   seconds=0.0, img_per_s=float("nan")),
+                       model, val_data, transform, execution, opt, recipe.epochs)
     for epoch in range(state.epoch + 1, recipe.epochs + 1):
         if plateaued(state.history, recipe.patience):   # also a resumed run that had stopped
             break

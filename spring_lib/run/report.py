@@ -24,6 +24,10 @@ def _md(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return df.astype(object).where(df.notna(), "").to_markdown(index=False, floatfmt=floatfmt)
 
 
+def _size(input_size) -> str:
+    return "the weights' native size" if input_size == "native" else f"{input_size} px"
+
+
 def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
     """The paper's protocol beside this run's, per arm kind."""
     P = PROTOCOL
@@ -47,8 +51,11 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
                          f"{P.optimizer}, lr {P.learning_rate}, batch {P.batch_size}, "
                          f"{P.epochs} epochs, {P.tile_size} px",
                          f"{P.optimizer}, lr {r.lr}, batch {r.batch_size}, {r.epochs} epochs, "
-                         f"{r.input_size} px, {r.schedule} rate, freeze {r.freeze}, head "
-                         f"{r.head_init}, {r.seeds} seed(s), test views {r.tta}"))
+                         f"{_size(r.input_size)}, {r.schedule} rate, freeze {r.freeze}, head "
+                         f"{r.head_init}, {r.seeds} seed(s), test views {r.tta}"
+                         + (f", learning rate and epoch chosen inside each training among "
+                            f"{', '.join(map(str, r.lr_grid))} (epoch 0 included)"
+                            if r.lr_grid else "")))
     own = {k: v for k, v in cfg.cnn.overrides.items() if k not in ARM_KINDS}
     if own:
         rows.append(("own recipe changes", "none",

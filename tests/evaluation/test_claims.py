@@ -160,3 +160,46 @@ def test_what_differs_names_this_runs_setting():
     assert "4-fold grouped by sample" in d[4]
     assert d[2] == ("this lab's micrographs, not 51CrMnV spring steel; 4-fold grouped by sample, "
                     "where the paper's split is not stated.")      # no network to speak of
+
+
+def test_claim_1_is_stated_at_equal_compute_with_the_twin_of_the_same_input():
+    cfg = SimpleNamespace(data=SimpleNamespace(layout="folders"),
+                          evaluation=SimpleNamespace(kfold=5), split=SimpleNamespace(group_by="sample"))
+    arms = pd.DataFrame({
+        "arm": ["X-scratch", "X-TL@twin", "X-TL"], "kind": ["scratch", "TL", "TL"],
+        "status": ["trained"] * 3, "input_size": [96, 96, 224], "epochs": [10, 2, 2],
+        "actual_minutes": [3.4, 0.5, 1.5], "fold_best_epochs": ["3 9 10 2 4", "0 1 2 0 0",
+                                                                "0 0 0 0 0"]})
+    text = claims.what_differs(cfg, arms)[1]
+    assert ("X-TL@twin (96 px) and X-scratch at 96 px, at most 10 epochs with early stopping on "
+            "a CPU: the same input, 0.5 and 3.4 min, so at equal compute of 3.4 min the "
+            "pretrained twin needed 0.5; the scratch twin's validation accuracy peaked before "
+            "its last epoch in 4 of 5 folds (still rising in some: it had not flattened)") in text
+    arms.loc[0, "fold_best_epochs"] = "3 9 8 2 4"
+    assert "5 of 5 folds (its curve had flattened)" in claims.what_differs(cfg, arms)[1]
+    alone = arms[arms["arm"] != "X-TL@twin"]   # without the twin, the TL arm is the pair
+    assert "X-TL (224 px) and X-scratch at 96 px, at most 10 epochs with early stopping on a " \
+           "CPU: not the same input" in claims.what_differs(cfg, alone)[1]
+
+
+def test_the_claims_prose_names_only_the_networks_that_ran():
+    cfg = SimpleNamespace(data=SimpleNamespace(layout="uhcsdb"),
+                          evaluation=SimpleNamespace(kfold=5), split=SimpleNamespace(group_by="sample"))
+    nets = ["SE-ResNeXt101", "SE-ResNeXt50", "EfficientNet-Lite0", "EfficientNet-Lite1"]
+    arms = pd.DataFrame({"arm": [f"{n}-{k}" for n in nets for k in ("TL", "probe")],
+                         "architecture": [n for n in nets for _ in "ab"],
+                         "kind": ["TL", "probe"] * 4, "status": ["trained", "probed"] * 4,
+                         "input_size": [224, 224, 224, 224, 224, 224, 240, 240]})
+    text = claims.what_differs(cfg, arms)[2]
+    assert "stand in" not in text and "unavailable" not in text
+    assert text.startswith("SE-ResNeXt101 vs SE-ResNeXt50 compared as in the paper; besides it "
+                           "EfficientNet-Lite1-TL (240 px) vs EfficientNet-Lite0-TL (224 px)")
+    offline = arms[~arms["arm"].str.startswith("SE-")]
+    offline = pd.concat([offline, pd.DataFrame({
+        "arm": ["SE-ResNeXt101-TL"], "architecture": ["SE-ResNeXt101"], "kind": ["TL"],
+        "status": ["not run: weights unavailable"], "input_size": [224]})], ignore_index=True)
+    text = claims.what_differs(cfg, offline)[2]
+    assert text.startswith("SE-ResNeXt101-TL: not run: weights unavailable; "
+                           "EfficientNet-Lite1-TL (240 px) vs EfficientNet-Lite0-TL (224 px), "
+                           "EfficientNet-Lite1-probe (240 px) vs EfficientNet-Lite0-probe "
+                           "(224 px) stand in for SE-ResNeXt101 vs SE-ResNeXt50")

@@ -120,7 +120,22 @@ class CNNConfig(Recipe):
                 err = exc.errors()[0]
                 raise ValueError(f"overrides.{key}.{'.'.join(map(str, err['loc']))}: {err['msg']} "
                                  f"(got {err.get('input')!r})") from None
+        for name in self.arms:
+            self._check_cached_only(Arm.parse(name))
         return self
+
+    def _check_cached_only(self, arm: Arm) -> None:
+        """lr_grid and batch_norm: pretrained act only where a fine-tuned arm trains its top on
+        the cached trunk (freeze: last_block or last_stage); a profile that sets them elsewhere
+        would be recorded as having used them."""
+        r = self.recipe(arm, PROTOCOL.tile_size)   # the tile size decides nothing here
+        cached = arm.kind == "TL" and r.freeze in ("last_block", "last_stage")
+        for key, set_ in (("lr_grid", r.lr_grid is not None),
+                          ("batch_norm", r.batch_norm != "train")):
+            if set_ and not cached:
+                raise ValueError(f"{arm.name}: {key} applies only to a fine-tuned (TL) arm with "
+                                 "freeze: last_block or last_stage; set it in overrides.TL or "
+                                 "for that arm")
 
     @property
     def arms(self) -> list[str]:

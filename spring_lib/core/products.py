@@ -101,8 +101,8 @@ PRODUCTS: tuple[Product, ...] = (
             caption="Confusion matrices, micrograph level, k-fold (row-normalised)"),
     _figure("tl_vs_scratch_curves", TRANSFER, report=True,
             optional="only when a fine-tuned arm and its scratch twin were trained",
-            caption="Transfer versus scratch at equal compute: validation accuracy against "
-                    "training minutes of the fair pair (same input and tiles), every fold"),
+            caption="Transfer versus scratch: validation accuracy against training minutes "
+                    "of each scratch arm and its pretrained twin, every fold"),
     _figure("training_curves_all", EVALUATION, report=True, optional=TRAINED,
             caption="Validation accuracy of every trained network"),
     _figure("phase_maps", EVALUATION, report=True,

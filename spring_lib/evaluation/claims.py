@@ -244,10 +244,10 @@ def equal_compute(arms: pd.DataFrame) -> str:
         if twin is not None:
             t = done.loc[twin]
             same = "the same" if t["input_size"] == s["input_size"] else "not the same"
-            text = (f"{twin} ({int(t['input_size'])} px) and {text}: {same} input, "
-                    f"{t['actual_minutes']:.1f} and {s['actual_minutes']:.1f} min, so at equal "
-                    f"compute of {s['actual_minutes']:.1f} min the pretrained twin needed "
-                    f"{t['actual_minutes']:.1f}")
+            text = (f"{twin} ({int(t['input_size'])} px) and {text}: {same} input; compared "
+                    f"within an equal compute of {s['actual_minutes']:.1f} min (the scratch "
+                    f"twin's whole arm; the pretrained twin's took {t['actual_minutes']:.1f}, "
+                    f"every learning rate tried included)")
         best = [int(e) for e in str(s.get("fold_best_epochs", "")).split() if e.isdigit()]
         if best:
             early = sum(e < int(s["epochs"]) for e in best)

@@ -15,7 +15,7 @@ from ..core.architectures import Arm
 from ..data.tileset import TileSet
 from ..data.tiling import spread_sample
 from .execution import InputTransform
-from .models import build_model, freeze, input_statistics
+from .models import build_model, freeze, input_statistics, native_input_size
 
 
 def capped(manifest: pd.DataFrame, index: np.ndarray, cap: int | None, classes: list[str],
@@ -70,6 +70,14 @@ def tile_data(tileset: TileSet, tr, va, te):
     return ((tileset.tiles[tr], tileset.labels(m.iloc[tr])),
             (tileset.tiles[va], tileset.labels(m.iloc[va])),
             (tileset.tiles[te], m.iloc[te].reset_index(drop=True)))
+
+
+def arm_recipe(arm: Arm, cfg: StudyConfig) -> Recipe:
+    """The arm's recipe as it runs: `input_size: native` resolved to the weights' own size."""
+    recipe = cfg.recipe(arm)
+    if recipe.input_size == "native":
+        recipe = recipe.model_copy(update={"input_size": native_input_size(arm.spec)})
+    return recipe
 
 
 def seeds(cfg: StudyConfig, recipe: Recipe) -> list[int]:

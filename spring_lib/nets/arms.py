@@ -23,7 +23,7 @@ from ..core.progress import Progress, arm_skipped
 from ..core.results_dir import ResultsDir
 from ..data.tileset import TileSet
 from .arm_inputs import fold_indices, input_transform, network, seeds, split_indices, tile_data
-from .cached_tuning import fine_tune, uses_cached_trunk
+from .cached_tuning import epochs_run, fine_tune, uses_cached_trunk
 from .checkpoint import Checkpoint
 from .models import boundary
 from .planning import ArmPlan, plan_arms
@@ -188,7 +188,8 @@ def _kfold_runs(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, folds, runs: 
         logs.append(res.history.assign(arm=arm.name, seed=cfg.split.seed, fold=str(fold)))
         fold_rows.append({"fold": fold, "train_tiles": len(index[0]), "val_tiles": len(index[1]),
                           "test_tiles": len(index[2]), "best_epoch": res.best_epoch,
-                          "epochs_run": len(res.history), "inner_accuracy": res.best_val_acc,
+                          "epochs_run": epochs_run(res.history),
+                          "inner_accuracy": res.best_val_acc,
                           "lr": float(res.history["lr_chosen"].iloc[0])
                           if "lr_chosen" in res.history else plan.recipe.lr,
                           "did_not_learn": failed or ""})
@@ -220,7 +221,8 @@ def _network_arm(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig,
         out.table(pd.concat(logs, ignore_index=True), f"training_log_{arm.name}")
         return _result(
             plan, ArmStatus.DID_NOT_LEARN, f"within {seconds / 60:.1f} min: {why}",
-            {"best_epoch": res.best_epoch, "epochs_run": len(res.history)}, seconds).finished()
+            {"best_epoch": res.best_epoch, "epochs_run": epochs_run(res.history)},
+            seconds).finished()
     kfold, fold_rows = _kfold_runs(plan, tileset, cfg, folds, runs, logs)
     seconds = time.perf_counter() - t0
     out.table(pd.concat(logs, ignore_index=True), f"training_log_{arm.name}")
@@ -247,7 +249,7 @@ def _trained(plan: ArmPlan, res, run_seeds: list[int], train_tiles: int, fold_ro
     return _result(
         plan, ArmStatus.TRAINED, f"resumed after epoch {res.resumed_from}" if resumed else "",
         {"seed_values": " ".join(map(str, run_seeds)), "train_tiles": train_tiles,
-         "best_epoch": res.best_epoch, "epochs_run": len(res.history),
+         "best_epoch": res.best_epoch, "epochs_run": epochs_run(res.history),
          "best_val_acc": res.best_val_acc,
          "inner_score": float(np.mean(inner)),
          "fold_best_epochs": " ".join(str(r["best_epoch"]) for r in fold_rows),

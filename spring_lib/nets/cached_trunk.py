@@ -36,9 +36,10 @@ def call_order(net: nn.Module) -> list[str]:
         if name:
             hooks.append(mod.register_forward_pre_hook(
                 lambda m, a, n=name: order.append(n) if n not in order else None))
+    device = next(net.parameters()).device
     try:
         with torch.no_grad():
-            net.eval()(torch.zeros(1, 3, 64, 64))
+            net.eval()(torch.zeros(1, 3, 64, 64, device=device))
     finally:
         for h in hooks:
             h.remove()
@@ -101,7 +102,8 @@ class CachedTop(nn.Module):
         self.trunk_stages = [i for i, s in enumerate(stages) if s in trunk
                              or _ancestors(s) & set(trunk)]
         with torch.no_grad():   # channels of each texture stage, as the whole network has them
-            _, st = copy.deepcopy(model.backbone).eval()._stages(torch.zeros(1, 3, 64, 64))
+            _, st = copy.deepcopy(model.backbone).eval()._stages(torch.zeros(
+                1, 3, 64, 64, device=next(model.parameters()).device))
         self.stage_widths = [s.shape[1] for s in st]
 
     @property
@@ -233,12 +235,17 @@ class MapCache(FeatureCache):
     PREFIX = "maps"
 
 
-def map_cache_name(architecture: str, weights: str, tile_size: int, input_size: int,
+def map_cache_name(architecture: str, weights: str, tile_size: int, transform: InputTransform,
                    precision: str, boundary: str) -> str:
     """The map cache's name: everything a trunk row depends on (`weights`: the backbone's
-    `state_digest`, as the probe features' cache names it)."""
-    return (f"{architecture}-{weights}-{tile_size}-{input_size}-{precision}-{boundary}-"
-            f"v{MAP_CACHE_VERSION}")
+    `state_digest`, as the probe features' cache names it; the input's size and
+    normalisation)."""
+    import hashlib
+
+    norm = hashlib.sha256(repr((transform.kind, tuple(transform.mean),
+                                tuple(transform.std))).encode()).hexdigest()[:8]
+    return (f"{architecture}-{weights}-{tile_size}-{transform.size}-{norm}-{precision}-"
+            f"{boundary}-v{MAP_CACHE_VERSION}")
 
 
 def uncached_maps(cache_dir: str | Path | None, name: str, tiles: np.ndarray,
@@ -258,7 +265,7 @@ def cached_rows(model: Classifier, architecture: str, boundary: str, tiles: np.n
                 batch_size: int = 32) -> tuple[np.ndarray, tuple]:
     """The trunk rows of `tiles`, computed only for tiles the cache lacks; and the map shape."""
     name = map_cache_name(architecture, state_digest(model.backbone.state_dict()),
-                          tiles.shape[1], transform.size, execution.precision, boundary)
+                          tiles.shape[1], transform, execution.precision, boundary)
     cache = MapCache.open(str(cache_dir) if cache_dir else None, name)
     keys = np.array(tile_digests(tiles))
     missing = [i for i, k in enumerate(keys) if k not in cache.index]

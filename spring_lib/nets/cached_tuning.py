@@ -26,6 +26,18 @@ def uses_cached_trunk(arm: Arm, recipe: Recipe) -> bool:
     return arm.kind == "TL" and boundary(arm, recipe.freeze) is not None
 
 
+def kept_rate(history: pd.DataFrame) -> pd.DataFrame:
+    """A training's epochs at the learning rate it kept (all of them where it tried one)."""
+    if "lr_chosen" in history and history["lr_chosen"].notna().any():
+        return history[history["lr_tried"] == history["lr_chosen"]]
+    return history
+
+
+def epochs_run(history: pd.DataFrame) -> int:
+    """Training epochs the kept rate ran (epoch 0, the untouched start, is none)."""
+    return int((kept_rate(history)["epoch"] > 0).sum())
+
+
 def twin_boundary(probe: Arm, cfg: StudyConfig) -> str | None:
     """Where the probe's fine-tuned twin, if the profile lists it, trains from at the probe's
     own (native) input size: the probe's forward pass then caches the twin's maps."""
@@ -44,7 +56,8 @@ def top_network(arm: Arm, recipe: Recipe, model: Classifier) -> CachedTop:
     return CachedTop(model, start, map_shape(model, start, recipe.input_size))
 
 
-def measure_top(arm: Arm, recipe: Recipe, model: Classifier, tile_size: int, measure) -> dict:
+def measure_top(arm: Arm, recipe: Recipe, model: Classifier, tile_size: int,
+                transform: InputTransform, measure) -> dict:
     """What planning needs of a cached arm (`planning.ArmFacts`): its trunk's rate (at most the
     whole network's forward rate), its maps' cache name, and its top timed as it trains."""
     from . import timing
@@ -52,7 +65,7 @@ def measure_top(arm: Arm, recipe: Recipe, model: Classifier, tile_size: int, mea
     return dict(trunk_img_s=timing.forward_rate(model, recipe, measure).eval_img_s,
                 map_cache=map_cache_name(arm.architecture,
                                          state_digest(model.backbone.state_dict()), tile_size,
-                                         recipe.input_size, inference_execution().precision,
+                                         transform, inference_execution().precision,
                                          boundary(arm, recipe.freeze)),
                 measurement=measure(top_network(arm, recipe, model), recipe))
 

@@ -132,7 +132,8 @@ def top_passes(recipe: Recipe, runs: list[tuple], grid: int, train_img_s: float,
     whole forward pass each), then for each of the `grid` learning rates every epoch's steps and
     validation (epoch 0 too, one view), and the test once in its views."""
     trained = grid * recipe.epochs * sum(len(tr) for tr, _, _ in runs)
-    evaluated = (grid * (recipe.epochs + 1) * sum(len(va) for _, va, _ in runs)
+    scored = recipe.epochs + (recipe.head_init == "probe")   # epoch 0: the probe's head
+    evaluated = (grid * scored * sum(len(va) for _, va, _ in runs)
                  + tta_views(recipe) * sum(len(te) for _, _, te in runs))
     return {"trunk passes": unembedded / trunk_img_s, "training steps": trained / train_img_s,
             "evaluation passes": evaluated / eval_img_s}

@@ -19,7 +19,7 @@ from ..core.rate_cache import RateCache
 from ..core.schedule import over_budget
 from ..data.tileset import TileSet
 from . import costs, timing
-from .arm_inputs import fold_indices, network, split_indices
+from .arm_inputs import arm_recipe, fold_indices, input_transform, network, split_indices
 from .cached_trunk import uncached_maps
 from .cached_tuning import measure_top, top_network, twin_boundary, uses_cached_trunk
 from .execution import Execution
@@ -134,7 +134,8 @@ def _measure_arm(arm: Arm, recipe: Recipe, model, tileset: TileSet, cfg: StudyCo
                     feature_cache=features.cache_name(tileset.tiles.shape[1]))
     facts: dict = {}
     if uses_cached_trunk(arm, recipe):   # the trunk runs once; the top trains on its maps
-        facts.update(measure_top(arm, recipe, model, tileset.tiles.shape[1], measure))
+        transform = input_transform(arm, recipe, model, tileset.tiles[:64])
+        facts.update(measure_top(arm, recipe, model, tileset.tiles.shape[1], transform, measure))
     elif at_least is not None and cfg.cnn.max_minutes_per_arm is not None:
         forward = timing.forward_rate(model, recipe, measure)
         if at_least(forward.eval_img_s) > cfg.cnn.max_minutes_per_arm * 60:
@@ -193,8 +194,8 @@ def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached
                  *costs.probe_units(len(tileset.tiles), k, grid, cv, facts.width, sample)])
     if facts.map_cache:
         grid = len(recipe.lr_grid or [recipe.lr])
-        shared = twin_boundary(Arm.parse(arm.sibling("probe")), cfg) is not None \
-            and arm.sibling("probe") in cfg.cnn.arms   # its probe keeps its maps
+        shared = not arm.variant and arm.sibling("probe") in cfg.cnn.arms and twin_boundary(
+            Arm.parse(arm.sibling("probe")), cfg) is not None   # its probe keeps its maps
         unmapped = uncached_maps(cache_dir(cfg) / "features", facts.map_cache, tileset.tiles,
                                  facts.feature_cache if shared else None)
         passes = costs.top_passes(recipe, runs, grid, m.train_img_s, m.eval_img_s,
@@ -217,9 +218,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measur
     """The arm's network built and timed here (or its plan's facts read from `cache`, where
     this machine already planned it), and its wall time estimated."""
     cache = cache if cache is not None else RateCache(None)
-    recipe = cfg.recipe(arm)
-    if recipe.input_size == "native":
-        recipe = recipe.model_copy(update={"input_size": native_input_size(arm.spec)})
+    recipe = arm_recipe(arm, cfg)
     plan = ArmPlan(arm, recipe)
     runs = trainings(arm, tileset, cfg)
     one = recipe.model_copy(update={"seeds": 1})
@@ -240,8 +239,8 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measur
         uncached = 0   # its head's features are its probe's, embedded when the probe runs first
     if arm.kind == "probe":
         plan.recipe = recipe.model_copy(update={"input_size": facts.input_size})
-    plan.images = (uncached if arm.kind == "probe"
-                   else sum(len(tr) for tr, _, _ in runs) * recipe.epochs)
+    plan.images = (uncached if arm.kind == "probe" else sum(len(tr) for tr, _, _ in runs)
+                   * recipe.epochs * len(recipe.lr_grid or [recipe.lr]))
     if facts.forward_only:
         plan.estimate_s = at_least(m.eval_img_s)
         plan.status, plan.note = ArmStatus.NOT_RUN_OVER_CAP, (

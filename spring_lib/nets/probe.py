@@ -154,7 +154,7 @@ class FrozenFeatures(TransformerMixin, BaseEstimator):
 
         _, _, digest = _extractor(self.architecture, self.weights)
         cache = MapCache.open(self.cache_dir, map_cache_name(
-            self.architecture, digest, tile_size, self.resolved_input_size(),
+            self.architecture, digest, tile_size, self.input_transform(),
             self.execution().precision, self.keep_maps))
         new = np.array([k not in cache.index for k in keys])
         if new.any():

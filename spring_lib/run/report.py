@@ -54,7 +54,9 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
                          f"{_size(r.input_size)}, {r.schedule} rate, freeze {r.freeze}, head "
                          f"{r.head_init}, {r.seeds} seed(s), test views {r.tta}"
                          + (f", learning rate and epoch chosen inside each training among "
-                            f"{', '.join(map(str, r.lr_grid))} (epoch 0 included)"
+                            f"{', '.join(map(str, r.lr_grid))}"
+                            + (" (epoch 0, the probe's head, included)"
+                               if r.head_init == "probe" else "")
                             if r.lr_grid else "")))
     own = {k: v for k, v in cfg.cnn.overrides.items() if k not in ARM_KINDS}
     if own:

@@ -24,7 +24,8 @@ from ..core.rate_cache import RateCache
 from ..data.costs import Work
 from ..data.tileset import TileSet
 from ..nets import costs, timing
-from ..nets.arm_inputs import network
+from ..nets.arm_inputs import arm_recipe, network
+from ..nets.cached_tuning import uses_cached_trunk
 from ..nets.planning import ArmPlan, plan_arms, run_order, trainings
 from ..nets.weights import WeightsUnavailable
 from .notebook_costs import notebook_estimate
@@ -162,7 +163,9 @@ def far_beyond(cfg: StudyConfig, tileset: TileSet, measure=None) -> str | None:
         arm = Arm.parse(name)
         if arm.kind == "probe":
             continue
-        recipe = cfg.recipe(arm)
+        recipe = arm_recipe(arm, cfg)
+        if uses_cached_trunk(arm, recipe):
+            continue   # its trunk runs once, its top is small: about its probe's cost
         try:
             model, _, _ = network(arm, cfg, recipe, len(tileset.classes), cfg.split.seed, None)
         except WeightsUnavailable:

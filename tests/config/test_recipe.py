@@ -30,3 +30,25 @@ def test_paper_profile_takes_the_protocol_from_its_home():
     r = load_config("paper").recipe("SE-ResNeXt101-TL")
     assert (r.lr, r.batch_size, r.epochs, r.input_size) == (
         PROTOCOL.learning_rate, PROTOCOL.batch_size, PROTOCOL.epochs, PROTOCOL.tile_size)
+
+
+@pytest.mark.parametrize("arms,overrides,match", [
+    (["AlexNet-TL"], {"TL": {"lr_grid": [0.001]}}, "AlexNet-TL: lr_grid applies only"),
+    (["AlexNet-scratch"], {"scratch": {"batch_norm": "pretrained"}},
+     "AlexNet-scratch: batch_norm applies only"),
+])
+def test_settings_of_a_cached_top_are_refused_elsewhere(write_profile, arms, overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(write_profile({"cnn": {"arms_baselines": arms, "arms_transfer": [],
+                                           "overrides": overrides}}))
+
+
+def test_a_twin_takes_its_scratch_twins_input_tiles_and_views():
+    cfg = load_config("cpu")
+    twin, scratch = cfg.recipe("EfficientNet-Lite0-TL@twin"), cfg.recipe("EfficientNet-Lite0-scratch")
+    tl = cfg.recipe("EfficientNet-Lite0-TL")
+    for key in ("input_size", "max_train_tiles_per_class", "tta"):
+        assert getattr(twin, key) == getattr(scratch, key)
+    assert tl.input_size == "native" and (twin.freeze, twin.lr_grid) == (tl.freeze, tl.lr_grid)
+    with pytest.raises(ValueError, match="variants are @twin"):
+        cfg.recipe("EfficientNet-Lite0-probe@twin")

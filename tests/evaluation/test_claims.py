@@ -172,9 +172,10 @@ def test_claim_1_is_stated_at_equal_compute_with_the_twin_of_the_same_input():
                                                                 "0 0 0 0 0"]})
     text = claims.what_differs(cfg, arms)[1]
     assert ("X-TL@twin (96 px) and X-scratch at 96 px, at most 10 epochs with early stopping on "
-            "a CPU: the same input, 0.5 and 3.4 min, so at equal compute of 3.4 min the "
-            "pretrained twin needed 0.5; the scratch twin's validation accuracy peaked before "
-            "its last epoch in 4 of 5 folds (still rising in some: it had not flattened)") in text
+            "a CPU: the same input; compared within an equal compute of 3.4 min (the scratch "
+            "twin's whole arm; the pretrained twin's took 0.5, every learning rate tried "
+            "included); the scratch twin's validation accuracy peaked before its last epoch in "
+            "4 of 5 folds (still rising in some: it had not flattened)") in text
     arms.loc[0, "fold_best_epochs"] = "3 9 8 2 4"
     assert "5 of 5 folds (its curve had flattened)" in claims.what_differs(cfg, arms)[1]
     alone = arms[arms["arm"] != "X-TL@twin"]   # without the twin, the TL arm is the pair

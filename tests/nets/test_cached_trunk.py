@@ -75,14 +75,17 @@ def test_the_top_is_what_freeze_trains():
         split_at(model.backbone.net, "blocks.99")
 
 
-def test_the_map_cache_is_keyed_by_weights_size_precision_and_boundary():
+def test_the_map_cache_is_keyed_by_weights_size_normalisation_precision_and_boundary():
     arm, model, start = _pair("EfficientNet-Lite0", "last_block", "texture")
-    def name(size=224, precision="bf16", at=start, tile=224):
+    imagenet = InputTransform(224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "imagenet")
+
+    def name(transform=imagenet, precision="bf16", at=start, tile=224):
         return map_cache_name(arm.architecture, state_digest(model.backbone.state_dict()), tile,
-                              size, precision, at)
+                              transform, precision, at)
     key = name()
-    assert len({key, name(size=240), name(precision="fp32"), name(at="blocks.5"),
-                name(tile=112)}) == 5
+    assert len({key, name(transform=InputTransform(240, imagenet.mean, imagenet.std, "imagenet")),
+                name(transform=InputTransform(224, (0.5,) * 3, (0.25,) * 3, "paper")),
+                name(precision="fp32"), name(at="blocks.5"), name(tile=112)}) == 6
     model.head.weight.data.add_(1.0)   # the head is no part of the trunk's output
     assert name() == key
     with torch.no_grad():

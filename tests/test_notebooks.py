@@ -75,9 +75,13 @@ def test_every_arm_ran_in_its_form(smoke_run):
     assert set(chosen["lr"]) <= {0.0001, 0.001} and (chosen["best_epoch"] >= 0).all()
     # the pair: the twin at its scratch twin's input, compared with it for claim 1
     assert twin["input_size"] == arms.loc["EfficientNet-Lite0-scratch", "input_size"] == 64
+    assert twin["status"] == "trained"
     comp = pd.read_csv(smoke_run / "tables" / "comparisons.csv")
-    pair = comp[comp["claim"] == 1].iloc[0]
-    assert (pair["a"], pair["b"]) == ("EfficientNet-Lite0-TL@twin", "EfficientNet-Lite0-scratch")
+    pair = comp[comp["claim"] == 1]   # where the scratch twin learned (at 2 epochs, it may not)
+    assert learned["EfficientNet-Lite0-scratch"] == (len(pair) > 0)
+    if len(pair):
+        assert (pair.iloc[0]["a"], pair.iloc[0]["b"]) == ("EfficientNet-Lite0-TL@twin",
+                                                          "EfficientNet-Lite0-scratch")
 
 
 def test_evaluation_tables_cover_every_arm(smoke_run):

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import ParameterGrid
 
 from ..config import Recipe, StudyConfig
 from ..core import costs as unit_costs
@@ -25,7 +26,7 @@ from .cached_tuning import measure_top, top_network, twin_boundary, uses_cached_
 from .execution import Execution
 from .feature_cache import uncached_tiles
 from .models import native_input_size
-from .probe import FrozenFeatures
+from .probe import FrozenFeatures, probe_grid
 from .weights import WeightsUnavailable, weights_file
 
 
@@ -188,7 +189,7 @@ def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached
     m, sample = facts.measurement, np.array(tileset.tiles[:64])
     if arm.kind == "probe":
         k, cv = cfg.evaluation.kfold, cfg.probe.cv_folds
-        grid = len(cfg.probe.C) * len(cfg.probe.pooling)
+        grid = len(ParameterGrid(probe_grid(cfg)))   # the settings its searches try
         return ({"feature passes": uncached / m.eval_img_s},
                 [costs.input_unit(sample, facts.input_size, False, uncached),
                  *costs.probe_units(len(tileset.tiles), k, grid, cv, facts.width, sample)])

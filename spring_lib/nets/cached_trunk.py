@@ -274,5 +274,5 @@ def cached_rows(model: Classifier, architecture: str, boundary: str, tiles: np.n
                                  batch_size)
         cache.add(keys[missing], rows.astype(np.float16))   # half the disk and memory
     else:
-        shape = trunk_rows(model, boundary, tiles[:1], transform, execution)[1]
+        shape = map_shape(model, boundary, transform.size)
     return cache.get(keys), shape

@@ -55,6 +55,11 @@ class Recipe(Section):
     memory_format: Literal["auto", "channels_last", "contiguous"] = Field(
         "auto", description="auto: the faster one, measured on this machine")
 
+    @property
+    def learning_rates(self) -> list[float]:
+        """The rates each training tries: the grid, else the one rate."""
+        return self.lr_grid or [self.lr]
+
 
 class CNNConfig(Recipe):
     """Network arms and their training budget."""

@@ -53,6 +53,11 @@ def _ancestors(name: str) -> set[str]:
     return {".".join(parts[:i]) for i in range(1, len(parts))}
 
 
+def _inside(name: str, modules) -> bool:
+    """Whether module `name` is one of `modules` or lies within one."""
+    return name in modules or bool(_ancestors(name) & set(modules))
+
+
 def split_at(net: nn.Module, boundary: str) -> tuple[list[str], list[str]]:
     """(trunk, top): the outermost modules the forward pass calls before `boundary`, and from
     it on; the boundary's ancestors belong to neither."""
@@ -84,7 +89,7 @@ VIEWS = {"none": [(0, False)], "flips": [(0, False), (0, True)],
 
 class CachedTop(nn.Module):
     """The trainable top of a `Classifier` (its trunk replaced by identities) and its head, fed
-    the rows `TrunkMaps` caches: the flattened map at the boundary, then the trunk's texture
+    the rows `cached_rows` caches: the flattened map at the boundary, then the trunk's texture
     statistics. In training it sees each map in a random dihedral view; in evaluation it
     returns the log of its probabilities averaged over `views`."""
 
@@ -99,8 +104,7 @@ class CachedTop(nn.Module):
         self.boundary, self.map_shape, self.augment, self.views = boundary, map_shape, augment, views
         self.memory_format = memory_format   # the execution's (`Execution.prepare` sets it)
         stages = texture_stage_names(model.backbone)
-        self.trunk_stages = [i for i, s in enumerate(stages) if s in trunk
-                             or _ancestors(s) & set(trunk)]
+        self.trunk_stages = [i for i, s in enumerate(stages) if _inside(s, trunk)]
         with torch.no_grad():   # channels of each texture stage, as the whole network has them
             _, st = copy.deepcopy(model.backbone).eval()._stages(torch.zeros(
                 1, 3, 64, 64, device=next(model.parameters()).device))
@@ -175,9 +179,8 @@ class TrunkTap:
 
     def __init__(self, backbone, boundary: str, stop: bool = False):
         self.net, self.boundary, self.stop = backbone.net, boundary, stop
-        inside = set(split_at(backbone.net, boundary)[0])
-        self.stages = [s for s in texture_stage_names(backbone)
-                       if s in inside or _ancestors(s) & inside]
+        trunk = split_at(backbone.net, boundary)[0]
+        self.stages = [s for s in texture_stage_names(backbone) if _inside(s, trunk)]
         self.got: dict = {}
 
     def __enter__(self) -> "TrunkTap":

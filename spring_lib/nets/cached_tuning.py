@@ -82,7 +82,7 @@ def fine_tune(model: Classifier, arm: Arm, recipe: Recipe, tiles: np.ndarray, la
     tr, va, te = index
     once = recipe.model_copy(update={"augment": False})   # the top augments its maps itself
     tried, histories = [], []
-    for lr in recipe.lr_grid or [recipe.lr]:
+    for lr in recipe.learning_rates:
         top = CachedTop(model, start, shape, recipe.augment)   # validated in one view
         res = train(top, (rows[tr], labels[tr]), (rows[va], labels[va]),
                     once.model_copy(update={"lr": lr}), RowInput(), seed, execution, state_dir,

@@ -194,7 +194,7 @@ def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached
                 [costs.input_unit(sample, facts.input_size, False, uncached),
                  *costs.probe_units(len(tileset.tiles), k, grid, cv, facts.width, sample)])
     if facts.map_cache:
-        grid = len(recipe.lr_grid or [recipe.lr])
+        grid = len(recipe.learning_rates)
         shared = not arm.variant and arm.sibling("probe") in cfg.cnn.arms and twin_boundary(
             Arm.parse(arm.sibling("probe")), cfg) is not None   # its probe keeps its maps
         unmapped = uncached_maps(cache_dir(cfg) / "features", facts.map_cache, tileset.tiles,
@@ -241,7 +241,7 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measur
     if arm.kind == "probe":
         plan.recipe = recipe.model_copy(update={"input_size": facts.input_size})
     plan.images = (uncached if arm.kind == "probe" else sum(len(tr) for tr, _, _ in runs)
-                   * recipe.epochs * len(recipe.lr_grid or [recipe.lr]))
+                   * recipe.epochs * len(recipe.learning_rates))
     if facts.forward_only:
         plan.estimate_s = at_least(m.eval_img_s)
         plan.status, plan.note = ArmStatus.NOT_RUN_OVER_CAP, (

@@ -13,36 +13,8 @@ import math
 
 import numpy as np
 
-#: windows a map may add to the tile grid's (about 25 s of EfficientNet-Lite0 at its native
-#: input on 2 cores in bf16); a 12000 px micrograph at half-tile stride would add over 8000
-MAP_EXTRA_WINDOWS = 4096
-
-
-def axis_origins(n: int, tile: int, stride: int) -> list[int]:
-    """Window starts along one axis: every `stride` from 0, and one flush with the far edge
-    (as `covering_origins`)."""
-    return sorted(set(range(0, n - tile + 1, stride)) | {n - tile})
-
-
-def extra_windows(height: int, width: int, tile: int, stride: int) -> int:
-    """Windows at `stride` that are not on the tile grid (stride = tile, from 0)."""
-    ys, xs = axis_origins(height, tile, stride), axis_origins(width, tile, stride)
-    on = [sum(o % tile == 0 for o in axis) for axis in (ys, xs)]
-    return len(ys) * len(xs) - on[0] * on[1]
-
-
-def map_stride(height: int, width: int, tile: int, stride: int) -> int:
-    """`stride` if its windows add at most MAP_EXTRA_WINDOWS to the tile grid, else the finest
-    stride tile/m (m a divisor of tile) that does; the tile itself adds only the last row and
-    column of windows."""
-    if tile > min(height, width):
-        return stride
-    coarser = [tile // m for m in range(max(1, tile // stride), 0, -1)
-               if tile % m == 0 and tile // m > stride]
-    for s in [stride, *coarser]:
-        if extra_windows(height, width, tile, s) <= MAP_EXTRA_WINDOWS:
-            return s
-    return tile
+from ..data import tiling
+from ..data.tiling import map_stride  # noqa: F401  (its home is tiling: reading uses it too)
 
 
 def class_grid(proba: np.ndarray, origins: list, shape: tuple[int, int], tile: int
@@ -65,7 +37,7 @@ def class_grid(proba: np.ndarray, origins: list, shape: tuple[int, int], tile: i
 
 def stride_note(tile: int, stride: int, requested: int) -> str:
     """How the title and the CLI say the stride, and why it grew if it did."""
-    grew = (f" (grown from {requested} px: at most {MAP_EXTRA_WINDOWS} windows beyond the "
+    grew = (f" (grown from {requested} px: at most {tiling.MAP_EXTRA_WINDOWS} windows beyond the "
             "tile grid)" if stride != requested else "")
     return f"window {tile} px, stride {stride} px{grew}"
 

@@ -575,7 +575,7 @@ def test_map_stride_grows_only_to_bound_the_windows():
     """12000 px at half a tile would add ~8,600 windows to the tile grid: the stride grows to
     the tile (the grid's own windows, plus the last row and column); a normal micrograph's
     map keeps the stride asked for. A stride never passes the tile: every pixel is covered."""
-    from spring_lib.nets.phase_map import MAP_EXTRA_WINDOWS, extra_windows, map_stride
+    from spring_lib.data.tiling import MAP_EXTRA_WINDOWS, extra_windows, map_stride
 
     assert map_stride(481, 645, 224, 112) == 112
     assert extra_windows(12000, 12000, 224, 112) > MAP_EXTRA_WINDOWS
@@ -606,9 +606,10 @@ def test_large_map_stride_grows_and_says_so(ckpt, large_image, tmp_path, capsys,
     in memory."""
     import matplotlib.pyplot as plt
 
-    from spring_lib.nets import phase_map, predict
+    from spring_lib.data import tiling
+    from spring_lib.nets import predict
 
-    monkeypatch.setattr(phase_map, "MAP_EXTRA_WINDOWS", 100)
+    monkeypatch.setattr(tiling, "MAP_EXTRA_WINDOWS", 100)
     seen = []
     forward = predict.Predictor.probabilities
     monkeypatch.setattr(predict.Predictor, "probabilities",

@@ -13,7 +13,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from ..core.architectures import Arm
+from ..core.architectures import ARCHITECTURES, Arm
 from ..core.paper_numbers import PROTOCOL
 from ..core.paths import project_root
 from .base import ConfigError, Section
@@ -121,6 +121,10 @@ class ProbeConfig(Section):
     C: list[float] = Field([0.01, 0.1, 1.0], min_length=1,
                            description="Inverse regularisation of the logistic regression")
     pooling: list[Literal["head", "texture"]] = Field(["head", "texture"], min_length=1)
+    weighting: list[Literal["none", "class", "sample", "class+sample"]] = Field(
+        ["none"], min_length=1, description="What weighs the same in training: every tile, "
+                                            "every class, every sample, or both (chosen inside "
+                                            "the fold; `core.weighting`)")
     cv_folds: int = Field(4, ge=2)
     batch_size: int = Field(64, ge=1, description="Tiles per forward pass when extracting")
 
@@ -131,10 +135,31 @@ class ProbeConfig(Section):
         return self
 
 
+class FusionConfig(Section):
+    """The `fused` arm: the probes' features joined under one linear head (`nets.fusion`). The
+    inner search tries every subset of at least `min_members` of `members` whose probe ran,
+    each C, and each of `probe.weighting`."""
+    members: list[str] = Field([], description="Architectures whose probes the fused arm joins")
+    min_members: int = Field(2, ge=1, description="Fewest members a candidate joins")
+    C: list[float] = Field([0.1], min_length=1, description="Inverse regularisation of its head")
+
+    @model_validator(mode="after")
+    def _check(self):
+        unknown = [a for a in self.members if a not in ARCHITECTURES]
+        if unknown:
+            raise ValueError(f"unknown architectures {unknown}; known: {sorted(ARCHITECTURES)}")
+        if any(c <= 0 for c in self.C):
+            raise ValueError("C values must be > 0")
+        return self
+
+
 class EvaluationConfig(Section):
     n_bootstrap: int = Field(1000, ge=10, description="Sample bootstrap replicates")
     kfold: int = Field(5, ge=2, description="Folds over all micrographs, grouped like the split "
                                             "(samples): the headline evaluation of every arm")
+    read_whole: bool = Field(
+        True, description="Score each k-fold test micrograph from windows over its whole area "
+                          "(half a tile apart, as a phase map), not only its capped tiles")
     ladder_random_folds: int = Field(
         10, ge=2, description="Folds of the random-tile protocol in the leakage ladder")
     gradcam_arm: Optional[str] = Field(None, description="null: the best trained network arm")
@@ -164,6 +189,7 @@ class StudyConfig(Section):
     glcm: GLCMConfig = GLCMConfig()
     probe: ProbeConfig = ProbeConfig()
     cnn: CNNConfig = CNNConfig()
+    fusion: FusionConfig = FusionConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
 
     _source: Optional[Path] = PrivateAttr(None)
@@ -184,6 +210,10 @@ class StudyConfig(Section):
             arm = getattr(self.evaluation, key)
             if arm and arm not in self.cnn.arms:
                 raise ValueError(f"evaluation.{key}: {arm} is not one of the profile's cnn arms")
+        unprobed = [a for a in self.fusion.members if f"{a}-probe" not in self.cnn.arms]
+        if unprobed:
+            raise ValueError(f"fusion.members: {unprobed} have no probe among the cnn arms; "
+                             f"add {[a + '-probe' for a in unprobed]} or leave them out")
         return self
 
     @property

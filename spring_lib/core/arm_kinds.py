@@ -1,7 +1,7 @@
 """Every kind of arm the study runs, and one `run_arm` for all of them.
 
 GLCM+SVM and the pixel-size floor (notebook 02), frozen-feature probes, fine-tuned (TL) and
-from-scratch networks (notebooks 03-04) are declared here; the packages that implement them
+from-scratch networks (notebooks 03-04) and the fused probes (notebook 04) are declared here; the packages that implement them
 (`glcm/`, `nets/`) register their runners when imported (`register_runner`), and whatever runs
 arms loads those packages first (`spring_lib.study`, the notebooks' setup). That keeps this
 layer torch-free and below the stage packages, which are peers that do not import each other:
@@ -35,8 +35,9 @@ KINDS = {k.name: k for k in [
     ArmKind("probe", planned=True),
     ArmKind("TL", planned=True),
     ArmKind("scratch", planned=True),
+    ArmKind("fused", planned=False),
 ]}
-SINGLE_ARM_KINDS = ("GLCM+SVM", "pixel-size")   # a kind with one arm, named like it
+SINGLE_ARM_KINDS = ("GLCM+SVM", "pixel-size", "fused")   # a kind with one arm, named like it
 _RUNNERS: dict[str, Callable[..., ArmResult]] = {}
 
 
@@ -80,10 +81,11 @@ def run_arm(arm: str, tileset, cfg, out: ResultsDir, plan=None) -> ArmResult:
     return runner(kind)(tileset, cfg, out)
 
 
-def kfold_evaluation(fit: Callable, X, tileset, cfg, out: ResultsDir,
-                     arm: str) -> tuple[pd.DataFrame, str]:
+def kfold_evaluation(fit: Callable, X, tileset, cfg, out: ResultsDir, arm: str, reading=None,
+                     inputs: Callable | None = None) -> tuple[pd.DataFrame, str]:
     """A scikit-learn arm evaluated by the run's k-fold, `fit` tuning it inside each training
     fold: its predictions as kfold/<arm>.csv, what each fold chose as kfold_selection_<arm>.
+    `reading`, `inputs`: each test micrograph read whole too (`grouped_cv.kfold_predictions`).
     Returns that choice and the predictions' path in the results folder."""
     # scikit-learn loads here, not with this module: `nets/` registers its runners through it,
     # and `predict` needs none of it
@@ -91,7 +93,7 @@ def kfold_evaluation(fit: Callable, X, tileset, cfg, out: ResultsDir,
 
     preds, chosen = kfold_predictions(fit, X, tileset.manifest,
                                       tileset.folds(cfg.evaluation.kfold, cfg.split.seed),
-                                      tileset.classes, arm)
+                                      tileset.classes, arm, reading, inputs)
     path = save_predictions(preds, out.root, "kfold")
     out.table(chosen, f"kfold_selection_{arm}")
     return chosen, path.relative_to(out.root).as_posix()

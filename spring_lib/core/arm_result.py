@@ -26,6 +26,7 @@ class ArmStatus(str, Enum):
     NOT_RUN_OVER_CAP = "not run: over the arm's cap"
     NOT_RUN_OVER_BUDGET = "not run: over the run's budget"
     NOT_RUN_NO_SCALE = "not run: no scale"           # pixel size without a scale bar
+    NOT_RUN_TOO_FEW = "not run: too few members"     # a fused arm with fewer than two probes
 
     def __str__(self) -> str:
         return self.value
@@ -53,7 +54,7 @@ class ArmResult:
     estimate; `outcome`: what it found (tuned parameters, scores, epochs). `planned`: timed
     before it ran, so its row carries the estimate even where there is none."""
     arm: str
-    kind: str                          # the arms table's: classical, probe, TL, scratch
+    kind: str                          # the arms table's: classical, probe, TL, scratch, fused
     status: ArmStatus
     note: str = ""
     architecture: str | None = None    # network arms

@@ -56,6 +56,10 @@ def register(step: str, cost: StepCost) -> None:
     _STEP_COSTS[step] = cost
 
 
+def registered(step: str) -> bool:
+    return step in _STEP_COSTS
+
+
 def step_cost(step: str) -> StepCost:
     if step not in _STEP_COSTS:
         raise ValueError(f"no cost registered for step {step!r}: its stage registers one with "

@@ -16,7 +16,8 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
 from .machine import one_blas_thread
-from .predictions import prediction_frame
+from .predictions import prediction_frame, whole_frame
+from .weighting import BalancedLogisticRegression
 
 
 def tuning_pool(tileset, splits: tuple[str, ...] = ("train", "val")
@@ -42,12 +43,17 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int, seed: i
 
 def grouped_search(pipeline, grid: dict, X, labels: np.ndarray, groups: np.ndarray,
                    n_splits: int, seed: int, key: str = "cv_folds") -> GridSearchCV:
-    """Grid search scored on grouped folds (accuracy and macro-F1; refit on accuracy)."""
+    """Grid search scored on grouped folds (accuracy and macro-F1; refit on accuracy). A
+    pipeline step that weights its rows by sample (`weighting.BalancedLogisticRegression`) is
+    handed each fit's groups."""
     search = GridSearchCV(pipeline, grid, cv=grouped_folds(labels, groups, n_splits, seed, key),
                           scoring={"accuracy": "accuracy", "macro_f1": "f1_macro"},
                           refit="accuracy", n_jobs=1, error_score="raise")
+    weighted = [name for name, step in getattr(pipeline, "steps", [])
+                if isinstance(step, BalancedLogisticRegression)]
     with one_blas_thread():
-        return search.fit(X, labels)
+        return search.fit(X, labels, **{f"{name}__groups": np.asarray(groups)
+                                         for name in weighted})
 
 
 def cv_table(search: GridSearchCV) -> pd.DataFrame:
@@ -65,7 +71,8 @@ def cv_table(search: GridSearchCV) -> pd.DataFrame:
 
 
 def kfold_predictions(fit: Callable, X: np.ndarray, manifest: pd.DataFrame, folds: np.ndarray,
-                      classes: list[str], model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      classes: list[str], model: str, reading=None,
+                      inputs: Callable | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every tile predicted once, by a model fitted on the other folds' micrographs alone.
 
     `fit(X, y, groups)` returns a fitted estimator; a tuned arm passes a grid search whose
@@ -84,8 +91,16 @@ def kfold_predictions(fit: Callable, X: np.ndarray, manifest: pd.DataFrame, fold
             best = getattr(fitted, "best_estimator_", fitted)
             scores, kind = _scores(best, X[test])
             predicted = best.predict(X[test])
+            whole = None
+            if reading is not None:
+                windows, rows = reading.windows(manifest["micrograph_id"].iloc[test].unique())
+                whole = whole_frame(rows, classes, _scores(best, windows if inputs is None
+                                                           else inputs(windows, rows))[0],
+                                    model, kind).assign(fold=int(fold))
         parts.append(prediction_frame(manifest.iloc[test], classes, predicted, scores,
-                                      model, kind).assign(fold=int(fold)))
+                                      model, kind).assign(fold=int(fold), reading="tiles"))
+        if whole is not None:
+            parts.append(whole)
         chosen.append({"fold": int(fold), "train_tiles": len(train), "test_tiles": len(test),
                        "inner_accuracy": float(getattr(fitted, "best_score_", np.nan)),
                        **{k.split("__")[-1]: str(v)

@@ -2,7 +2,9 @@
 
 One row per test tile: tile_id, micrograph_id, true_label, pred_label, model, score_kind
 ("probability" or "decision"), and one `score:<class>` column per class; k-fold files add
-`fold`, extra training seeds add `seed`.
+`fold`, extra training seeds add `seed`. A k-fold file also holds each micrograph read whole
+(`whole_frame`): `reading` says which rows are the capped tiles ("tiles") and which the
+micrographs ("whole", tile_id "whole", the mean of `n_windows` windows' scores).
 """
 from __future__ import annotations
 
@@ -33,6 +35,20 @@ def prediction_frame(manifest: pd.DataFrame, classes: list[str], pred: np.ndarra
     for i, c in enumerate(classes):
         df[f"score:{c}"] = scores[:, i]
     return df
+
+
+def whole_frame(windows: pd.DataFrame, classes: list[str], scores: np.ndarray, model: str,
+                score_kind: str) -> pd.DataFrame:
+    """Micrographs read whole (`data.reading`): one row per micrograph, the mean of its windows'
+    scores. `windows`: one row per window, with micrograph_id and label."""
+    df = pd.DataFrame(np.asarray(scores), columns=list(classes)).assign(
+        micrograph_id=windows["micrograph_id"].astype(str).to_numpy(),
+        label=windows["label"].astype(str).to_numpy())
+    g = df.groupby(["micrograph_id", "label"], sort=False)
+    mean = g[list(classes)].mean()
+    rows = mean.index.to_frame(index=False).assign(tile_id="whole")
+    return prediction_frame(rows, classes, mean.to_numpy().argmax(1), mean.to_numpy(), model,
+                            score_kind).assign(reading="whole", n_windows=g.size().to_numpy())
 
 
 def prediction_path(results_root: str | Path, model: str, folder: str = "predictions",

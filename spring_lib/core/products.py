@@ -72,6 +72,7 @@ PRODUCTS: tuple[Product, ...] = (
     _table("arms_glcm", GLCM),
     _table("arms_baselines", BASELINES),
     _table("arms_transfer", TRANSFER),
+    _table("arms_fused", TRANSFER),
     _table("kfold_selection_{arm}", *ARM_STEPS),       # what each fold's inner search chose
     _table("probe_cv_{arm}", *NETS),
     _table("training_log_{arm}", *NETS),
@@ -81,6 +82,8 @@ PRODUCTS: tuple[Product, ...] = (
     _table("per_class_f1", EVALUATION, report=True),
     _table("per_class_precision", EVALUATION),
     _table("comparisons", EVALUATION, report=True),
+    _table("ablations", EVALUATION, report=True),          # what whole reading, fusion, weighting added
+    _table("mixed_class_confusions", EVALUATION, report=True),
     _table("magnification_band", EVALUATION, report=True),
     _table("leakage_ladder", EVALUATION, report=True),
     _table("claims", EVALUATION, report=True),
@@ -103,6 +106,9 @@ PRODUCTS: tuple[Product, ...] = (
             optional="only when a fine-tuned arm and its scratch twin were trained",
             caption="Transfer versus scratch: validation accuracy against training minutes "
                     "of each scratch arm and its pretrained twin, every fold"),
+    _figure("mixed_class_errors", EVALUATION, report=True, optional="only when the best arm "
+            "called a mixed-class micrograph something else", caption="Mixed-class micrographs "
+            "the best arm called something else (k-fold), at their own scale"),
     _figure("training_curves_all", EVALUATION, report=True, optional=TRAINED,
             caption="Validation accuracy of every trained network"),
     _figure("phase_maps", EVALUATION, report=True,
@@ -133,7 +139,7 @@ PRODUCTS: tuple[Product, ...] = (
     Product("run", "site", "site/{subpath}", RUNNER),
 )
 # the arms tables name every arm a run made; evaluation reads exactly those arms' predictions
-ARMS_TABLES = ("arms_glcm", "arms_baselines", "arms_transfer")
+ARMS_TABLES = ("arms_glcm", "arms_baselines", "arms_transfer", "arms_fused")
 
 
 # ---------------------------------------------------------------- finding a product
@@ -225,10 +231,15 @@ STEPS = {s.notebook: s for s in [
     Step(TILING),
     Step(GLCM, arms=("GLCM+SVM", "pixel-size"), arms_table="arms_glcm"),
     Step(BASELINES),
-    Step(TRANSFER),
+    Step(TRANSFER, arms=("fused",), arms_table="arms_fused"),
     Step(EVALUATION, reads=tuple(product_path("table", t) for t in ARMS_TABLES)),
     Step(HEAT),
 ]}
+
+
+def fixed_arms() -> tuple[str, ...]:
+    """The arms every run has besides the profile's networks (GLCM+SVM, pixel size, fused)."""
+    return tuple(a for s in STEPS.values() for a in s.arms)
 
 
 def before(notebook: str) -> list[str]:

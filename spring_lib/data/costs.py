@@ -16,6 +16,7 @@ from ..core.costs import Unit
 from ..core.machine import seconds
 from .catalogue import databar_setting, load_catalog
 from .images import read_micrograph
+from .reading import reading_origins, window_count
 from .tileset import TileCounts, TileSet, digest_key, digest_seconds
 from .tiling import resample_to_scale, tile_origins
 
@@ -32,6 +33,18 @@ class Work:
     @cached_property
     def counts(self) -> TileCounts:
         return TileCounts.of(self.cfg, self.tileset)
+
+    @cached_property
+    def windows(self) -> int:
+        """Windows the k-fold reads its micrographs whole in (`data.reading`); none where the
+        profile does not. Before notebook 01: the first catalogued micrograph's, times all."""
+        if not self.cfg.evaluation.read_whole:
+            return 0
+        if self.tileset is not None:
+            return window_count(self.tileset.micrographs, self.counts.tile_px)
+        r = load_catalog(self.cfg).iloc[0]
+        img = read_micrograph(r["path"], databar_setting(self.cfg, r["has_databar"]))
+        return self.counts.micrographs * len(reading_origins(*img.shape, self.counts.tile_px))
 
     @property
     def cold(self) -> bool:

@@ -93,7 +93,7 @@ def _cache_key(cfg: StudyConfig, classes: list[str], checksum: str,
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _load_images(catalog: pd.DataFrame, cfg: StudyConfig) -> dict[str, np.ndarray]:
+def load_images(catalog: pd.DataFrame, cfg: StudyConfig) -> dict[str, np.ndarray]:
     """Micrographs by id, as tiled; an id met twice would silently replace an image."""
     repeated = catalog.loc[catalog["micrograph_id"].duplicated(), "micrograph_id"]
     if len(repeated):
@@ -205,7 +205,7 @@ def build_tileset(cfg: StudyConfig, use_cache: bool = True,
         tiles, manifest, micro, plan = cached
         return TileSet(tiles, manifest, micro, plan, classes, checksum, npz, True)
 
-    images = _load_images(catalog, cfg)
+    images = load_images(catalog, cfg)
     _check_tile_fits(cfg, images, catalog)
     hashes = {m: splits_mod.dhash(im) for m, im in images.items()}
     twins = splits_mod.identical_across_labels(hashes, dict(zip(catalog["micrograph_id"],

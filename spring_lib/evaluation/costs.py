@@ -32,7 +32,7 @@ def choices(work: Work) -> tuple[str | None, int, tuple | None]:
         return (verdicts.best_arm(arms, ("probe",)), len(arms),
                 verdicts.picture_arms(work.cfg, arms))
     probe = next((a for a in run_order(work.cfg) if Arm.parse(a).kind == "probe"), None)
-    return probe, len(work.cfg.cnn.arms) + len(products.STEPS[products.GLCM].arms), None
+    return probe, len(work.cfg.cnn.arms) + len(products.fixed_arms()), None
 
 
 def evaluation_costs(work: Work) -> list:

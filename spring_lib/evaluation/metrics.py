@@ -37,16 +37,32 @@ def confusion(preds: pd.DataFrame, classes: list[str], normalize: str | None = N
                         columns=pd.Index(classes, name="predicted"))
 
 
-def micrograph_predictions(preds: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
-    """One prediction per micrograph (and model): the class with the highest mean tile score,
-    the way a lab would label a whole micrograph. Keeps `fold` where the file has one."""
+def capped_tiles(preds: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the capped tiles alone (a k-fold file also holds micrographs read whole)."""
+    return preds[preds["reading"] != "whole"] if "reading" in preds else preds
+
+
+def micrograph_predictions(preds: pd.DataFrame, classes: list[str],
+                           reading: str = "whole") -> pd.DataFrame:
+    """One prediction per micrograph (and model): the class with the highest mean score, the
+    way a lab would label a whole micrograph. `reading` "whole": a model's micrographs read
+    whole where its file holds them (`core.predictions.whole_frame`), else the mean of their
+    capped tiles; "tiles": the capped tiles alone. Keeps `fold` where the file has one."""
+    if reading not in ("whole", "tiles"):
+        raise ValueError(f"reading must be 'whole' or 'tiles', got {reading!r}")
+    if "reading" in preds:
+        whole = (preds["reading"] == "whole").to_numpy()
+        read = preds["model"].isin(set(preds.loc[whole, "model"])).to_numpy() & (
+            reading == "whole")
+        preds = preds[np.where(read, whole, ~whole)]
     cols = score_columns(preds, classes)
     keys = ["model", "micrograph_id", "true_label"] + (["fold"] if "fold" in preds else [])
     g = preds.groupby(keys, sort=False)
     scores = g[cols].mean()
     out = scores.index.to_frame(index=False)
     out["pred_label"] = np.asarray(classes, dtype=object)[scores.to_numpy().argmax(1)]
-    out["n_tiles"] = g.size().to_numpy()
+    out["n_tiles"] = (g["n_windows"].sum() if "n_windows" in preds and reading == "whole"
+                      and preds["n_windows"].notna().all() else g.size()).to_numpy()
     return out
 
 

@@ -45,8 +45,9 @@ def results_table(out: ResultsDir, arms: pd.DataFrame, classes: list[str], sampl
     """Every evaluated arm under the sample-grouped k-fold: micrograph macro-F1 and balanced
     accuracy with sample-bootstrap intervals first, their mean ± sd over folds, then the tile
     level; the inner score that chooses the best arm, and estimated against actual minutes."""
-    tiles = load_predictions(out.root, evaluated(arms), "kfold")
-    micro = ev.micrograph_predictions(tiles, classes)
+    preds = load_predictions(out.root, evaluated(arms), "kfold")
+    micro, tiles = ev.micrograph_predictions(preds, classes), ev.capped_tiles(preds)
+    from_tiles = ev.micrograph_predictions(preds, classes, "tiles")
     info = arms.set_index("arm")
     rows = []
     for model, m in micro.groupby("model", sort=False):
@@ -58,6 +59,7 @@ def results_table(out: ResultsDir, arms: pd.DataFrame, classes: list[str], sampl
                                  t["micrograph_id"].astype(str).map(samples), classes, n_boot,
                                  seed).set_index("metric")
         folds = ev.fold_scores(m, classes)
+        capped = from_tiles[from_tiles["model"] == model]
         rows.append({
             "model": model, "kind": info.loc[model, "kind"], "micrographs": len(m),
             "samples": units.nunique(), "folds": len(folds),
@@ -66,6 +68,10 @@ def results_table(out: ResultsDir, arms: pd.DataFrame, classes: list[str], sampl
             **intervals.columns(o, "balanced_accuracy"),
             "macro_f1_fold_mean": folds["macro_f1"].mean(),
             "macro_f1_fold_sd": folds["macro_f1"].std(ddof=1),
+            "read_whole": "reading" in preds and bool(
+                (preds.loc[preds["model"] == model, "reading"] == "whole").any()),
+            "macro_f1_capped_tiles": float(ev.scores_from_confusions(ev.confusion(
+                capped, classes).to_numpy())["macro_f1"]),
             "tile_macro_f1": ot.loc["macro_f1", "value"],
             **intervals.columns(ot, "macro_f1", "tile_macro_f1"),
             "tile_accuracy": ot.loc["accuracy", "value"],

@@ -103,7 +103,10 @@ def glcm_costs(work: Work) -> list[Unit]:
             + [features(work, feats, shown, n.pool)] + search(work, grid, n.pool, cands)
             + search(work, grid, round(n.tiles * (k - 1) / k), cands, round(n.tiles / k), k)
             + [Unit("pixel-size arm", f"pixel-size fold|{n.tiles} tiles|{k} folds|"
-                    f"{cfg.probe.cv_folds}", lambda: _pixel_size_fold_seconds(work), count=k)])
+                    f"{cfg.probe.cv_folds}", lambda: _pixel_size_fold_seconds(work), count=k)]
+            # each window read whole once, by its fold's setting (taken as the first)
+            + ([features(work, f"reading {work.windows} windows whole", settings[0],
+                         work.windows)] if work.windows else []))
 
 
 def _search_fit_seconds(n: int, cv: int) -> float:

@@ -19,17 +19,20 @@ from ..core.arm_kinds import kfold_evaluation
 from ..core.arm_result import ArmResult, ArmStatus
 from ..core.grouped_cv import tuned
 from ..core.progress import Progress
+from ..data.reading import whole_reading
 
 ARM = "pixel-size"
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
 
 
-def pixel_size_features(tileset) -> np.ndarray:
-    """log10 µm/px of every tile's micrograph as read from its scale bar (before any
-    resampling to `tiling.um_per_px`), one column; NaN where a micrograph has no scale."""
+def pixel_size_features(tileset, rows=None) -> np.ndarray:
+    """log10 µm/px of every tile's micrograph (or of every row of `rows`: windows read whole)
+    as read from its scale bar (before any resampling to `tiling.um_per_px`), one column; NaN
+    where a micrograph has no scale."""
     scale = dict(zip(tileset.micrographs["micrograph_id"].astype(str),
                      tileset.micrographs["um_per_px"].astype(float)))
-    um = tileset.manifest["micrograph_id"].astype(str).map(scale).to_numpy(float)
+    rows = tileset.manifest if rows is None else rows
+    um = rows["micrograph_id"].astype(str).map(scale).to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log10(np.where(um > 0, um, np.nan))[:, None]
 
@@ -51,7 +54,8 @@ def run_pixel_size_arm(tileset, cfg, out) -> ArmResult:
     progress = Progress(ARM, cfg.split.seed)
     fit = tuned(pixel_size_pipeline(cfg.split.seed), {"clf__C": C_GRID}, cfg.probe.cv_folds,
                 cfg.split.seed, "probe.cv_folds")
-    chosen, path = kfold_evaluation(fit, X, tileset, cfg, out, ARM)
+    chosen, path = kfold_evaluation(fit, X, tileset, cfg, out, ARM, whole_reading(cfg, tileset),
+                                    lambda windows, rows: pixel_size_features(tileset, rows))
     seconds = time.perf_counter() - t0
     progress.done(seconds, status=ArmStatus.FITTED.value)
     return ArmResult(ARM, "classical", ArmStatus.FITTED,

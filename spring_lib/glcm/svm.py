@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ..config import GLCMConfig
+from ..data.reading import whole_reading
 from ..core.arm_kinds import kfold_evaluation
 from ..core.arm_result import ArmResult, ArmStatus
 from ..core.grouped_cv import cv_table, grouped_search, tuned, tuning_pool
@@ -58,7 +59,8 @@ def run_glcm_arm(tileset, cfg, out) -> ArmResult:
     out.table(cv_table(search), "glcm_svm_cv")
     fit = tuned(glcm_svm_pipeline(features, g.n_jobs, seed), param_grid(g), g.cv_folds, seed,
                 "glcm.cv_folds")
-    chosen, path = kfold_evaluation(fit, tileset.tiles, tileset, cfg, out, ARM)
+    chosen, path = kfold_evaluation(fit, tileset.tiles, tileset, cfg, out, ARM,
+                                    whole_reading(cfg, tileset))
     seconds = time.perf_counter() - t0
     progress.done(seconds, status=ArmStatus.FITTED.value)
     return ArmResult(ARM, "classical", ArmStatus.FITTED, outcome={

@@ -102,3 +102,14 @@ def input_transform(arm: Arm, recipe: Recipe, model, train_tiles) -> InputTransf
     """eq. 19-20 on the training tiles, or the statistics the pretrained weights expect."""
     stats = input_statistics(arm.spec, model.backbone.net) if recipe.normalization == "imagenet" else None
     return InputTransform.fit(recipe.normalization, train_tiles, recipe.input_size, stats)
+
+
+def trainings(arm: Arm, tileset: TileSet, cfg: StudyConfig) -> list[tuple]:
+    """(train, val, test) indices of every training a network arm runs: each seed's on the
+    held-out split, then one per k-fold fold; none for a probe (it trains no network)."""
+    if arm.kind == "probe":
+        return []
+    recipe, k, seed = cfg.recipe(arm), cfg.evaluation.kfold, cfg.split.seed
+    folds = tileset.folds(k, seed)
+    return [split_indices(tileset, recipe, seed)] * recipe.seeds + [
+        fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]

@@ -18,9 +18,10 @@ from ..core.arm_kinds import kfold_evaluation
 from ..core.arm_result import TRAINED_OR_TRIED, ArmResult, ArmStatus
 from ..core.grouped_cv import cv_table, tuned
 from ..core.paths import cache_dir
-from ..core.predictions import prediction_frame, save_predictions
+from ..core.predictions import prediction_frame, save_predictions, whole_frame
 from ..core.progress import Progress, arm_skipped
 from ..core.results_dir import ResultsDir
+from ..data.reading import whole_reading
 from ..data.tileset import TileSet
 from .arm_inputs import fold_indices, input_transform, network, seeds, split_indices, tile_data
 from .cached_tuning import epochs_run, fine_tune, uses_cached_trunk
@@ -105,12 +106,14 @@ def _probe(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -
     paths.append(probe_checkpoint(search, arm, tileset, cfg).save(model_path(out, arm.name)))
     fit = tuned(arm_probe_pipeline(arm, cfg, memory_format), probe_grid(cfg), cfg.probe.cv_folds,
                 cfg.split.seed, "probe.cv_folds")
-    chosen, kfold = kfold_evaluation(fit, tileset.tiles, tileset, cfg, out, arm.name)
+    chosen, kfold = kfold_evaluation(fit, tileset.tiles, tileset, cfg, out, arm.name,
+                                     whole_reading(cfg, tileset))
     seconds = time.perf_counter() - t0
     progress.done(status=ArmStatus.PROBED.value)
     best = search.best_params_
     return _result(plan, ArmStatus.PROBED, outcome={
         "pooling": best["features__pooling"], "C": best["clf__C"],
+        "weighting": best["clf__weighting"],
         "cv_accuracy": float(search.best_score_),
         "inner_score": float(chosen["inner_accuracy"].mean()),
         "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean())},
@@ -118,10 +121,11 @@ def _probe(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, out: ResultsDir) -
 
 
 def _train_run(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, index, seed: int,
-               state_name: str, progress_share: int):
+               state_name: str, progress_share: int, windows: np.ndarray | None = None):
     """One training of the arm's network on the tiles `index` = (train, val, test): the head
     from a probe fitted on these training tiles alone where the recipe says so. Returns the
-    result, the test predictions' probabilities and the input transform."""
+    result, the test predictions' probabilities, the input transform, whether it did not
+    learn, and the probabilities of `windows` (the test micrographs read whole) if given."""
     arm, recipe = plan.arm, plan.recipe
     tr, va, te = index
     (tr_x, tr_y), (va_x, va_y), (te_x, te_m) = tile_data(tileset, tr, va, te)
@@ -135,17 +139,20 @@ def _train_run(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, index, seed: i
     progress = Progress(arm.name, seed, plan.estimate_s / progress_share)
     state_dir, init = cache_dir(cfg) / "training" / state_name, f"{weights}|{recipe.head_init}"
     if uses_cached_trunk(arm, recipe):
-        res, proba = fine_tune(model, arm, recipe, tileset.tiles, tileset.labels(tileset.manifest),
-                               index, transform, plan.measurement.execution,
-                               cache_dir(cfg) / "features", state_dir, seed, init, progress)
+        res, proba, whole = fine_tune(model, arm, recipe, tileset.tiles,
+                                      tileset.labels(tileset.manifest), index, transform,
+                                      plan.measurement.execution, cache_dir(cfg) / "features",
+                                      state_dir, seed, init, progress, windows)
         test_acc = float((proba.argmax(1) == tileset.labels(te_m)).mean())
     else:
         res = train(model, (tr_x, tr_y), (va_x, va_y), recipe, transform, seed,
                     plan.measurement.execution, state_dir, init=init, progress=progress)
         _, test_acc, proba = evaluate(res.model, te_x, tileset.labels(te_m), transform,
                                       res.execution, recipe.tta)
+        whole = None if windows is None else evaluate(res.model, windows, None, transform,
+                                                      res.execution, recipe.tta)[2]
     progress.done(status=ArmStatus.TRAINED.value, best_val_acc=res.best_val_acc, test_tile_acc=test_acc)
-    return res, proba, te_m, weights, transform, did_not_learn(res.history, va_y)
+    return res, proba, te_m, weights, transform, did_not_learn(res.history, va_y), whole
 
 
 def _checkpoint(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, res, transform, weights,
@@ -163,7 +170,7 @@ def _split_seeds(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, split, run_s
     is the primary seed, the seed, its checkpoint) and (the failed result, why) or None."""
     arm, results, pending = plan.arm, [], []
     for seed in run_seeds:
-        res, proba, te_m, weights, transform, failed = _train_run(
+        res, proba, te_m, weights, transform, failed, _ = _train_run(
             plan, tileset, cfg, split, seed, f"{arm.name}-seed{seed}", runs)
         logs.append(res.history.assign(arm=arm.name, seed=seed, fold="split"))
         if failed:
@@ -179,12 +186,16 @@ def _split_seeds(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, split, run_s
 def _kfold_runs(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, folds, runs: int,
                 logs: list):
     """One training per fold of the run's k-fold, its log appended to `logs`: the folds'
-    predictions and one row per fold (tiles, best epoch, inner accuracy, did not learn)."""
+    predictions (its test micrographs read whole too, where the profile says so) and one row
+    per fold (tiles, best epoch, inner accuracy, did not learn)."""
     arm, kfold, fold_rows = plan.arm, [], []
+    reading = whole_reading(cfg, tileset)
     for fold in range(cfg.evaluation.kfold):
         index = fold_indices(tileset, folds, fold, plan.recipe, cfg)
-        res, proba, te_m, _, _, failed = _train_run(
-            plan, tileset, cfg, index, cfg.split.seed, f"{arm.name}-fold{fold}", runs)
+        windows, rows = reading.windows(tileset.manifest["micrograph_id"][folds == fold].unique()) \
+            if reading else (None, None)
+        res, proba, te_m, _, _, failed, whole = _train_run(
+            plan, tileset, cfg, index, cfg.split.seed, f"{arm.name}-fold{fold}", runs, windows)
         logs.append(res.history.assign(arm=arm.name, seed=cfg.split.seed, fold=str(fold)))
         fold_rows.append({"fold": fold, "train_tiles": len(index[0]), "val_tiles": len(index[1]),
                           "test_tiles": len(index[2]), "best_epoch": res.best_epoch,
@@ -194,7 +205,10 @@ def _kfold_runs(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, folds, runs: 
                           if "lr_chosen" in res.history else plan.recipe.lr,
                           "did_not_learn": failed or ""})
         kfold.append(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba, arm.name,
-                                      "probability").assign(fold=fold))
+                                      "probability").assign(fold=fold, reading="tiles"))
+        if whole is not None:
+            kfold.append(whole_frame(rows, tileset.classes, whole, arm.name,
+                                     "probability").assign(fold=fold))
     return kfold, fold_rows
 
 

@@ -72,10 +72,12 @@ def measure_top(arm: Arm, recipe: Recipe, model: Classifier, tile_size: int,
 
 def fine_tune(model: Classifier, arm: Arm, recipe: Recipe, tiles: np.ndarray, labels,
               index: tuple, transform: InputTransform, execution: Execution, cache_dir,
-              state_dir, seed: int, init: str, progress=None) -> tuple[TrainResult, np.ndarray]:
+              state_dir, seed: int, init: str, progress=None, windows: np.ndarray | None = None
+              ) -> tuple[TrainResult, np.ndarray, np.ndarray | None]:
     """The arm's top trained on the cached trunk rows of `tiles[index]` (train, val, test),
     every rate of the grid tried; the kept result (its history holds every rate's epochs, by
-    `lr_tried`) with the whole network's weights, and the test tiles' probabilities."""
+    `lr_tried`) with the whole network's weights, the test tiles' probabilities, and those of
+    `windows` (the test micrographs read whole, from their cached rows too) if given."""
     start = boundary(arm, recipe.freeze)
     rows, shape = cached_rows(model, arm.architecture, start, tiles, transform,
                               inference_execution(), cache_dir)
@@ -93,9 +95,14 @@ def fine_tune(model: Classifier, arm: Arm, recipe: Recipe, tiles: np.ndarray, la
     _, _, _, lr, best = max(tried, key=lambda t: t[:3])
     best.model.views = recipe.tta   # the test tiles read in the recipe's views
     _, _, proba = evaluate(best.model, rows[te], None, RowInput(), best.execution)
+    whole = None
+    if windows is not None:
+        read, _ = cached_rows(model, arm.architecture, start, windows, transform,
+                              inference_execution(), cache_dir)
+        whole = evaluate(best.model, read, None, RowInput(), best.execution)[2]
     missing, unexpected = model.load_state_dict(best.model.whole_state(), strict=False)
     if unexpected or any(k.startswith("head.") for k in missing):
         raise RuntimeError(f"the top's weights do not fit the network: {unexpected or missing}")
     best.model, best.transform = model, transform
     best.history = pd.concat(histories, ignore_index=True).assign(lr_chosen=lr)
-    return best, proba
+    return best, proba, whole

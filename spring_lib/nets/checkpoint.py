@@ -44,6 +44,7 @@ class Checkpoint:
     best_epoch: int | None = None    # None: a probe (no epochs)
     val_acc: float | None = None
     profile: str = ""
+    members: list | None = None      # a fused arm's networks: [{architecture, transform}]
 
     def __post_init__(self):
         """What `predict` relies on, checked once: a tampered or damaged field is one line."""
@@ -79,6 +80,11 @@ class Checkpoint:
             bad("transform", "{size, mean, std, kind} as training writes it")
         if not isinstance(self.state, dict):
             bad("state", "the network's tensors")
+        if self.members is not None and not (
+                isinstance(self.members, list) and self.members
+                and all(isinstance(m, dict) and {"architecture", "transform"} <= set(m)
+                        for m in self.members)):
+            bad("members", "null or a list of {architecture, transform}")
 
     def save(self, path: str | Path) -> Path:
         return save_atomic({"format": FORMAT, **asdict(self)}, path)
@@ -109,6 +115,8 @@ class Checkpoint:
 
     def model(self) -> Classifier:
         """The network, in eval mode, with the checkpoint's weights."""
+        if self.members is not None:
+            return self._fused()
         try:
             arm = Arm.parse(self.arm)
         except ValueError as exc:
@@ -121,6 +129,20 @@ class Checkpoint:
             first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
             raise CheckpointError(f"the weights do not fit {arm.architecture} with pooling "
                                   f"'{self.pooling}' ({first[:160]})") from None
+        return model.eval()
+
+    def _fused(self):
+        from .fusion import FusedNetwork
+
+        try:
+            model = FusedNetwork([m["architecture"] for m in self.members],
+                                 [m["transform"] for m in self.members], len(self.classes))
+            model.load_state_dict(self.state)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            first = (str(exc).splitlines() or [""])[-1].strip()
+            raise CheckpointError(f"the weights do not fit the fused networks "
+                                  f"{[m.get('architecture') for m in self.members]} "
+                                  f"({first[:160]})") from None
         return model.eval()
 
     def input_transform(self) -> InputTransform:

@@ -18,9 +18,10 @@ from ..core.paths import cache_dir
 from ..core.progress import arms_planned
 from ..core.rate_cache import RateCache
 from ..core.schedule import over_budget
+from ..data.reading import window_count
 from ..data.tileset import TileSet
 from . import costs, timing
-from .arm_inputs import arm_recipe, fold_indices, input_transform, network, split_indices
+from .arm_inputs import arm_recipe, input_transform, network, trainings
 from .cached_trunk import uncached_maps
 from .cached_tuning import measure_top, top_network, twin_boundary, uses_cached_trunk
 from .execution import Execution
@@ -172,17 +173,6 @@ def _facts(arm: Arm, recipe: Recipe, tileset: TileSet, cfg: StudyConfig, measure
     return facts, lambda: model
 
 
-def trainings(arm: Arm, tileset: TileSet, cfg: StudyConfig) -> list[tuple]:
-    """(train, val, test) indices of every training a network arm runs: each seed's on the
-    held-out split, then one per k-fold fold; none for a probe (it trains no network)."""
-    if arm.kind == "probe":
-        return []
-    recipe, k, seed = cfg.recipe(arm), cfg.evaluation.kfold, cfg.split.seed
-    folds = tileset.folds(k, seed)
-    return [split_indices(tileset, recipe, seed)] * recipe.seeds + [
-        fold_indices(tileset, folds, f, recipe, cfg) for f in range(k)]
-
-
 def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached: int,
           tileset: TileSet, cfg: StudyConfig, model) -> tuple[dict[str, float], list]:
     """The arm's passes at its measured rates and the units of the rest of its work."""
@@ -195,8 +185,7 @@ def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached
                  *costs.probe_units(len(tileset.tiles), k, grid, cv, facts.width, sample)])
     if facts.map_cache:
         grid = len(recipe.learning_rates)
-        shared = not arm.variant and arm.sibling("probe") in cfg.cnn.arms and twin_boundary(
-            Arm.parse(arm.sibling("probe")), cfg) is not None   # its probe keeps its maps
+        shared = _maps_shared(arm, cfg)
         unmapped = uncached_maps(cache_dir(cfg) / "features", facts.map_cache, tileset.tiles,
                                  facts.feature_cache if shared else None)
         passes = costs.top_passes(recipe, runs, grid, m.train_img_s, m.eval_img_s,
@@ -212,6 +201,12 @@ def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached
         units += [u for tr, _, _ in runs for u in costs.search_units(
             len(tr), len(cfg.probe.C), cfg.probe.cv_folds, facts.width, sample)]
     return passes, units
+
+
+def _maps_shared(arm: Arm, cfg: StudyConfig) -> bool:
+    """A fine-tuned arm whose probe keeps its maps (it runs no trunk of its own)."""
+    return not arm.variant and arm.sibling("probe") in cfg.cnn.arms and twin_boundary(
+        Arm.parse(arm.sibling("probe")), cfg) is not None
 
 
 def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measure,
@@ -250,6 +245,11 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measur
             f"of {cfg.cnn.max_minutes_per_arm:g} min")
         return plan
     passes, units = _work(arm, one, facts, runs, uncached, tileset, cfg, model)
+    if cfg.evaluation.read_whole:   # every k-fold test micrograph read whole, its new windows
+        windows = window_count(tileset.micrographs, tileset.tiles.shape[1])   # beyond the tiles
+        passes.update(costs.reading_passes(arm.kind, one, windows, max(0, windows - len(
+            tileset.tiles)), m.eval_img_s, facts.map_cache and not _maps_shared(arm, cfg)
+            and facts.trunk_img_s))
     plan.parts = {**passes, **unit_costs.seconds(units, cache)}
     plan.estimate_s = sum(plan.parts.values())
     over = costs.over_cap(plan.estimate_s, cfg.cnn.max_minutes_per_arm)

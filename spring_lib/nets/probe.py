@@ -17,12 +17,12 @@ from functools import lru_cache
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..config import StudyConfig
 from ..core.grouped_cv import grouped_search
+from ..core.weighting import BalancedLogisticRegression
 from ..core.paths import cache_dir
 from ..core.progress import bar
 from ..data.tileset import TileSet, tile_digests
@@ -169,7 +169,7 @@ def probe_pipeline(arm: Arm, weights: str | None, cache_dir: str | None, batch_s
                                     cache_dir=cache_dir, memory_format=memory_format,
                                     input_size=input_size, keep_maps=keep_maps)),
         ("scale", StandardScaler()),
-        ("clf", LogisticRegression(max_iter=3000, random_state=seed))])
+        ("clf", BalancedLogisticRegression(max_iter=3000, random_state=seed))])
 
 
 def folded_head(pipeline: Pipeline) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,8 +197,10 @@ def arm_probe_pipeline(arm: Arm, cfg: StudyConfig, memory_format: str = "channel
 
 
 def probe_grid(cfg: StudyConfig, poolings: list[str] | None = None) -> dict:
-    """The grouped search's grid: the profile's poolings (or `poolings`) and C values."""
-    return {"features__pooling": poolings or cfg.probe.pooling, "clf__C": cfg.probe.C}
+    """The grouped search's grid: the profile's poolings (or `poolings`), C values and
+    weightings (`core.weighting`)."""
+    return {"features__pooling": poolings or cfg.probe.pooling, "clf__C": cfg.probe.C,
+            "clf__weighting": cfg.probe.weighting}
 
 
 def fit_probe(arm: Arm, tileset: TileSet, cfg: StudyConfig, index: np.ndarray,

@@ -18,6 +18,7 @@ from ..core.rate_cache import RateCache
 from ..data.costs import Work, cache_read
 from ..evaluation import costs as _evaluation  # noqa: F401 - importing them registers their units
 from ..glcm import costs as _glcm  # noqa: F401
+from .. import nets as _nets  # noqa: F401 - the fused arm's (notebook 04's planned arms aside)
 from ..paper import audit as _paper  # noqa: F401
 
 STARTUP = "kernel and imports"
@@ -112,6 +113,6 @@ def notebook_estimate(step: str, work: Work, cache: RateCache) -> dict[str, floa
     outputs = f"{figures} figures and {tables} tables"   # the arms': their k-fold selections
     return costs.seconds([
         kernel(STARTUP, "kernel"), *([] if step == products.TILING else [cache_read(work)]),
-        *([] if step in products.NETS else costs.step_cost(step)(work)),   # 03, 04: their arms
+        *(costs.step_cost(step)(work) if costs.registered(step) else []),   # 03, 04: planned
         kernel(outputs, "table", tables), kernel(outputs, "first figure", min(figures, 1)),
         kernel(outputs, "figure", max(figures - 1, 0))], cache)

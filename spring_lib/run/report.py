@@ -41,8 +41,9 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
         ("train / test tiles per class", f"{P.train_tiles_per_class} / {P.test_tiles_per_class}",
          f"{cfg.split.train_tiles_per_class} / {cfg.split.test_tiles_per_class}"),
         ("split and evaluation", "not stated", f"{cfg.evaluation.kfold}-fold over every "
-         f"micrograph, grouped by {cfg.split.group_by}; hyperparameters chosen inside each "
-         "training fold; micrograph labels from mean tile scores"),
+         f"micrograph, grouped by {cfg.split.group_by}; hyperparameters (weighting: "
+         f"{', '.join(cfg.probe.weighting)}) chosen inside each training fold; micrograph "
+         f"labels from the mean of {READING[cfg.evaluation.read_whole]}"),
     ]
     for kind in ("TL", "scratch"):
         if any(Arm.parse(a).kind == kind for a in cfg.cnn.arms):
@@ -66,6 +67,10 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
     if any(Arm.parse(a).kind == "probe" for a in cfg.cnn.arms):
         rows.append(("probe arms", "none", "frozen ImageNet features at the tile's own size, "
                                            "logistic regression tuned by grouped CV"))
+    if cfg.fusion.members:
+        rows.append(("fused arm", "none", f"the probes of {', '.join(cfg.fusion.members)} (those "
+                     f"that ran; sets of at least {cfg.fusion.min_members}) joined under one "
+                     "logistic regression, members, C and weighting chosen by grouped CV"))
     return pd.DataFrame(rows, columns=["", "Luo et al. 2025", f"this run ({cfg.profile})"])
 
 
@@ -96,6 +101,10 @@ def _needed(form: str, name: str) -> str:
 
 # (heading, table) of the sections after the reading, in order; an empty table is left out
 SECTIONS = [
+    ("What each lever added: reading micrographs whole, fusing the probes, weighting the "
+     "classes (measured, not chosen by)", "ablations"),
+    ("The mixed classes: what the best arm called their micrographs (k-fold)",
+     "mixed_class_confusions"),
     ("Paired comparisons (micrograph macro-F1, a minus b; paired sample bootstrap; Holm "
      "over the family)", "comparisons"),
     ("Inside the magnification band, where pixel size cannot tell the classes apart",
@@ -135,7 +144,8 @@ def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path
              "## Results of every arm", "",
              f"Every micrograph of the study's classes predicted once, by a model that never saw "
              f"its sample ({cfg.evaluation.kfold}-fold grouped by {cfg.split.group_by}); a "
-             "micrograph's label is the mean of its tiles' scores. 95 % intervals from a "
+             f"micrograph's label is the mean of {READING[cfg.evaluation.read_whole]}. 95 % "
+             "intervals from a "
              "bootstrap over samples. `inner_score`: the arm's inner-CV or own-validation "
              "accuracy, mean over folds: the only score used to choose the best arm.", "",
              _md(shown["results_all_arms"][[c for c in HEADLINE if c in shown["results_all_arms"]]]),
@@ -165,6 +175,10 @@ def write_report(result_dir: str | Path, cfg: StudyConfig, record: dict) -> Path
     path.write_text("\n".join(lines))
     return path
 
+
+READING = {True: "the scores of windows over its whole area, half a tile apart "
+                 "(`macro_f1_capped_tiles`: from its capped tiles alone)",
+           False: "its capped tiles' scores"}
 
 SCALE_STATEMENT = (
     "UHCSDB's classes were imaged at different magnifications (network mostly near 100x, "

@@ -26,7 +26,8 @@ from ..data.tileset import TileSet
 from ..nets import costs, timing
 from ..nets.arm_inputs import arm_recipe, network
 from ..nets.cached_tuning import uses_cached_trunk
-from ..nets.planning import ArmPlan, plan_arms, run_order, trainings
+from ..nets.arm_inputs import trainings
+from ..nets.planning import ArmPlan, plan_arms, run_order
 from ..nets.weights import WeightsUnavailable
 from .notebook_costs import notebook_estimate
 

@@ -17,7 +17,8 @@ RUNNERS = {"GLCM+SVM": "spring_lib.glcm.svm:run_glcm_arm",
            "pixel-size": "spring_lib.glcm.pixel_size:run_pixel_size_arm",
            "probe": "spring_lib.nets.arms:run_probe_arm",
            "TL": "spring_lib.nets.arms:run_network_arm",
-           "scratch": "spring_lib.nets.arms:run_network_arm"}
+           "scratch": "spring_lib.nets.arms:run_network_arm",
+           "fused": "spring_lib.nets.fusion:run_fused_arm"}
 
 
 def _where(kind: K.ArmKind) -> tuple[str, str]:

@@ -45,7 +45,8 @@ def run_with_arms(folder, arms: dict[str, str]):
                          for i, (a, k) in enumerate(arms.items())])
     classical = rows["kind"].isin(("GLCM+SVM", "pixel-size"))
     (folder / "tables").mkdir(parents=True, exist_ok=True)
-    for name, these in zip(products.ARMS_TABLES, (classical, classical & False, ~classical)):
+    for name, these in zip(products.ARMS_TABLES, (classical, classical & False, ~classical,
+                                                  classical & False)):
         rows[these].to_csv(folder / "tables" / f"{name}.csv", index=False)
     return folder
 
@@ -57,7 +58,8 @@ def estimate(cfg, cache=None, tileset=None, results=None) -> dict:
 def test_before_the_arms_the_profile_says_which_probe_and_how_many_arms(cfg, monkeypatch):
     probe, n, pictures = costs.choices(Work(cfg))
     assert probe == PROBE and pictures is None   # the first probe the run would run
-    assert n == len(cfg.cnn.arms) + len(products.STEPS[products.GLCM].arms)
+    assert n == len(cfg.cnn.arms) + len(products.STEPS[products.GLCM].arms) + len(
+        products.STEPS[products.TRANSFER].arms)
     assert f"sample bootstraps of {n} arms" in estimate(cfg)
     glcm = products.STEPS[products.GLCM]   # the classical arms: their step's, not a count here
     monkeypatch.setitem(products.STEPS, glcm.notebook, products.Step(

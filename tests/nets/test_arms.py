@@ -31,7 +31,7 @@ def _fake_train_run(collapse_on: set, resumed_from=None):
 
     calls = []
 
-    def run(plan, tileset, cfg, index, seed, state_name, share):
+    def run(plan, tileset, cfg, index, seed, state_name, share, windows=None):
         calls.append(state_name)
         tr, va, te = index
         collapsed = any(tag in state_name for tag in collapse_on)
@@ -41,9 +41,11 @@ def _fake_train_run(collapse_on: set, resumed_from=None):
         proba = np.zeros((len(te), len(tileset.classes)))
         proba[:, 0] = 1.0
         va_y = tileset.labels(tileset.manifest.iloc[va])
+        whole = None if windows is None else np.eye(len(tileset.classes))[
+            np.zeros(len(windows), int)]
         return (_Result(history, torch.nn.Linear(1, 1), resumed_from), proba,
                 tileset.manifest.iloc[te].reset_index(drop=True), "random init",
-                InputTransform(64), did_not_learn(history, va_y))
+                InputTransform(64), did_not_learn(history, va_y), whole)
 
     return run, calls
 
@@ -95,7 +97,13 @@ def test_a_network_that_learned_is_tested_in_every_fold(smoke, tmp_path, monkeyp
     k = cfg.evaluation.kfold
     assert calls[-k:] == [f"{ARM}-fold{f}" for f in range(k)]
     kfold = pd.read_csv(tmp_path / "kfold" / f"{ARM}.csv", dtype={"micrograph_id": str})
-    assert len(kfold) == len(ts.tiles) and sorted(kfold["fold"].unique()) == list(range(k))
+    tiles, whole = kfold[kfold["reading"] == "tiles"], kfold[kfold["reading"] == "whole"]
+    assert len(tiles) == len(ts.tiles) and sorted(kfold["fold"].unique()) == list(range(k))
+    # every micrograph read whole once, in its own fold, from all of its windows
+    assert sorted(whole["micrograph_id"]) == sorted(ts.micrographs["micrograph_id"].astype(str))
+    fold_of = tiles.groupby("micrograph_id")["fold"].first()
+    assert (whole["fold"].to_numpy() == fold_of[whole["micrograph_id"]].to_numpy()).all()
+    assert (whole["n_windows"] > 1).all()
     assert result.paths == [f"predictions/{ARM}.csv", f"models/{ARM}.pt", f"kfold/{ARM}.csv"]
     assert all((tmp_path / p).exists() for p in result.paths if not p.startswith("models/"))
     row = result.row()

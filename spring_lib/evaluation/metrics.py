@@ -47,7 +47,8 @@ def micrograph_predictions(preds: pd.DataFrame, classes: list[str],
     """One prediction per micrograph (and model): the class with the highest mean score, the
     way a lab would label a whole micrograph. `reading` "whole": a model's micrographs read
     whole where its file holds them (`core.predictions.whole_frame`), else the mean of their
-    capped tiles; "tiles": the capped tiles alone. Keeps `fold` where the file has one."""
+    capped tiles; "tiles": the capped tiles alone. Keeps `fold` where the file has one, and
+    the mean scores."""
     if reading not in ("whole", "tiles"):
         raise ValueError(f"reading must be 'whole' or 'tiles', got {reading!r}")
     if "reading" in preds:
@@ -59,7 +60,7 @@ def micrograph_predictions(preds: pd.DataFrame, classes: list[str],
     keys = ["model", "micrograph_id", "true_label"] + (["fold"] if "fold" in preds else [])
     g = preds.groupby(keys, sort=False)
     scores = g[cols].mean()
-    out = scores.index.to_frame(index=False)
+    out = scores.reset_index()   # the keys, then each class's mean score
     out["pred_label"] = np.asarray(classes, dtype=object)[scores.to_numpy().argmax(1)]
     out["n_tiles"] = (g["n_windows"].sum() if "n_windows" in preds and reading == "whole"
                       and preds["n_windows"].notna().all() else g.size()).to_numpy()

@@ -30,6 +30,8 @@ def test_training_is_timed_only_where_the_forward_pass_leaves_the_arm_under_its_
     from spring_lib.nets.timing import Measurement
 
     cfg, ts = tiny
+    cfg = cfg.model_copy(update={"evaluation": cfg.evaluation.model_copy(   # training alone
+        update={"read_whole": False})})
     monkeypatch.setattr(costs, "input_seconds", lambda *a, **k: 0.0)   # the steps alone
     monkeypatch.setattr(costs, "state_save_seconds", lambda *a, **k: 0.0)
     arm = Arm.parse("MobileNetV2-scratch")
@@ -182,3 +184,22 @@ def test_a_probe_initialised_head_counts_its_search_in_every_run(tiny, fake_meas
         return P.plan_arm(arm, ts, c, measure=fake_measure(1e6)).estimate_s
 
     assert estimate("probe") > estimate("random")   # every run searches C for its head
+
+
+def test_reading_every_test_micrograph_whole_is_planned_with_its_windows(tiny, fake_measure):
+    """A network arm reads each k-fold test micrograph's windows once in its test views: the
+    plan says so, at the measured forward rate; a profile that reads the capped tiles alone
+    plans no such part."""
+    from spring_lib.data.reading import window_count
+    from spring_lib.nets.costs import tta_views
+
+    cfg, ts = tiny
+    arm = Arm.parse("MobileNetV2-scratch")
+    plan = P.plan_arm(arm, ts, cfg, measure=fake_measure(1000.0))
+    windows = window_count(ts.micrographs, ts.tiles.shape[1])
+    assert windows > len(ts.tiles)
+    assert plan.parts["whole reading"] == __import__("pytest").approx(
+        tta_views(plan.recipe) * windows / 3000.0)
+    capped = cfg.model_copy(update={"evaluation": cfg.evaluation.model_copy(
+        update={"read_whole": False})})
+    assert "whole reading" not in P.plan_arm(arm, ts, capped, measure=fake_measure(1000.0)).parts

@@ -168,7 +168,8 @@ class EvaluationConfig(Section):
     map_classes: list[str] = Field(
         ["pearlite+spheroidite", "spheroidite+widmanstatten"],
         description="Classes whose test micrographs get phase maps (mixed constituents)")
-    map_stride_fraction: float = Field(0.5, gt=0, lt=1, description="Window step / tile size")
+    map_stride_fraction: float = Field(0.5, gt=0, lt=1, description="Window step / tile size "
+                                       "of the phase maps and of whole reading")
 
     @model_validator(mode="after")
     def _check(self):

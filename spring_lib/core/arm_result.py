@@ -26,7 +26,7 @@ class ArmStatus(str, Enum):
     NOT_RUN_OVER_CAP = "not run: over the arm's cap"
     NOT_RUN_OVER_BUDGET = "not run: over the run's budget"
     NOT_RUN_NO_SCALE = "not run: no scale"           # pixel size without a scale bar
-    NOT_RUN_TOO_FEW = "not run: too few members"     # a fused arm with fewer than two probes
+    NOT_RUN_TOO_FEW = "not run: too few members"     # a fused arm short of fusion.min_members
 
     def __str__(self) -> str:
         return self.value

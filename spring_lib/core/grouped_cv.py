@@ -73,7 +73,8 @@ def cv_table(search: GridSearchCV) -> pd.DataFrame:
 def kfold_predictions(fit: Callable, X: np.ndarray, manifest: pd.DataFrame, folds: np.ndarray,
                       classes: list[str], model: str, reading=None,
                       inputs: Callable | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every tile predicted once, by a model fitted on the other folds' micrographs alone.
+    """Every tile (and micrograph, read whole) predicted once, by a model fitted on the other
+    folds' micrographs alone.
 
     `fit(X, y, groups)` returns a fitted estimator; a tuned arm passes a grid search whose
     inner folds are grouped within the training part, so each fold's hyperparameters are chosen

@@ -40,11 +40,13 @@ class Work:
         profile does not. Before notebook 01: the first catalogued micrograph's, times all."""
         if not self.cfg.evaluation.read_whole:
             return 0
+        fraction = self.cfg.evaluation.map_stride_fraction
         if self.tileset is not None:
-            return window_count(self.tileset.micrographs, self.counts.tile_px)
+            return window_count(self.tileset.micrographs, self.counts.tile_px, fraction)
         r = load_catalog(self.cfg).iloc[0]
         img = read_micrograph(r["path"], databar_setting(self.cfg, r["has_databar"]))
-        return self.counts.micrographs * len(reading_origins(*img.shape, self.counts.tile_px))
+        return self.counts.micrographs * len(reading_origins(*img.shape, self.counts.tile_px,
+                                                             fraction))
 
     @property
     def cold(self) -> bool:

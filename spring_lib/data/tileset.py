@@ -226,6 +226,9 @@ def build_tileset(cfg: StudyConfig, use_cache: bool = True,
             len(manifest), manifest["label"].to_numpy(), cfg)
     ts = TileSet(tiles, manifest, micro, plan, classes, checksum, npz, False)
     write_cache(ts, npz, csvs)
+    if cfg.evaluation.read_whole:   # the k-fold reads these micrographs whole (`reading`)
+        from .reading import keep_images
+        keep_images(ts, images)
     return ts
 
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from ..data.catalogue import databar_setting
+from ..data.figures import add_scale_bar
 from ..data.images import read_micrograph
-
-#: scale-bar lengths a reader takes in at a glance (µm): 1, 2 and 5 times a power of ten
-BAR_LENGTHS_UM = tuple(m * 10.0 ** e for e in range(-1, 3) for m in (1, 2, 5))
 
 
 def mixed_class_confusions(micro: pd.DataFrame, arm: str, focus: list[str],
@@ -30,12 +27,6 @@ def mixed_class_confusions(micro: pd.DataFrame, arm: str, focus: list[str],
     out["share"] = out["micrographs"] / out.groupby("true_label")["micrographs"].transform("sum")
     return out.rename(columns={"true_label": "class", "pred_label": "called"}).sort_values(
         ["class", "micrographs"], ascending=[True, False]).reset_index(drop=True)
-
-
-def scale_bar_um(width_um: float) -> float:
-    """The longest readable bar length that spans at most a fifth of the image."""
-    fits = [b for b in BAR_LENGTHS_UM if b <= width_um / 5]
-    return fits[-1] if fits else BAR_LENGTHS_UM[0]
 
 
 def mixed_class_gallery(micro: pd.DataFrame, arm: str, focus: list[str], tileset, cfg,
@@ -60,12 +51,7 @@ def mixed_class_gallery(micro: pd.DataFrame, arm: str, focus: list[str], tileset
             meta = info.loc[str(r.micrograph_id)]
             img = read_micrograph(meta["path"], databar_setting(cfg, meta["has_databar"]))
             ax.imshow(img, cmap="gray")
-            um = float(meta["um_per_px"])
-            if um > 0:
-                bar = scale_bar_um(img.shape[1] * um)
-                ax.add_artist(AnchoredSizeBar(ax.transData, bar / um, f"{bar:g} µm",
-                                              "lower right", color="white", frameon=False,
-                                              size_vertical=max(2, img.shape[0] // 100)))
+            add_scale_bar(ax, meta["um_per_px"])
             ax.set_title(f"{r.true_label}\ncalled {r.pred_label} ({r.confidence:.2f})",
                          fontsize=8)
         for ax in ax_row:

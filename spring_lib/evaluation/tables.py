@@ -2,7 +2,8 @@
 
 The headline numbers come from the run's sample-grouped k-fold (`kfold/<arm>.csv`): every
 micrograph is predicted once by a model that never saw its sample, each micrograph labelled by
-the mean of its tiles' scores. Intervals and paired comparisons resample samples.
+the mean score of windows over its whole area (`data.reading`; the capped tiles' mean where a
+profile does not read whole). Intervals and paired comparisons resample samples.
 """
 from __future__ import annotations
 

@@ -150,7 +150,7 @@ def _train_run(plan: ArmPlan, tileset: TileSet, cfg: StudyConfig, index, seed: i
         _, test_acc, proba = evaluate(res.model, te_x, tileset.labels(te_m), transform,
                                       res.execution, recipe.tta)
         whole = None if windows is None else evaluate(res.model, windows, None, transform,
-                                                      res.execution, recipe.tta)[2]
+                                                      res.execution)[2]   # one view each
     progress.done(status=ArmStatus.TRAINED.value, best_val_acc=res.best_val_acc, test_tile_acc=test_acc)
     return res, proba, te_m, weights, transform, did_not_learn(res.history, va_y), whole
 

@@ -96,9 +96,10 @@ def fine_tune(model: Classifier, arm: Arm, recipe: Recipe, tiles: np.ndarray, la
     best.model.views = recipe.tta   # the test tiles read in the recipe's views
     _, _, proba = evaluate(best.model, rows[te], None, RowInput(), best.execution)
     whole = None
-    if windows is not None:
+    if windows is not None:   # one view each: the windows' overlap stands in for the views
         read, _ = cached_rows(model, arm.architecture, start, windows, transform,
                               inference_execution(), cache_dir)
+        best.model.views = "none"
         whole = evaluate(best.model, read, None, RowInput(), best.execution)[2]
     missing, unexpected = model.load_state_dict(best.model.whole_state(), strict=False)
     if unexpected or any(k.startswith("head.") for k in missing):

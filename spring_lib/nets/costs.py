@@ -141,14 +141,14 @@ def top_passes(recipe: Recipe, runs: list[tuple], grid: int, train_img_s: float,
 
 def reading_passes(kind: str, recipe: Recipe, windows: int, new: int, eval_img_s: float,
                    trunk_img_s: float | None = None) -> dict[str, float]:
-    """Seconds of reading every k-fold test micrograph whole (`data.reading`), `windows` in all:
-    a probe embeds the `new` ones no tile shared; a cached top reads every window's map in its
-    test views (the trunk first runs on the `new` ones where its probe did not map them); any
-    other network runs on every window in its test views."""
+    """Seconds of reading every k-fold test micrograph whole (`data.reading`), `windows` in all,
+    each in one view: a probe embeds the `new` ones no tile shared; a cached top reads every
+    window's map (the trunk first runs on the `new` ones where its probe did not map them); any
+    other network runs on every window."""
     if kind == "probe":
         return {"whole reading": new / eval_img_s}
     trunk = new / trunk_img_s if trunk_img_s else 0.0
-    return {"whole reading": trunk + tta_views(recipe) * windows / eval_img_s}
+    return {"whole reading": trunk + windows / eval_img_s}
 
 
 def state_unit(key: str, model: Callable, count: float, state_dir: Path) -> Unit:

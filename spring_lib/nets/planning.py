@@ -1,7 +1,6 @@
 """Planning arms before they run: each arm's network built and timed on this machine, its wall
 time estimated, the per-arm cap and the run's total budget applied (`run.series` prints the
-plan of a whole series without running it).
-"""
+plan of a whole series without running it)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
@@ -197,14 +196,14 @@ def _work(arm: Arm, recipe: Recipe, facts: ArmFacts, runs: list[tuple], uncached
         passes = costs.passes(recipe, runs, m.train_img_s, m.eval_img_s, uncached)
         units = costs.network_units(recipe, runs, sample, facts.network, model,
                                     cache_dir(cfg) / "training", extra_eval=uncached)
-    if recipe.head_init == "probe":   # every run searches C for its head (its pooling is fixed)
-        units += [u for tr, _, _ in runs for u in costs.search_units(
-            len(tr), len(cfg.probe.C), cfg.probe.cv_folds, facts.width, sample)]
+    if recipe.head_init == "probe":   # each run searches its head's grid (pooling fixed)
+        grid = len(ParameterGrid(probe_grid(cfg, [recipe.pooling])))
+        units += [u for tr, _, _ in runs
+                  for u in costs.search_units(len(tr), grid, cfg.probe.cv_folds, facts.width, sample)]
     return passes, units
 
 
-def _maps_shared(arm: Arm, cfg: StudyConfig) -> bool:
-    """A fine-tuned arm whose probe keeps its maps (it runs no trunk of its own)."""
+def _maps_shared(arm: Arm, cfg: StudyConfig) -> bool:   # its probe keeps its maps
     return not arm.variant and arm.sibling("probe") in cfg.cnn.arms and twin_boundary(
         Arm.parse(arm.sibling("probe")), cfg) is not None
 
@@ -246,7 +245,8 @@ def plan_arm(arm: Arm, tileset: TileSet, cfg: StudyConfig, measure=timing.measur
         return plan
     passes, units = _work(arm, one, facts, runs, uncached, tileset, cfg, model)
     if cfg.evaluation.read_whole:   # every k-fold test micrograph read whole, its new windows
-        windows = window_count(tileset.micrographs, tileset.tiles.shape[1])   # beyond the tiles
+        windows = window_count(tileset.micrographs, tileset.tiles.shape[1],   # beyond the tiles
+                               cfg.evaluation.map_stride_fraction)
         passes.update(costs.reading_passes(arm.kind, one, windows, max(0, windows - len(
             tileset.tiles)), m.eval_img_s, facts.map_cache and not _maps_shared(arm, cfg)
             and facts.trunk_img_s))

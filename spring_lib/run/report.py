@@ -70,7 +70,9 @@ def protocol_differences(cfg: StudyConfig, classes: list[str]) -> pd.DataFrame:
     if cfg.fusion.members:
         rows.append(("fused arm", "none", f"the probes of {', '.join(cfg.fusion.members)} (those "
                      f"that ran; sets of at least {cfg.fusion.min_members}) joined under one "
-                     "logistic regression, members, C and weighting chosen by grouped CV"))
+                     f"logistic regression, C {', '.join(map(str, cfg.fusion.C))}; members"
+                     + (", C" if len(cfg.fusion.C) > 1 else "") + " and weighting chosen by "
+                     "grouped CV inside each fold"))
     return pd.DataFrame(rows, columns=["", "Luo et al. 2025", f"this run ({cfg.profile})"])
 
 
@@ -102,7 +104,7 @@ def _needed(form: str, name: str) -> str:
 # (heading, table) of the sections after the reading, in order; an empty table is left out
 SECTIONS = [
     ("What each lever added: reading micrographs whole, fusing the probes, weighting the "
-     "classes (measured, not chosen by)", "ablations"),
+     "training (measured, not chosen by)", "ablations"),
     ("The mixed classes: what the best arm called their micrographs (k-fold)",
      "mixed_class_confusions"),
     ("Paired comparisons (micrograph macro-F1, a minus b; paired sample bootstrap; Holm "

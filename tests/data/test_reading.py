@@ -14,7 +14,7 @@ def _reading(shapes: dict, tile: int) -> WholeReading:
               for i, (m, s) in enumerate(shapes.items())}
     micro = pd.DataFrame({"micrograph_id": list(shapes), "label": ["a", "b", "a"][:len(shapes)],
                           "group": ["s1", "s2", "s3"][:len(shapes)]})
-    return WholeReading(images, micro, tile)
+    return WholeReading(images, micro, tile, 0.5)
 
 
 def test_whole_reading_covers_every_pixel_of_every_micrograph_at_half_a_tile():

@@ -187,19 +187,17 @@ def test_a_probe_initialised_head_counts_its_search_in_every_run(tiny, fake_meas
 
 
 def test_reading_every_test_micrograph_whole_is_planned_with_its_windows(tiny, fake_measure):
-    """A network arm reads each k-fold test micrograph's windows once in its test views: the
+    """A network arm reads each k-fold test micrograph's windows once, in one view each: the
     plan says so, at the measured forward rate; a profile that reads the capped tiles alone
     plans no such part."""
     from spring_lib.data.reading import window_count
-    from spring_lib.nets.costs import tta_views
 
     cfg, ts = tiny
     arm = Arm.parse("MobileNetV2-scratch")
     plan = P.plan_arm(arm, ts, cfg, measure=fake_measure(1000.0))
-    windows = window_count(ts.micrographs, ts.tiles.shape[1])
+    windows = window_count(ts.micrographs, ts.tiles.shape[1], cfg.evaluation.map_stride_fraction)
     assert windows > len(ts.tiles)
-    assert plan.parts["whole reading"] == __import__("pytest").approx(
-        tta_views(plan.recipe) * windows / 3000.0)
+    assert plan.parts["whole reading"] == __import__("pytest").approx(windows / 3000.0)
     capped = cfg.model_copy(update={"evaluation": cfg.evaluation.model_copy(
         update={"read_whole": False})})
     assert "whole reading" not in P.plan_arm(arm, ts, capped, measure=fake_measure(1000.0)).parts

@@ -44,6 +44,7 @@ def _profile(tmp_path, root, cache) -> str:
     content["data"] = {"layout": "folders", "root": str(root), "n_classes": len(CLASSES)}
     content["cache_dir"] = str(cache)
     content["cnn"].update(arms_baselines=[], arms_transfer=["EfficientNet-Lite0-probe"])
+    content["fusion"] = {"members": ["EfficientNet-Lite0"], "min_members": 2}   # one probe: none
     content["split"].update(train_tiles_per_class=12, val_tiles_per_class=4,
                             test_tiles_per_class=6)
     path = tmp_path / "lab-test.yaml"

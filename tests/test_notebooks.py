@@ -12,7 +12,8 @@ from spring_lib.run.site import check_site
 
 def _arms(out):
     return pd.concat([pd.read_csv(out / "tables" / f"{t}.csv")
-                      for t in ("arms_glcm", "arms_baselines", "arms_transfer")], ignore_index=True)
+                      for t in ("arms_glcm", "arms_baselines", "arms_transfer", "arms_fused")],
+                     ignore_index=True)
 
 
 def test_every_notebook_ran_and_the_record_is_complete(smoke_run):
@@ -53,8 +54,10 @@ def test_every_arm_ran_in_its_form(smoke_run):
             assert not kfold_file.exists() and not (smoke_run / "predictions" / f"{arm}.csv").exists()
             assert not (smoke_run / "models" / f"{arm}.pt").exists()
             continue
-        kfold = pd.read_csv(kfold_file, dtype={"micrograph_id": str})
+        both = pd.read_csv(kfold_file, dtype={"micrograph_id": str})
+        kfold, whole = both[both["reading"] == "tiles"], both[both["reading"] == "whole"]
         assert len(kfold) == n_tiles and kfold["tile_id"].is_unique
+        assert whole["micrograph_id"].is_unique and len(whole) == kfold["micrograph_id"].nunique()
         per_sample = kfold.assign(s=kfold["micrograph_id"].map(samples)).groupby("s")["fold"].nunique()
         assert per_sample.max() == 1, arm                  # no sample in two folds
         chosen = pd.read_csv(smoke_run / "tables" / f"kfold_selection_{arm}.csv")
@@ -136,12 +139,19 @@ def test_cli_reports_bad_profile(capsys, write_profile):
 
 
 def test_reported_numbers_are_scored_from_the_prediction_files(smoke_run):
-    """A table's micrograph macro-F1 is its k-fold file's, each micrograph labelled by its mean
+    """A table's micrograph macro-F1 is its k-fold file's, each micrograph labelled by its
+    whole reading (the mean score of its windows), and the capped tiles' number by their mean
     tile score; the report names as best the arm with the highest inner score."""
     results = pd.read_csv(smoke_run / "tables" / "results_all_arms.csv").set_index("model")
     report = (smoke_run / "REPORT.md").read_text()
     for arm, row in results.iterrows():
-        preds = pd.read_csv(smoke_run / "kfold" / f"{arm}.csv", dtype={"micrograph_id": str})
+        both = pd.read_csv(smoke_run / "kfold" / f"{arm}.csv", dtype={"micrograph_id": str})
+        tiles, preds = both[both["reading"] == "tiles"], both[both["reading"] == "whole"]
+        capped = tiles.filter(like="score:").groupby(tiles["micrograph_id"]).mean()
+        truth = tiles.groupby("micrograph_id")["true_label"].first()
+        capped_pred = capped.idxmax(axis=1).str.removeprefix("score:").loc[truth.index]
+        assert abs(row["macro_f1_capped_tiles"] - f1_score(truth, capped_pred, average="macro")
+                   ) < 1e-9, arm
         scores = preds.filter(like="score:").groupby(preds["micrograph_id"]).mean()
         truth = preds.groupby("micrograph_id")["true_label"].first()
         pred = scores.idxmax(axis=1).str.removeprefix("score:")

@@ -31,6 +31,7 @@ from ..core.grouped_cv import cv_table, grouped_search, tuned, tuning_pool
 from ..core.weighting import BalancedLogisticRegression
 from ..core.architectures import ARCHITECTURES, Arm
 from ..core.paths import cache_dir
+from ..core.predictions import prediction_frame, save_predictions
 from ..core.products import ARMS_TABLES
 from ..core.progress import Progress
 from ..data.reading import whole_reading
@@ -183,7 +184,7 @@ def probed_architectures(out) -> list[str]:
 
 def run_fused_arm(tileset, cfg: StudyConfig, out) -> ArmResult:
     """The fused arm (notebook 04, after the probes): tuned on the split's training and
-    validation micrographs (the checkpoint), then evaluated by the run's k-fold, its members,
+    validation micrographs (the checkpoint and its held-out test predictions), then evaluated by the run's k-fold, its members,
     C and weighting chosen inside each training fold; not run with fewer than
     `fusion.min_members` probes."""
     grid = fused_grid(cfg, probed_architectures(out))
@@ -197,7 +198,11 @@ def run_fused_arm(tileset, cfg: StudyConfig, out) -> ArmResult:
     search = grouped_search(fused_pipeline(cfg), grid, X, y, groups, cfg.probe.cv_folds,
                             cfg.split.seed, "probe.cv_folds")
     out.table(cv_table(search), f"probe_cv_{ARM}")
-    path = fused_checkpoint(search, tileset, cfg).save(out.arm_file("model", ARM))
+    te_x, te_m = tileset.split("test")
+    proba = search.predict_proba(te_x)
+    paths = [save_predictions(prediction_frame(te_m, tileset.classes, proba.argmax(1), proba,
+                                               ARM, "probability"), out.root),
+             fused_checkpoint(search, tileset, cfg).save(out.arm_file("model", ARM))]
     fit = tuned(fused_pipeline(cfg), grid, cfg.probe.cv_folds, cfg.split.seed, "probe.cv_folds")
     chosen, kfold = kfold_evaluation(fit, tileset.tiles, tileset, cfg, out, ARM,
                                      whole_reading(cfg, tileset))
@@ -210,6 +215,7 @@ def run_fused_arm(tileset, cfg: StudyConfig, out) -> ArmResult:
         "configurations": len(search.cv_results_["params"]),
         "fold_members": " ".join(chosen["members"]),
         "cv_accuracy": float(search.best_score_),
-        "inner_score": float(chosen["inner_accuracy"].mean())},
+        "inner_score": float(chosen["inner_accuracy"].mean()),
+        "test_tile_acc": float((proba.argmax(1) == tileset.labels(te_m)).mean())},
         actual_s=seconds,
-        paths=[path.relative_to(out.root).as_posix(), kfold]).finished()
+        paths=[p.relative_to(out.root).as_posix() for p in paths] + [kfold]).finished()

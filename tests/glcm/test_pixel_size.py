@@ -44,7 +44,9 @@ def test_the_arm_is_evaluated_by_the_sample_grouped_kfold(tileset, smoke_profile
     assert result.status is ArmStatus.FITTED and 0 < result.outcome["inner_score"] <= 1
     assert result.paths == ["kfold/pixel-size.csv"] and result.row()["kind"] == "classical"
     preds = pd.read_csv(tmp_path / "kfold" / "pixel-size.csv", dtype={"micrograph_id": str})
-    assert len(preds) == len(tileset.tiles) and preds["fold"].nunique() == cfg.evaluation.kfold
+    tiles, whole = preds[preds["reading"] == "tiles"], preds[preds["reading"] == "whole"]
+    assert len(tiles) == len(tileset.tiles) and preds["fold"].nunique() == cfg.evaluation.kfold
+    assert sorted(whole["micrograph_id"]) == sorted(tiles["micrograph_id"].unique())
     samples = dict(zip(tileset.manifest["micrograph_id"].astype(str), tileset.manifest["sample_key"]))
     per_sample = preds.assign(s=preds["micrograph_id"].map(samples)).groupby("s")["fold"].nunique()
     assert (per_sample == 1).all()

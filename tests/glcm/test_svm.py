@@ -50,7 +50,9 @@ def test_the_arm_tunes_then_evaluates_every_micrograph_once(tuned, tmp_path, mon
     assert result.paths == ["kfold/GLCM+SVM.csv"] and result.actual_s > 0
     assert len(out.read_table("glcm_svm_cv")) == len(cv_table(search))
     preds = pd.read_csv(tmp_path / "out" / "kfold" / "GLCM+SVM.csv", dtype={"micrograph_id": str})
-    assert len(preds) == len(ts.tiles) and preds["fold"].nunique() == cfg.evaluation.kfold
+    tiles, whole = preds[preds["reading"] == "tiles"], preds[preds["reading"] == "whole"]
+    assert len(tiles) == len(ts.tiles) and preds["fold"].nunique() == cfg.evaluation.kfold
+    assert sorted(whole["micrograph_id"]) == sorted(tiles["micrograph_id"].unique())
     assert len(out.read_table("kfold_selection_GLCM+SVM")) == cfg.evaluation.kfold
     row = result.row()
     assert list(row)[:5] == ["arm", "kind", "status", "note", "weights"]

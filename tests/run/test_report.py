@@ -40,6 +40,9 @@ def test_report_is_the_runs_tables_in_order(run, record):
     headings = [ln for ln in text.splitlines() if ln.startswith("## ")]
     assert headings == [
         "## The paper's claims, tested on open data", "## Results of every arm", "## Reading",
+        "## What each lever added: reading micrographs whole, fusing the probes, weighting the "
+        "training (measured, not chosen by)",
+        "## The mixed classes: what the best arm called their micrographs (k-fold)",
         "## Paired comparisons (micrograph macro-F1, a minus b; paired sample bootstrap; Holm "
         "over the family)",
         "## Inside the magnification band, where pixel size cannot tell the classes apart",

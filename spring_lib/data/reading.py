@@ -24,6 +24,7 @@ import pandas as pd
 from ..config import StudyConfig
 from .tiling import covering_origins, cut_tiles, map_stride
 
+
 def reading_origins(height: int, width: int, tile: int, fraction: float) -> list[tuple[int, int]]:
     """The windows' top-left corners over a micrograph of this shape, `fraction` of a tile
     apart (as a phase map's), every pixel covered."""

@@ -37,9 +37,8 @@ from ..core.progress import Progress
 from ..data.reading import whole_reading
 from .checkpoint import Checkpoint
 from .execution import InputTransform
-from .models import PooledBackbone, head_prefix
-from .probe import FrozenFeatures, folded_head
-from .weights import load_backbone, pretrained_state_dict
+from .models import PooledBackbone
+from .probe import FrozenFeatures, _extractor, folded_head
 
 ARM = "fused"
 SEP = "+"   # members of a candidate, as the grid and the tables spell them
@@ -126,26 +125,19 @@ def fused_checkpoint(search, tileset, cfg: StudyConfig) -> Checkpoint:
     members = [f.architecture for f in extractors]
     transforms = [f.input_transform().to_dict() for f in extractors]
     model = FusedNetwork(members, transforms, len(tileset.classes))
-    for member, f in zip(model.members, extractors):
-        arch = ARCHITECTURES[f.architecture]
-        state, desc = pretrained_state_dict(arch, f.weights)
-        load_backbone(member.net, state, desc, head_prefix(arch, member.net))
+    frozen = [_extractor(f.architecture, f.weights) for f in extractors]   # loaded once already
+    for member, (backbone, _, _) in zip(model.members, frozen):
+        member.load_state_dict(backbone.state_dict())
     W, b = folded_head(best)
     model.head.weight.data.copy_(W)
     model.head.bias.data.copy_(b)
     return Checkpoint(ARM, tileset.classes, cfg.tiling.tile_size, cfg.tiling.um_per_px,
                       cfg.data.databar, "texture",
                       FusedNetwork.input_transform(cfg.tiling.tile_size).to_dict(),
-                      ", ".join(f"{m}: {d}" for m, d in zip(members, _descriptions(extractors))),
+                      ", ".join(f"{m}: {desc}" for m, (_, desc, _) in zip(members, frozen)),
                       model.state_dict(), cfg.split.seed, profile=cfg.profile,
                       members=[dict(architecture=m, transform=t)
                                for m, t in zip(members, transforms)])
-
-
-def _descriptions(extractors: list[FrozenFeatures]) -> list[str]:
-    from .probe import _extractor
-
-    return [_extractor(f.architecture, f.weights)[1] for f in extractors]
 
 
 def fused_costs(work) -> list:
